@@ -1,0 +1,314 @@
+/*
+ * test_retention.c - unit tests of the window and retention: window 0 keeps
+ * no history, points inside the window stay readable after a pass and points
+ * before it are VOL_ERANGE, the earliest restorable time follows
+ * max(created, now - window, what passes dropped), deleted volumes' timelines
+ * are dropped, and a tiny history budget shrinks the actual window.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tutil.h"
+
+#define PS 4096
+#define NP 4
+#define SZ (NP * PS)
+
+static void test_window_zero(void **state)
+{
+	struct fx *f = *state;
+	vol_id a;
+	uint8_t v1[SZ], v2[SZ];
+	vol_point b1, pt;
+	vol_retention_report rep;
+	vol_info in;
+
+	OK(vol_create(f->p, "a", SZ, &a));
+	OK(vol_window_set(f->p, a, 0));
+	tu_fill(v1, SZ, 1);
+	tu_fill(v2, SZ, 2);
+	f->clk.now += SEC;
+	OK(vol_write(f->p, a, v1, 0, SZ));
+	OK(vol_sync(f->p, a, &b1));
+	f->clk.now += SEC;
+	OK(vol_write(f->p, a, v2, 0, SZ));
+	OK(vol_sync(f->p, a, NULL));
+	f->clk.now += SEC;
+	OK(vol_info_get(f->p, a, &in));
+	assert_int_equal(in.window_ns, 0);
+	assert_int_equal(in.earliest_ns, f->clk.now);
+	vol_target tg = tu_at_time(b1.time_ns);
+	ST(VOL_ERANGE, vol_resolve(f->p, a, &tg, &pt));
+	ST(VOL_ERANGE, vol_backtrack(f->p, a, &tg, NULL));
+	OK(vol_retention_run(f->p, &rep));
+	assert_true(rep.versions_deleted >= NP); /* every page of v1 */
+	tu_assert_content(f->p, a, v2, SZ);
+	tg = tu_at_lsn(b1.lsn);
+	ST(VOL_ERANGE, vol_resolve(f->p, a, &tg, &pt));
+	/* Clone from now still works. */
+	vol_id c;
+	tg = tu_now();
+	OK(vol_clone(f->p, a, &tg, "c", &c));
+	tu_assert_content(f->p, c, v2, SZ);
+	fx_reopen(f);
+	tu_assert_content(f->p, a, v2, SZ);
+	tu_assert_content(f->p, c, v2, SZ);
+}
+
+static void test_inside_window(void **state)
+{
+	struct fx *f = *state;
+	vol_id a;
+	enum { N = 30 };
+	static uint8_t v[N][SZ];
+	vol_point bar[N];
+	uint64_t wl[N];
+	const int64_t win = 100 * SEC;
+	vol_retention_report rep;
+	vol_info in;
+
+	OK(vol_create(f->p, "a", SZ, &a));
+	OK(vol_window_set(f->p, a, win));
+	for (int i = 0; i < N; i++) {
+		memset(v[i], 0, SZ);
+		if (i > 0)
+			memcpy(v[i], v[i - 1], SZ);
+		/* Each step changes one page: old versions of the others must
+		 * stay while a point in the window needs them. */
+		tu_fill(v[i] + (i % NP) * PS, PS, 1000 + i);
+		f->clk.now += 10 * SEC;
+		OK(vol_write(f->p, a, v[i] + (i % NP) * PS, (i % NP) * PS,
+			     PS));
+		wl[i] = vol_pool_lsn(f->p);
+		f->clk.now += SEC;
+		OK(vol_sync(f->p, a, &bar[i]));
+	}
+	f->clk.now += 5 * SEC;
+	OK(vol_retention_run(f->p, &rep));
+	assert_true(rep.versions_scanned > 0);
+	assert_true(rep.versions_deleted > 0);
+	int64_t earliest = f->clk.now - win;
+	OK(vol_info_get(f->p, a, &in));
+	assert_int_equal(in.earliest_ns, earliest);
+	assert_int_equal(in.actual_window_ns, win);
+	assert_false(in.budget_alert);
+	int inside = 0, outside = 0;
+	for (int i = 0; i < N; i++) {
+		vol_target tg = tu_at_time(bar[i].time_ns);
+		vol_point pt;
+		if (bar[i].time_ns >= earliest) {
+			inside++;
+			tu_assert_at(f->p, a, &tg, v[i], SZ);
+			tg = tu_at_lsn(wl[i]);
+			tu_assert_at(f->p, a, &tg, v[i], SZ);
+		} else if (bar[i].time_ns + 11 * SEC < earliest) {
+			/* well before the window (the last one before it may
+			 * still be the state at the window's start) */
+			outside++;
+			ST(VOL_ERANGE, vol_resolve(f->p, a, &tg, &pt));
+			tg = tu_at_lsn(wl[i]);
+			ST(VOL_ERANGE, vol_resolve(f->p, a, &tg, &pt));
+		}
+	}
+	assert_true(inside >= 8 && outside >= 15);
+	/* An LSN taken by another volume reads this volume's state then. */
+	vol_id b;
+	OK(vol_create(f->p, "b", 0, &b));
+	vol_target tg = tu_at_lsn(vol_pool_lsn(f->p));
+	tu_assert_at(f->p, a, &tg, v[N - 1], SZ);
+	fx_reopen(f);
+	for (int i = 0; i < N; i++) {
+		if (bar[i].time_ns >= earliest) {
+			tg = tu_at_time(bar[i].time_ns);
+			tu_assert_at(f->p, a, &tg, v[i], SZ);
+		}
+	}
+	uint64_t problems = 1;
+	OK(vol_check(f->p, NULL, NULL, &problems));
+	assert_int_equal(problems, 0);
+}
+
+static void test_earliest_formula(void **state)
+{
+	struct fx *f = *state;
+	vol_id a;
+	vol_info in;
+
+	f->clk.now += 7 * SEC;
+	int64_t created = f->clk.now;
+	OK(vol_create(f->p, "a", PS, &a));
+	OK(vol_info_get(f->p, a, &in));
+	assert_int_equal(in.earliest_ns, created);
+	OK(vol_window_set(f->p, a, 50 * SEC));
+	f->clk.now += 20 * SEC;
+	OK(vol_info_get(f->p, a, &in));
+	assert_int_equal(in.earliest_ns, created); /* max(created, now-w) */
+	f->clk.now += 100 * SEC;
+	OK(vol_info_get(f->p, a, &in));
+	assert_int_equal(in.earliest_ns, f->clk.now - 50 * SEC);
+	assert_int_equal(in.actual_window_ns, 50 * SEC);
+	OK(vol_retention_run(f->p, NULL));
+	int64_t dropped = f->clk.now - 50 * SEC;
+	/* A wider window cannot bring back what a pass dropped. */
+	OK(vol_window_set(f->p, a, 1000 * SEC));
+	f->clk.now += SEC;
+	OK(vol_info_get(f->p, a, &in));
+	assert_int_equal(in.window_ns, 1000 * SEC);
+	assert_int_equal(in.earliest_ns, dropped);
+	fx_reopen(f);
+	OK(vol_info_get(f->p, a, &in));
+	assert_int_equal(in.earliest_ns, dropped);
+	/* The clock clamp: a clock going backwards does not move time back. */
+	f->clk.now -= 500 * SEC;
+	OK(vol_write(f->p, a, "x", 0, 1));
+	vol_point pt;
+	OK(vol_sync(f->p, a, &pt));
+	ASSERT_I64(pt.time_ns, >=, dropped + 51 * SEC);
+}
+
+static void test_deleted_timelines_dropped(void **state)
+{
+	struct fx *f = *state;
+	vol_id a, b, c;
+	uint8_t w[SZ];
+	vol_retention_report rep;
+	vol_pool_stats s0, s1;
+
+	OK(vol_create(f->p, "keep", SZ, &a));
+	tu_fill(w, SZ, 3);
+	OK(vol_write(f->p, a, w, 0, SZ));
+	OK(vol_retention_run(f->p, &rep));
+	OK(vol_pool_stats_get(f->p, &s0));
+	OK(vol_create(f->p, "gone", SZ, &b));
+	OK(vol_write(f->p, b, w, 0, SZ));
+	vol_target tg = tu_now();
+	OK(vol_backtrack(f->p, b, &tg, NULL)); /* a second timeline */
+	OK(vol_write(f->p, b, w, 0, PS));
+	/* A clone of the kept volume, then deleted too. */
+	OK(vol_clone(f->p, a, &tg, "tmpclone", &c));
+	OK(vol_write(f->p, c, w, PS, PS));
+	f->clk.now += SEC;
+	OK(vol_delete(f->p, b));
+	OK(vol_delete(f->p, c));
+	f->clk.now += SEC;
+	OK(vol_retention_run(f->p, &rep));
+	assert_true(rep.timelines_dropped >= 3);
+	OK(vol_pool_stats_get(f->p, &s1));
+	assert_int_equal(s1.timelines, s0.timelines);
+	assert_int_equal(s1.volumes, 1);
+	tu_assert_content(f->p, a, w, SZ);
+	OK(vol_pool_close(f->p));
+	f->p = NULL;
+	/* Only the kept volume's NP data versions remain. */
+	assert_int_equal(tu_count_page_values(f->path, PS), NP);
+	OK(vol_pool_open(f->path, &f->opts, &f->p));
+	tu_assert_content(f->p, a, w, SZ);
+}
+
+/* A deleted source's timeline stays while a clone reads through it. */
+static void test_clone_keeps_source_timeline(void **state)
+{
+	struct fx *f = *state;
+	vol_id a, c;
+	uint8_t w[SZ];
+
+	OK(vol_create(f->p, "a", SZ, &a));
+	OK(vol_window_set(f->p, a, 0));
+	tu_fill(w, SZ, 8);
+	OK(vol_write(f->p, a, w, 0, SZ));
+	vol_target tg = tu_now();
+	OK(vol_clone(f->p, a, &tg, "c", &c));
+	OK(vol_window_set(f->p, c, 0));
+	f->clk.now += SEC;
+	OK(vol_write(f->p, a, "overwrite", 0, 9)); /* source moves on */
+	OK(vol_delete(f->p, a));
+	f->clk.now += 3600 * SEC;
+	OK(vol_retention_run(f->p, NULL));
+	tu_assert_content(f->p, c, w, SZ);
+	fx_reopen(f);
+	OK(vol_retention_run(f->p, NULL));
+	tu_assert_content(f->p, c, w, SZ);
+}
+
+static void test_budget(void **state)
+{
+	struct fx *f = *state;
+	vol_id a;
+	enum { ROUNDS = 24 };
+	static uint8_t v[ROUNDS][SZ];
+	vol_point bar[ROUNDS];
+	vol_retention_report rep;
+	vol_info in;
+	vol_pool_stats st;
+	const uint64_t budget = 4 * SZ; /* about four rounds of history */
+
+	OK(vol_pool_set_budget(f->p, budget));
+	OK(vol_pool_stats_get(f->p, &st));
+	assert_int_equal(st.history_budget, budget);
+	OK(vol_create(f->p, "a", SZ, &a));
+	int64_t created = f->clk.now;
+	tu_fill(v[0], SZ, 77);
+	vol_target tg = tu_now();
+	for (int i = 0; i < ROUNDS; i++) {
+		tu_fill(v[i], SZ, 500 + i);
+		f->clk.now += 10 * SEC;
+		OK(vol_write(f->p, a, v[i], 0, SZ));
+		OK(vol_sync(f->p, a, &bar[i]));
+		if (i == 2)
+			OK(vol_snapshot_create(f->p, a, "s2", &tg, NULL));
+	}
+	f->clk.now += SEC;
+	OK(vol_retention_run(f->p, &rep));
+	assert_true(rep.budget_alert);
+	assert_true(rep.cutoff_ns > created);
+	assert_true(rep.bytes_history <= budget + SZ);
+	OK(vol_info_get(f->p, a, &in));
+	assert_true(in.budget_alert);
+	assert_int_equal(in.window_ns, 24 * 3600 * SEC);
+	ASSERT_I64(in.actual_window_ns, <, in.window_ns);
+	ASSERT_I64(in.earliest_ns, >, created);
+	ASSERT_I64(in.earliest_ns, >=, rep.cutoff_ns);
+	OK(vol_pool_stats_get(f->p, &st));
+	assert_true(st.budget_alert);
+	/* Oldest first: early points are gone, recent ones and the snapshot
+	 * read back, the current state is whole. */
+	vol_point pt;
+	tg = tu_at_time(bar[0].time_ns);
+	ST(VOL_ERANGE, vol_resolve(f->p, a, &tg, &pt));
+	tg = tu_at_time(bar[ROUNDS - 2].time_ns);
+	tu_assert_at(f->p, a, &tg, v[ROUNDS - 2], SZ);
+	tg = tu_at_snap("s2");
+	tu_assert_at(f->p, a, &tg, v[2], SZ);
+	tu_assert_content(f->p, a, v[ROUNDS - 1], SZ);
+	for (int i = 0; i < ROUNDS; i++) {
+		tg = tu_at_time(bar[i].time_ns);
+		if (bar[i].time_ns >= in.earliest_ns)
+			tu_assert_at(f->p, a, &tg, v[i], SZ);
+		else
+			ST(VOL_ERANGE, vol_resolve(f->p, a, &tg, &pt));
+	}
+	uint64_t problems = 1;
+	OK(vol_check(f->p, NULL, NULL, &problems));
+	assert_int_equal(problems, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_window_zero, fx_setup,
+						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_inside_window, fx_setup,
+						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_earliest_formula, fx_setup,
+						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_deleted_timelines_dropped,
+						fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(
+			test_clone_keeps_source_timeline, fx_setup,
+			fx_teardown),
+		cmocka_unit_test_setup_teardown(test_budget, fx_setup,
+						fx_teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
