@@ -123,6 +123,7 @@ typedef struct vol_pool_stats {
 	uint64_t db_bytes;            /* RocksDB's live SST + WAL bytes   */
 	int64_t last_retention_ns;    /* 0 = never                        */
 	bool budget_alert;            /* some window was shrunk by budget */
+	char retention_error[200];    /* why the last pass failed, or ""  */
 } vol_pool_stats;
 
 vol_status vol_pool_stats_get(vol_pool *p, vol_pool_stats *out);

@@ -1,0 +1,1226 @@
+/*
+ * engine.c - pools, volumes, the commit step, sync and barriers.
+ *
+ * DESIGN
+ * A pool is a folder: the marker file `rewindfs-pool` (also the lock: an
+ * exclusive flock held while open, so a second opener gets VOL_EBUSY instead
+ * of racing RocksDB) and `db/`, one RocksDB database with the families of
+ * DESIGN.md. All metadata is loaded into memory at open; RocksDB is written
+ * first and memory is updated only after the batch committed, so a failed
+ * call changes nothing (invariant 4).
+ *
+ * Invariants kept here:
+ *  I1  LSNs are assigned under pool->mu and the batch carrying LSN n is
+ *      written before pool->mu is released, so the store holds changes in LSN
+ *      order and a crash leaves a prefix of them (the WAL replays a prefix).
+ *  I2  Every change writes its log record `C|lsn` in the same batch as its
+ *      effects; the newest log record is the pool's LSN after a restart.
+ *  I3  Times are clamped to be non-decreasing in LSN order, so barriers keyed
+ *      `B|vol|time|lsn` sort by time and by LSN alike, and "the last barrier
+ *      at or before T" is one SeekForPrev.
+ *  I4  Page versions and sizes are versioned per timeline; a volume is just
+ *      (current timeline, segments it presented, snapshots): branching costs
+ *      one timeline record whatever the size of the volume or its history.
+ *
+ * Barriers: vol_sync syncs the WAL (all volumes share it) and records a
+ * barrier for the volume if it changed since its last one. Barrier records
+ * are written with sync=true outside pool->mu, so concurrent fsyncs from many
+ * threads are merged by RocksDB's group commit.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+#include <dirent.h>
+
+#include "internal.h"
+
+/* ------------------------------------------------------------ errors */
+
+static _Thread_local char errbuf[512];
+
+vol_status vol__fail(vol_status st, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(errbuf, sizeof errbuf, fmt, ap);
+	va_end(ap);
+	return st;
+}
+
+const char *vol_errmsg(void)
+{
+	return errbuf;
+}
+
+vol_status vol__store_status(const char *msg)
+{
+	if (strstr(msg, "No space left") || strstr(msg, "NoSpace"))
+		return VOL_ENOSPC;
+	if (strstr(msg, "Corruption"))
+		return VOL_ECORRUPT;
+	return VOL_EIO;
+}
+
+const char *vol_strerror(vol_status st)
+{
+	switch (st) {
+	case VOL_OK: return "ok";
+	case VOL_EINVAL: return "invalid argument";
+	case VOL_ENOENT: return "no such volume, snapshot or pool";
+	case VOL_EEXIST: return "name already exists";
+	case VOL_EBUSY: return "pool is in use";
+	case VOL_ERANGE: return "out of range";
+	case VOL_ENOSPC: return "no space left on the pool's disk";
+	case VOL_EIO: return "storage error";
+	case VOL_ECORRUPT: return "corrupted data";
+	case VOL_ENOMEM: return "out of memory";
+	case VOL_ENOTPOOL: return "not a rewindfs pool";
+	}
+	return "unknown error";
+}
+
+/* ------------------------------------------------------------ helpers */
+
+bool vol_name_valid(const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+	if (n < 1 || n > VOL_NAME_MAX || name[0] == '.')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		      c == '-'))
+			return false;
+	}
+	return true;
+}
+
+static int64_t wall_ns(void *ctx)
+{
+	(void)ctx;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t pool_now(vol_pool *p)
+{
+	int64_t t = p->clock(p->clock_ctx);
+	if (t < p->last_ns)
+		t = p->last_ns;
+	p->last_ns = t;
+	return t;
+}
+
+struct vol *vol_find(vol_pool *p, vol_id id)
+{
+	for (size_t i = 0; i < p->nvols; i++)
+		if (p->vols[i]->id == id)
+			return p->vols[i];
+	return NULL;
+}
+
+struct vol *vol_find_name(vol_pool *p, const char *name)
+{
+	for (size_t i = 0; i < p->nvols; i++)
+		if (!strcmp(p->vols[i]->name, name))
+			return p->vols[i];
+	return NULL;
+}
+
+struct tl *tl_find(vol_pool *p, uint64_t id)
+{
+	size_t lo = 0, hi = p->ntls;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (p->tls[mid]->id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < p->ntls && p->tls[lo]->id == id ? p->tls[lo] : NULL;
+}
+
+static vol_status grow(void **arr, size_t *cap, size_t need, size_t elem)
+{
+	if (need <= *cap)
+		return VOL_OK;
+	size_t nc = *cap ? *cap * 2 : 8;
+	while (nc < need)
+		nc *= 2;
+	void *n = realloc(*arr, nc * elem);
+	if (!n)
+		return vol__fail(VOL_ENOMEM, "out of memory");
+	*arr = n;
+	*cap = nc;
+	return VOL_OK;
+}
+
+struct tl *tl_new(uint64_t id, uint64_t anc_id, uint64_t anc_lsn,
+		  uint64_t created_lsn, int64_t ns, vol_id owner)
+{
+	struct tl *t = calloc(1, sizeof *t);
+	if (!t)
+		return NULL;
+	t->id = id;
+	t->anc_id = anc_id;
+	t->anc_lsn = anc_lsn;
+	t->created_lsn = created_lsn;
+	t->created_ns = ns;
+	t->owner = owner;
+	return t;
+}
+
+static void tl_free(struct tl *t)
+{
+	if (t) {
+		free(t->sizes);
+		free(t);
+	}
+}
+
+vol_status tl_insert(vol_pool *p, struct tl *t)
+{
+	vol_status st = grow((void **)&p->tls, &p->captls, p->ntls + 1,
+			     sizeof *p->tls);
+	if (st)
+		return st;
+	size_t i = p->ntls;
+	while (i > 0 && p->tls[i - 1]->id > t->id) {
+		p->tls[i] = p->tls[i - 1];
+		i--;
+	}
+	p->tls[i] = t;
+	p->ntls++;
+	if (t->anc_id)
+		t->anc = tl_find(p, t->anc_id);
+	return VOL_OK;
+}
+
+vol_status tl_size_push(struct tl *t, uint64_t lsn, uint64_t size)
+{
+	vol_status st = grow((void **)&t->sizes, &t->capsizes, t->nsizes + 1,
+			     sizeof *t->sizes);
+	if (st)
+		return st;
+	size_t i = t->nsizes;
+	while (i > 0 && t->sizes[i - 1].lsn > lsn) {
+		t->sizes[i] = t->sizes[i - 1];
+		i--;
+	}
+	t->sizes[i] = (struct szrec){lsn, size};
+	t->nsizes++;
+	return VOL_OK;
+}
+
+uint64_t size_at(const struct tl *t, uint64_t bound)
+{
+	for (; t; bound = bound < t->anc_lsn ? bound : t->anc_lsn, t = t->anc) {
+		for (size_t i = t->nsizes; i > 0; i--)
+			if (t->sizes[i - 1].lsn <= bound)
+				return t->sizes[i - 1].size;
+	}
+	return 0;
+}
+
+uint32_t chain_depth(const struct tl *t)
+{
+	uint32_t d = 0;
+	for (; t; t = t->anc)
+		d++;
+	return d;
+}
+
+vol_status seg_push(struct vol *v, uint64_t lsn, int64_t ns, uint64_t tl)
+{
+	vol_status st = grow((void **)&v->segs, &v->capsegs, v->nsegs + 1,
+			     sizeof *v->segs);
+	if (st)
+		return st;
+	v->segs[v->nsegs++] = (struct seg){lsn, ns, tl};
+	return VOL_OK;
+}
+
+struct vol *vol_alloc(void)
+{
+	struct vol *v = calloc(1, sizeof *v);
+	if (v)
+		pthread_mutex_init(&v->wmu, NULL);
+	return v;
+}
+
+static void vol_free(struct vol *v)
+{
+	if (!v)
+		return;
+	pthread_mutex_destroy(&v->wmu);
+	free(v->segs);
+	free(v->snaps);
+	free(v);
+}
+
+vol_status pool_reserve(vol_pool *p, size_t vols, size_t tls)
+{
+	vol_status st = grow((void **)&p->vols, &p->capvols, p->nvols + vols,
+			     sizeof *p->vols);
+	return st ? st
+		  : grow((void **)&p->tls, &p->captls, p->ntls + tls,
+			 sizeof *p->tls);
+}
+
+vol_status vols_insert(vol_pool *p, struct vol *v)
+{
+	vol_status st = grow((void **)&p->vols, &p->capvols, p->nvols + 1,
+			     sizeof *p->vols);
+	if (st)
+		return st;
+	p->vols[p->nvols++] = v;
+	return VOL_OK;
+}
+
+void vols_remove(vol_pool *p, struct vol *v)
+{
+	for (size_t i = 0; i < p->nvols; i++)
+		if (p->vols[i] == v) {
+			memmove(p->vols + i, p->vols + i + 1,
+				(p->nvols - i - 1) * sizeof *p->vols);
+			p->nvols--;
+			break;
+		}
+	v->deleted = true;
+	v->grave_next = p->grave;
+	p->grave = v;
+}
+
+vol_status vol_begin(vol_pool *p, vol_id id, struct vol **out)
+{
+	pthread_mutex_lock(&p->mu);
+	struct vol *v = vol_find(p, id);
+	pthread_mutex_unlock(&p->mu);
+	if (!v)
+		return vol__fail(VOL_ENOENT, "no volume with id %llu",
+				 (unsigned long long)id);
+	pthread_mutex_lock(&v->wmu);
+	if (v->deleted) {
+		pthread_mutex_unlock(&v->wmu);
+		return vol__fail(VOL_ENOENT, "volume %s was deleted", v->name);
+	}
+	*out = v;
+	return VOL_OK;
+}
+
+void vol_end(struct vol *v)
+{
+	pthread_mutex_unlock(&v->wmu);
+}
+
+int64_t vol_earliest(vol_pool *p, const struct vol *v, int64_t now)
+{
+	(void)p;
+	int64_t e = now - v->window_ns;
+	if (e < v->created_ns)
+		e = v->created_ns;
+	if (e < v->floor_ns)
+		e = v->floor_ns;
+	return e;
+}
+
+/* ------------------------------------------------------------ records */
+
+/* Pool record: magic, version, page size, created, budget, next id. */
+void put_pool_record(vol_pool *p, kv_batch *b)
+{
+	struct buf r = {0};
+	buf_str(&r, VOL_POOL_MAGIC);
+	buf_u64(&r, VOL_POOL_VERSION);
+	buf_u64(&r, p->page_size);
+	buf_u64(&r, (uint64_t)p->created_ns);
+	buf_u64(&r, p->budget_set);
+	buf_u64(&r, p->next_id);
+	uint8_t k[1] = {MT_POOL};
+	p->kv->ops->batch_put(b, KV_META, k, 1, r.d, r.n);
+}
+
+void put_vol_record(vol_pool *p, kv_batch *b, const struct vol *v)
+{
+	struct buf r = {0};
+	buf_u64(&r, 1); /* record version */
+	buf_str(&r, v->name);
+	buf_u64(&r, v->tl->id);
+	buf_u64(&r, v->lsn);
+	buf_u64(&r, (uint64_t)v->created_ns);
+	buf_u64(&r, v->created_lsn);
+	buf_u64(&r, (uint64_t)v->window_ns);
+	buf_u64(&r, (uint64_t)v->floor_ns);
+	buf_u64(&r, v->source);
+	buf_u64(&r, v->src_tl);
+	buf_u64(&r, v->src_lsn);
+	buf_u64(&r, v->bytes_written);
+	buf_u64(&r, v->budget_alert);
+	uint8_t k[16];
+	p->kv->ops->batch_put(b, KV_META, k, key1(k, MT_VOL, v->id), r.d, r.n);
+}
+
+void put_tl_record(kv_batch *b, kv *s, const struct tl *t)
+{
+	struct buf r = {0};
+	buf_u64(&r, t->anc_id);
+	buf_u64(&r, t->anc_lsn);
+	buf_u64(&r, t->created_lsn);
+	buf_u64(&r, (uint64_t)t->created_ns);
+	buf_u64(&r, t->owner);
+	uint8_t k[16];
+	s->ops->batch_put(b, KV_META, k, key1(k, MT_TL, t->id), r.d, r.n);
+}
+
+void put_barrier(kv *s, kv_batch *b, vol_id vol, int64_t ns, uint64_t lsn,
+		 uint64_t tl)
+{
+	uint8_t k[32], v[8];
+	be64_put(v, tl);
+	s->ops->batch_put(b, KV_LOG, k,
+			  key3(k, LT_BARRIER, vol, (uint64_t)ns, lsn), v, 8);
+}
+
+vol_status pool_commit(vol_pool *p, kv_batch *b, uint64_t lsn,
+		       int64_t time_ns, enum change_kind kind, vol_id vol,
+		       uint64_t tl, uint64_t first, uint64_t count)
+{
+	struct buf r = {0};
+	buf_u64(&r, (uint64_t)time_ns);
+	buf_u64(&r, kind);
+	buf_u64(&r, vol);
+	buf_u64(&r, tl);
+	buf_u64(&r, first);
+	buf_u64(&r, count);
+	uint8_t k[16];
+	p->kv->ops->batch_put(b, KV_LOG, k, key1(k, LT_CHANGE, lsn), r.d, r.n);
+	vol_status st = p->kv->ops->write(p->kv, b, false);
+	if (st == VOL_OK)
+		p->lsn = lsn;
+	return st;
+}
+
+/* ------------------------------------------------------------ load */
+
+static vol_status read_pool_record(vol_pool *p)
+{
+	uint8_t k[1] = {MT_POOL};
+	void *v;
+	size_t n;
+	vol_status st = p->kv->ops->get(p->kv, KV_META, k, 1, &v, &n);
+	if (st == VOL_ENOENT)
+		return vol__fail(VOL_ENOTPOOL, "%s: no pool record", p->path);
+	if (st)
+		return st;
+	struct rd r = {v, n, false};
+	char magic[32];
+	rd_str(&r, magic, sizeof magic);
+	uint64_t ver = rd_u64(&r);
+	p->page_size = (uint32_t)rd_u64(&r);
+	p->created_ns = (int64_t)rd_u64(&r);
+	p->budget_set = rd_u64(&r);
+	p->next_id = rd_u64(&r);
+	free(v);
+	if (r.bad || strcmp(magic, VOL_POOL_MAGIC))
+		return vol__fail(VOL_ENOTPOOL, "%s: not a rewindfs pool",
+				 p->path);
+	if (ver != VOL_POOL_VERSION)
+		return vol__fail(VOL_ENOTPOOL,
+				 "%s: pool format %llu is not supported",
+				 p->path, (unsigned long long)ver);
+	return VOL_OK;
+}
+
+typedef vol_status (*load_fn)(vol_pool *p, const uint8_t *k, size_t kn,
+			      const uint8_t *v, size_t vn);
+
+static vol_status scan_tag(vol_pool *p, enum kv_cf cf, uint8_t tag, load_fn fn)
+{
+	kv *s = p->kv;
+	kv_iter *it = s->ops->iter_new(s, cf, true);
+	if (!it)
+		return vol__fail(VOL_ENOMEM, "out of memory");
+	vol_status st = VOL_OK;
+	for (s->ops->iter_seek(it, &tag, 1); s->ops->iter_valid(it);
+	     s->ops->iter_next(it)) {
+		size_t kn, vn;
+		const uint8_t *k = s->ops->iter_key(it, &kn);
+		if (kn < 1 || k[0] != tag)
+			break;
+		const uint8_t *v = s->ops->iter_value(it, &vn);
+		if ((st = fn(p, k, kn, v, vn)))
+			break;
+	}
+	if (!st)
+		st = s->ops->iter_status(it);
+	s->ops->iter_free(it);
+	return st;
+}
+
+static vol_status load_tl(vol_pool *p, const uint8_t *k, size_t kn,
+			  const uint8_t *v, size_t vn)
+{
+	struct rd r = {v, vn, false};
+	uint64_t anc = rd_u64(&r), anc_lsn = rd_u64(&r), clsn = rd_u64(&r);
+	int64_t ns = (int64_t)rd_u64(&r);
+	uint64_t owner = rd_u64(&r);
+	if (r.bad || kn != 9)
+		return vol__fail(VOL_ECORRUPT, "bad timeline record");
+	struct tl *t = tl_new(be64_get(k + 1), anc, anc_lsn, clsn, ns, owner);
+	if (!t)
+		return vol__fail(VOL_ENOMEM, "out of memory");
+	vol_status st = tl_insert(p, t);
+	if (st)
+		tl_free(t);
+	return st;
+}
+
+static vol_status load_size(vol_pool *p, const uint8_t *k, size_t kn,
+			    const uint8_t *v, size_t vn)
+{
+	if (kn != 17 || vn != 8)
+		return vol__fail(VOL_ECORRUPT, "bad size record");
+	struct tl *t = tl_find(p, be64_get(k + 1));
+	if (!t)
+		return vol__fail(VOL_ECORRUPT,
+				 "size record of missing timeline %llu",
+				 (unsigned long long)be64_get(k + 1));
+	return tl_size_push(t, be64_get(k + 9), be64_get(v));
+}
+
+static vol_status load_vol(vol_pool *p, const uint8_t *k, size_t kn,
+			   const uint8_t *val, size_t vn)
+{
+	struct rd r = {val, vn, false};
+	struct vol *v = vol_alloc();
+	if (!v)
+		return vol__fail(VOL_ENOMEM, "out of memory");
+	rd_u64(&r);
+	rd_str(&r, v->name, sizeof v->name);
+	uint64_t tl = rd_u64(&r);
+	v->lsn = rd_u64(&r);
+	v->created_ns = (int64_t)rd_u64(&r);
+	v->created_lsn = rd_u64(&r);
+	v->window_ns = (int64_t)rd_u64(&r);
+	v->floor_ns = (int64_t)rd_u64(&r);
+	v->source = rd_u64(&r);
+	v->src_tl = rd_u64(&r);
+	v->src_lsn = rd_u64(&r);
+	v->bytes_written = rd_u64(&r);
+	v->budget_alert = rd_u64(&r) != 0;
+	v->id = kn == 9 ? be64_get(k + 1) : 0;
+	v->tl = tl_find(p, tl);
+	if (r.bad || !v->id || !v->tl) {
+		vol_free(v);
+		return vol__fail(VOL_ECORRUPT, "bad volume record");
+	}
+	v->size = size_at(v->tl, LSN_MAX);
+	vol_status st = vols_insert(p, v);
+	if (st)
+		vol_free(v);
+	return st;
+}
+
+static vol_status load_seg(vol_pool *p, const uint8_t *k, size_t kn,
+			   const uint8_t *v, size_t vn)
+{
+	struct vol *vo = kn == 17 ? vol_find(p, be64_get(k + 1)) : NULL;
+	if (!vo || vn != 16)
+		return vol__fail(VOL_ECORRUPT, "bad segment record");
+	return seg_push(vo, be64_get(k + 9), (int64_t)be64_get(v + 8),
+			be64_get(v));
+}
+
+static vol_status load_snap(vol_pool *p, const uint8_t *k, size_t kn,
+			    const uint8_t *v, size_t vn)
+{
+	struct vol *vo = kn > 9 ? vol_find(p, be64_get(k + 1)) : NULL;
+	if (!vo || vn != 32 || kn - 9 > VOL_NAME_MAX)
+		return vol__fail(VOL_ECORRUPT, "bad snapshot record");
+	vol_status st = grow((void **)&vo->snaps, &vo->capsnaps,
+			     vo->nsnaps + 1, sizeof *vo->snaps);
+	if (st)
+		return st;
+	struct snap *s = &vo->snaps[vo->nsnaps++];
+	memset(s, 0, sizeof *s);
+	memcpy(s->name, k + 9, kn - 9);
+	s->pt.timeline = be64_get(v);
+	s->pt.lsn = be64_get(v + 8);
+	s->pt.time_ns = (int64_t)be64_get(v + 16);
+	s->created_ns = (int64_t)be64_get(v + 24);
+	return VOL_OK;
+}
+
+static vol_status load_hist(vol_pool *p, const uint8_t *k, size_t kn,
+			    const uint8_t *v, size_t vn)
+{
+	(void)v;
+	(void)vn;
+	struct vol *vo = kn == 17 ? vol_find(p, be64_get(k + 1)) : NULL;
+	if (!vo)
+		return vol__fail(VOL_ECORRUPT, "bad backtrack record");
+	vo->nhist = be64_get(k + 9) + 1;
+	return VOL_OK;
+}
+
+static vol_status load_last_lsn(vol_pool *p)
+{
+	kv *s = p->kv;
+	kv_iter *it = s->ops->iter_new(s, KV_LOG, true);
+	if (!it)
+		return vol__fail(VOL_ENOMEM, "out of memory");
+	uint8_t k[16];
+	key1(k, LT_CHANGE, LSN_MAX);
+	s->ops->iter_seek_prev(it, k, 9);
+	if (s->ops->iter_valid(it)) {
+		size_t kn, vn;
+		const uint8_t *kk = s->ops->iter_key(it, &kn);
+		const uint8_t *v = s->ops->iter_value(it, &vn);
+		if (kn == 9 && kk[0] == LT_CHANGE && vn >= 8) {
+			p->lsn = be64_get(kk + 1);
+			p->last_ns = (int64_t)be64_get(v);
+		}
+	}
+	vol_status st = s->ops->iter_status(it);
+	s->ops->iter_free(it);
+	return st;
+}
+
+static vol_status load_all(vol_pool *p)
+{
+	vol_status st;
+	if ((st = read_pool_record(p)) || (st = load_last_lsn(p)) ||
+	    (st = scan_tag(p, KV_META, MT_TL, load_tl)) ||
+	    (st = scan_tag(p, KV_META, MT_SIZE, load_size)) ||
+	    (st = scan_tag(p, KV_META, MT_VOL, load_vol)) ||
+	    (st = scan_tag(p, KV_META, MT_SEG, load_seg)) ||
+	    (st = scan_tag(p, KV_META, MT_SNAP, load_snap)) ||
+	    (st = scan_tag(p, KV_META, MT_HIST, load_hist)))
+		return st;
+	for (size_t i = 0; i < p->ntls; i++) {
+		struct tl *t = p->tls[i];
+		if (t->anc_id && !t->anc)
+			return vol__fail(VOL_ECORRUPT,
+					 "timeline %llu: ancestor %llu missing",
+					 (unsigned long long)t->id,
+					 (unsigned long long)t->anc_id);
+	}
+	for (size_t i = 0; i < p->nvols; i++) {
+		struct vol *v = p->vols[i];
+		if (!v->nsegs)
+			return vol__fail(VOL_ECORRUPT,
+					 "volume %s has no history", v->name);
+		/* After a restart the next sync records a fresh barrier. */
+		v->barrier_lsn = 0;
+		if (v->lsn < v->segs[v->nsegs - 1].start_lsn)
+			v->lsn = v->segs[v->nsegs - 1].start_lsn;
+	}
+	return VOL_OK;
+}
+
+/* ------------------------------------------------------------ pool */
+
+static char *path_join(const char *a, const char *b)
+{
+	size_t n = strlen(a) + strlen(b) + 2;
+	char *s = malloc(n);
+	if (s)
+		snprintf(s, n, "%s/%s", a, b);
+	return s;
+}
+
+static bool dir_empty(const char *path)
+{
+	DIR *d = opendir(path);
+	if (!d)
+		return false;
+	struct dirent *e;
+	bool empty = true;
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+			empty = false;
+			break;
+		}
+	closedir(d);
+	return empty;
+}
+
+static bool page_size_ok(uint32_t ps)
+{
+	return ps >= 4096 && ps <= 65536 && (ps & (ps - 1)) == 0;
+}
+
+vol_status vol_pool_create(const char *path, const vol_pool_opts *opts)
+{
+	uint32_t ps = opts && opts->page_size ? opts->page_size : 4096;
+	if (!page_size_ok(ps))
+		return vol__fail(VOL_EINVAL,
+				 "page size %u: must be a power of two from "
+				 "4096 to 65536", ps);
+	if (mkdir(path, 0700) && errno != EEXIST)
+		return vol__fail(errno == ENOSPC ? VOL_ENOSPC : VOL_EIO,
+				 "cannot create %s: %s", path, strerror(errno));
+	if (!dir_empty(path))
+		return vol__fail(VOL_EEXIST, "%s exists and is not empty", path);
+	chmod(path, 0700);
+
+	vol_status st = VOL_ENOMEM;
+	char *db = path_join(path, VOL_DB_DIR);
+	char *marker = path_join(path, VOL_MARKER_FILE);
+	kv *s = NULL;
+	kv_batch *b = NULL;
+	if (!db || !marker)
+		goto out;
+	if ((st = kv_rocks_open(db, true, &s)))
+		goto out;
+	vol_pool tmp = {.kv = s, .page_size = ps, .next_id = 1,
+			.created_ns = wall_ns(NULL)};
+	if (opts)
+		tmp.budget_set = opts->history_budget;
+	if (!(b = s->ops->batch_new(s))) {
+		st = vol__fail(VOL_ENOMEM, "out of memory");
+		goto out;
+	}
+	put_pool_record(&tmp, b);
+	if ((st = s->ops->write(s, b, true)))
+		goto out;
+	/* The marker is written last: a half-created pool is not a pool. */
+	int fd = open(marker, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	if (fd < 0) {
+		st = vol__fail(VOL_EIO, "cannot create %s: %s", marker,
+			       strerror(errno));
+		goto out;
+	}
+	char text[128];
+	int n = snprintf(text, sizeof text, "%s %d\npage_size %u\n",
+			 VOL_POOL_MAGIC, VOL_POOL_VERSION, ps);
+	if (write(fd, text, (size_t)n) != n || fsync(fd)) {
+		st = vol__fail(VOL_EIO, "cannot write %s: %s", marker,
+			       strerror(errno));
+		close(fd);
+		goto out;
+	}
+	close(fd);
+	st = VOL_OK;
+out:
+	if (s) {
+		s->ops->batch_free(b);
+		s->ops->close(s);
+	}
+	free(db);
+	free(marker);
+	return st;
+}
+
+static void stop_retention(vol_pool *p)
+{
+	if (!p->retention_running)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->retention_stop = true;
+	pthread_cond_signal(&p->retention_cv);
+	pthread_mutex_unlock(&p->mu);
+	pthread_join(p->retention_thread, NULL);
+	p->retention_running = false;
+}
+
+static void pool_free(vol_pool *p)
+{
+	if (p->kv)
+		p->kv->ops->close(p->kv);
+	for (size_t i = 0; i < p->nvols; i++)
+		vol_free(p->vols[i]);
+	for (struct vol *v = p->grave, *n; v; v = n) {
+		n = v->grave_next;
+		vol_free(v);
+	}
+	for (size_t i = 0; i < p->ntls; i++)
+		tl_free(p->tls[i]);
+	free(p->vols);
+	free(p->tls);
+	if (p->lockfd >= 0)
+		close(p->lockfd);
+	pthread_mutex_destroy(&p->mu);
+	pthread_mutex_destroy(&p->retention_mu);
+	pthread_cond_destroy(&p->retention_cv);
+	free(p->path);
+	free(p);
+}
+
+vol_status vol_pool_open(const char *path, const vol_pool_opts *opts,
+			 vol_pool **out)
+{
+	vol_pool_opts none = {0};
+	if (!opts)
+		opts = &none;
+	*out = NULL;
+	struct stat sb;
+	if (stat(path, &sb))
+		return vol__fail(VOL_ENOENT, "pool %s: %s", path,
+				 strerror(errno));
+	if (!S_ISDIR(sb.st_mode))
+		return vol__fail(VOL_ENOTPOOL, "pool %s: not a folder", path);
+
+	vol_pool *p = calloc(1, sizeof *p);
+	if (!p) {
+		if (opts->kv)
+			opts->kv->ops->close(opts->kv);
+		return vol__fail(VOL_ENOMEM, "out of memory");
+	}
+	p->lockfd = -1;
+	p->kv = opts->kv;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_mutex_init(&p->retention_mu, NULL);
+	pthread_cond_init(&p->retention_cv, NULL);
+	p->clock = opts->clock ? opts->clock : wall_ns;
+	p->clock_ctx = opts->clock_ctx;
+	p->retention_interval_s = opts->retention_interval_s;
+
+	vol_status st = VOL_ENOMEM;
+	char *marker = path_join(path, VOL_MARKER_FILE);
+	char *db = path_join(path, VOL_DB_DIR);
+	p->path = strdup(path);
+	if (!marker || !db || !p->path)
+		goto fail;
+	p->lockfd = open(marker, O_RDONLY | O_CLOEXEC);
+	if (p->lockfd < 0) {
+		st = vol__fail(VOL_ENOTPOOL,
+			       "%s is not a rewindfs pool (no %s; create one "
+			       "with `rewindctl init`)", path, VOL_MARKER_FILE);
+		goto fail;
+	}
+	if (flock(p->lockfd, LOCK_EX | LOCK_NB)) {
+		st = vol__fail(VOL_EBUSY,
+			       "pool %s is in use by another process", path);
+		goto fail;
+	}
+	if (!p->kv && (st = kv_rocks_open(db, false, &p->kv)))
+		goto fail;
+	if ((st = load_all(p)))
+		goto fail;
+	if (!page_size_ok(p->page_size)) {
+		st = vol__fail(VOL_ECORRUPT, "pool %s: bad page size %u", path,
+			       p->page_size);
+		goto fail;
+	}
+	struct statvfs vfs;
+	if (statvfs(path, &vfs) == 0)
+		p->budget_default = (uint64_t)vfs.f_bavail * vfs.f_frsize / 4;
+	if (opts->history_budget)
+		p->budget_set = opts->history_budget;
+	if (p->retention_interval_s) {
+		if (pthread_create(&p->retention_thread, NULL, retention_main,
+				   p)) {
+			st = vol__fail(VOL_ENOMEM,
+				       "cannot start the retention thread");
+			goto fail;
+		}
+		p->retention_running = true;
+	}
+	free(marker);
+	free(db);
+	*out = p;
+	return VOL_OK;
+fail:
+	free(marker);
+	free(db);
+	pool_free(p);
+	return st;
+}
+
+vol_status vol_pool_close(vol_pool *p)
+{
+	if (!p)
+		return VOL_OK;
+	stop_retention(p);
+	vol_status st = vol_pool_sync(p);
+	pool_free(p);
+	return st;
+}
+
+uint32_t vol_pool_page_size(const vol_pool *p)
+{
+	return p->page_size;
+}
+
+uint64_t vol_pool_lsn(vol_pool *p)
+{
+	pthread_mutex_lock(&p->mu);
+	uint64_t l = p->lsn;
+	pthread_mutex_unlock(&p->mu);
+	return l;
+}
+
+/* Write barriers for `vols` (or every changed volume if all) and sync. */
+static vol_status sync_barriers(vol_pool *p, struct vol *only, vol_point *out)
+{
+	kv *s = p->kv;
+	kv_batch *b = s->ops->batch_new(s);
+	if (!b)
+		return vol__fail(VOL_ENOMEM, "out of memory");
+	pthread_mutex_lock(&p->mu);
+	if (only && only->deleted) {
+		pthread_mutex_unlock(&p->mu);
+		s->ops->batch_free(b);
+		return vol__fail(VOL_ENOENT, "volume %s was deleted",
+				 only->name);
+	}
+	int64_t now = pool_now(p);
+	uint64_t lsn = p->lsn;
+	size_t n = 0;
+	for (size_t i = 0; i < p->nvols; i++) {
+		struct vol *v = p->vols[i];
+		if ((only && v != only) || v->barrier_lsn >= v->lsn)
+			continue;
+		put_barrier(s, b, v->id, now, lsn, v->tl->id);
+		put_vol_record(p, b, v);
+		n++;
+	}
+	if (out && only)
+		*out = (vol_point){only->tl->id, lsn, now};
+	pthread_mutex_unlock(&p->mu);
+
+	vol_status st = n ? s->ops->write(s, b, true) : s->ops->sync(s);
+	s->ops->batch_free(b);
+	if (st)
+		return st;
+	if (n) {
+		pthread_mutex_lock(&p->mu);
+		for (size_t i = 0; i < p->nvols; i++) {
+			struct vol *v = p->vols[i];
+			if ((!only || v == only) && v->barrier_lsn < lsn &&
+			    v->lsn <= lsn)
+				v->barrier_lsn = lsn;
+		}
+		pthread_mutex_unlock(&p->mu);
+	}
+	return VOL_OK;
+}
+
+vol_status vol_pool_sync(vol_pool *p)
+{
+	return sync_barriers(p, NULL, NULL);
+}
+
+vol_status vol_sync(vol_pool *p, vol_id id, vol_point *out)
+{
+	pthread_mutex_lock(&p->mu);
+	struct vol *v = vol_find(p, id);
+	pthread_mutex_unlock(&p->mu);
+	if (!v)
+		return vol__fail(VOL_ENOENT, "no volume with id %llu",
+				 (unsigned long long)id);
+	vol_point pt;
+	vol_status st = sync_barriers(p, v, &pt);
+	if (st)
+		return st;
+	if (out) {
+		/* Unchanged since the last barrier: that barrier's state is
+		 * this one; report the current LSN and time. */
+		*out = pt;
+	}
+	return VOL_OK;
+}
+
+vol_status vol_pool_set_budget(vol_pool *p, uint64_t bytes)
+{
+	kv_batch *b = p->kv->ops->batch_new(p->kv);
+	if (!b)
+		return vol__fail(VOL_ENOMEM, "out of memory");
+	pthread_mutex_lock(&p->mu);
+	uint64_t old = p->budget_set;
+	p->budget_set = bytes;
+	put_pool_record(p, b);
+	vol_status st = p->kv->ops->write(p->kv, b, false);
+	if (st)
+		p->budget_set = old;
+	pthread_mutex_unlock(&p->mu);
+	p->kv->ops->batch_free(b);
+	return st;
+}
+
+vol_status vol_pool_stats_get(vol_pool *p, vol_pool_stats *out)
+{
+	memset(out, 0, sizeof *out);
+	struct statvfs vfs;
+	if (statvfs(p->path, &vfs) == 0) {
+		out->disk_total = (uint64_t)vfs.f_blocks * vfs.f_frsize;
+		out->disk_free = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+	}
+	out->db_bytes = p->kv->ops->disk_bytes(p->kv);
+	pthread_mutex_lock(&p->mu);
+	out->page_size = p->page_size;
+	out->lsn = p->lsn;
+	out->volumes = p->nvols;
+	for (size_t i = 0; i < p->ntls; i++)
+		out->timelines += !p->tls[i]->dead;
+	out->history_budget = p->budget_set ? p->budget_set : p->budget_default;
+	out->bytes_pages = p->bytes_pages;
+	out->bytes_history = p->bytes_history;
+	out->last_retention_ns = p->last_retention_ns;
+	out->budget_alert = p->budget_alert;
+	memcpy(out->retention_error, p->retention_error,
+	       sizeof out->retention_error);
+	pthread_mutex_unlock(&p->mu);
+	return VOL_OK;
+}
+
+/* ------------------------------------------------------------ volumes */
+
+void fill_info(vol_pool *p, const struct vol *v, vol_info *out)
+{
+	memset(out, 0, sizeof *out);
+	int64_t now = pool_now(p);
+	out->id = v->id;
+	snprintf(out->name, sizeof out->name, "%s", v->name);
+	out->size = v->size;
+	out->lsn = v->lsn;
+	out->timeline = v->tl->id;
+	out->chain_depth = chain_depth(v->tl);
+	out->created_ns = v->created_ns;
+	out->window_ns = v->window_ns;
+	out->earliest_ns = vol_earliest(p, v, now);
+	out->actual_window_ns = now - out->earliest_ns;
+	out->budget_alert = v->budget_alert;
+	out->source = v->source;
+	struct vol *src = v->source ? vol_find(p, v->source) : NULL;
+	if (src)
+		snprintf(out->source_name, sizeof out->source_name, "%s",
+			 src->name);
+	out->source_timeline = v->src_tl;
+	out->source_lsn = v->src_lsn;
+	out->bytes_written = v->bytes_written;
+	out->bytes_stored = v->bytes_stored;
+	out->bytes_unique = v->bytes_unique;
+	out->bytes_shared = v->bytes_shared;
+	out->bytes_history = v->bytes_history;
+	out->snapshots = v->nsnaps;
+	out->backtracks = v->nhist;
+}
+
+#define DEFAULT_WINDOW_NS (24LL * 3600 * 1000000000)
+
+vol_status vol_create(vol_pool *p, const char *name, uint64_t size,
+		      vol_id *out)
+{
+	if (!vol_name_valid(name))
+		return vol__fail(VOL_EINVAL,
+				 "bad volume name '%s': 1-64 of [A-Za-z0-9._-], "
+				 "not starting with '.'", name ? name : "");
+	kv *s = p->kv;
+	kv_batch *b = s->ops->batch_new(s);
+	struct vol *v = vol_alloc();
+	struct tl *t = NULL;
+	vol_status st = VOL_ENOMEM;
+	if (!b || !v) {
+		st = vol__fail(VOL_ENOMEM, "out of memory");
+		goto out;
+	}
+	pthread_mutex_lock(&p->mu);
+	if (vol_find_name(p, name)) {
+		pthread_mutex_unlock(&p->mu);
+		st = vol__fail(VOL_EEXIST, "volume %s already exists", name);
+		goto out;
+	}
+	uint64_t lsn = p->lsn + 1, id = p->next_id, tid = p->next_id + 1;
+	int64_t now = pool_now(p);
+	t = tl_new(tid, 0, 0, lsn, now, id);
+	if (!t) {
+		pthread_mutex_unlock(&p->mu);
+		st = vol__fail(VOL_ENOMEM, "out of memory");
+		goto out;
+	}
+	v->id = id;
+	snprintf(v->name, sizeof v->name, "%s", name);
+	v->tl = t;
+	v->size = size;
+	v->lsn = v->barrier_lsn = v->created_lsn = lsn;
+	v->created_ns = now;
+	v->window_ns = DEFAULT_WINDOW_NS;
+	uint8_t k[32], sv[16];
+	p->next_id += 2;
+	put_pool_record(p, b);
+	put_tl_record(b, s, t);
+	be64_put(sv, size);
+	s->ops->batch_put(b, KV_META, k, key2(k, MT_SIZE, tid, lsn), sv, 8);
+	put_vol_record(p, b, v);
+	be64_put(sv, tid);
+	be64_put(sv + 8, (uint64_t)now);
+	s->ops->batch_put(b, KV_META, k, key2(k, MT_SEG, id, lsn), sv, 16);
+	put_barrier(s, b, id, now, lsn, tid);
+	/* Everything that can fail in memory happens before the commit. */
+	if ((st = tl_size_push(t, lsn, size)) || (st = seg_push(v, lsn, now, tid)) ||
+	    (st = pool_reserve(p, 1, 1)) ||
+	    (st = pool_commit(p, b, lsn, now, CH_CREATE, id, tid, 0, size))) {
+		p->next_id -= 2;
+		pthread_mutex_unlock(&p->mu);
+		goto out;
+	}
+	tl_insert(p, t);
+	vols_insert(p, v);
+	pthread_mutex_unlock(&p->mu);
+	if (out)
+		*out = id;
+	s->ops->batch_free(b);
+	return VOL_OK;
+out:
+	s->ops->batch_free(b);
+	vol_free(v);
+	tl_free(t);
+	return st;
+}
+
+vol_status vol_lookup(vol_pool *p, const char *name, vol_id *out)
+{
+	pthread_mutex_lock(&p->mu);
+	struct vol *v = vol_find_name(p, name ? name : "");
+	if (v)
+		*out = v->id;
+	pthread_mutex_unlock(&p->mu);
+	return v ? VOL_OK
+		 : vol__fail(VOL_ENOENT, "no volume named '%s'",
+			     name ? name : "");
+}
+
+vol_status vol_info_get(vol_pool *p, vol_id id, vol_info *out)
+{
+	pthread_mutex_lock(&p->mu);
+	struct vol *v = vol_find(p, id);
+	if (v)
+		fill_info(p, v, out);
+	pthread_mutex_unlock(&p->mu);
+	return v ? VOL_OK
+		 : vol__fail(VOL_ENOENT, "no volume with id %llu",
+			     (unsigned long long)id);
+}
+
+static int info_cmp(const void *a, const void *b)
+{
+	return strcmp(((const vol_info *)a)->name, ((const vol_info *)b)->name);
+}
+
+vol_status vol_list(vol_pool *p, vol_info **out, size_t *n)
+{
+	pthread_mutex_lock(&p->mu);
+	vol_info *arr = calloc(p->nvols ? p->nvols : 1, sizeof *arr);
+	if (!arr) {
+		pthread_mutex_unlock(&p->mu);
+		return vol__fail(VOL_ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < p->nvols; i++)
+		fill_info(p, p->vols[i], &arr[i]);
+	*n = p->nvols;
+	pthread_mutex_unlock(&p->mu);
+	qsort(arr, *n, sizeof *arr, info_cmp);
+	*out = arr;
+	return VOL_OK;
+}
+
+/* Commit a metadata-only change of v (its record rewritten): used by
+ * rename and window. `undo` restores memory if the write fails. */
+static vol_status commit_vol_meta(vol_pool *p, struct vol *v,
+				  enum change_kind kind, kv_batch *b)
+{
+	put_vol_record(p, b, v);
+	uint64_t lsn = p->lsn + 1;
+	int64_t now = pool_now(p);
+	vol_status st = pool_commit(p, b, lsn, now, kind, v->id, v->tl->id, 0, 0);
+	if (st == VOL_OK)
+		v->lsn = lsn;
+	return st;
+}
+
+vol_status vol_rename(vol_pool *p, vol_id id, const char *new_name)
+{
+	if (!vol_name_valid(new_name))
+		return vol__fail(VOL_EINVAL, "bad volume name '%s'",
+				 new_name ? new_name : "");
+	struct vol *v;
+	vol_status st = vol_begin(p, id, &v);
+	if (st)
+		return st;
+	kv_batch *b = p->kv->ops->batch_new(p->kv);
+	if (!b) {
+		vol_end(v);
+		return vol__fail(VOL_ENOMEM, "out of memory");
+	}
+	pthread_mutex_lock(&p->mu);
+	struct vol *other = vol_find_name(p, new_name);
+	if (other && other != v) {
+		st = vol__fail(VOL_EEXIST, "volume %s already exists", new_name);
+	} else if (other != v) {
+		char old[VOL_NAME_MAX + 1];
+		memcpy(old, v->name, sizeof old);
+		snprintf(v->name, sizeof v->name, "%s", new_name);
+		if ((st = commit_vol_meta(p, v, CH_RENAME, b)))
+			memcpy(v->name, old, sizeof old);
+	}
+	pthread_mutex_unlock(&p->mu);
+	p->kv->ops->batch_free(b);
+	vol_end(v);
+	return st;
+}
+
+vol_status vol_window_set(vol_pool *p, vol_id id, int64_t window_ns)
+{
+	if (window_ns < 0)
+		return vol__fail(VOL_EINVAL, "negative window");
+	struct vol *v;
+	vol_status st = vol_begin(p, id, &v);
+	if (st)
+		return st;
+	kv_batch *b = p->kv->ops->batch_new(p->kv);
+	if (!b) {
+		vol_end(v);
+		return vol__fail(VOL_ENOMEM, "out of memory");
+	}
+	pthread_mutex_lock(&p->mu);
+	int64_t old = v->window_ns;
+	v->window_ns = window_ns;
+	if ((st = commit_vol_meta(p, v, CH_WINDOW, b)))
+		v->window_ns = old;
+	pthread_mutex_unlock(&p->mu);
+	p->kv->ops->batch_free(b);
+	vol_end(v);
+	return st;
+}
+
+vol_status vol_delete(vol_pool *p, vol_id id)
+{
+	struct vol *v;
+	vol_status st = vol_begin(p, id, &v);
+	if (st)
+		return st;
+	kv *s = p->kv;
+	kv_batch *b = s->ops->batch_new(s);
+	if (!b) {
+		vol_end(v);
+		return vol__fail(VOL_ENOMEM, "out of memory");
+	}
+	uint8_t lo[32], hi[32];
+	s->ops->batch_del(b, KV_META, lo, key1(lo, MT_VOL, id));
+	const uint8_t tags[] = {MT_SEG, MT_HIST, MT_SNAP};
+	for (size_t i = 0; i < sizeof tags; i++)
+		s->ops->batch_del_range(b, KV_META, lo, key1(lo, tags[i], id),
+					hi, key1(hi, tags[i], id + 1));
+	s->ops->batch_del_range(b, KV_LOG, lo, key1(lo, LT_BARRIER, id), hi,
+				key1(hi, LT_BARRIER, id + 1));
+	pthread_mutex_lock(&p->mu);
+	uint64_t lsn = p->lsn + 1;
+	st = pool_commit(p, b, lsn, pool_now(p), CH_DELETE, id, v->tl->id, 0, 0);
+	if (st == VOL_OK)
+		vols_remove(p, v);
+	pthread_mutex_unlock(&p->mu);
+	s->ops->batch_free(b);
+	vol_end(v);
+	return st;
+}

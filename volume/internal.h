@@ -1,0 +1,248 @@
+/*
+ * internal.h - shared state of the volume engine's files (not public).
+ *
+ * Files: engine.c (pool, volumes, commit, sync, barriers, errors),
+ * pages.c (page read/write/discard), branch.c (targets, backtrack, clone,
+ * reset, snapshots), retention.c (retention, statistics, check),
+ * codec.c (keys and record encodings), kv_rocks.c (the only RocksDB user).
+ *
+ * Locking (see engine.c for the reasoning):
+ *   vol->wmu   serializes changes to one volume (writers do read-modify-write
+ *              of edge pages under it; branch operations take it too).
+ *   pool->mu   protects every in-memory table and counter below and is held
+ *              across LSN assignment + kv write, so LSN order == commit order.
+ *   Order: vol->wmu before pool->mu. Nothing blocks on I/O under pool->mu
+ *   except the (unsynced) kv write of the change itself.
+ * Lifetime: `struct tl` and `struct vol` objects are never freed before the
+ * pool closes (dropped/deleted ones are only marked), so a reader may walk a
+ * chain it captured under pool->mu after releasing the lock.
+ */
+#ifndef REWINDFS_INTERNAL_H
+#define REWINDFS_INTERNAL_H
+
+#include <pthread.h>
+#include <stdarg.h>
+
+#include "kv.h"
+#include "volume.h"
+
+#define VOL_POOL_MAGIC "rewindfs pool"
+#define VOL_POOL_VERSION 1
+#define VOL_MARKER_FILE "rewindfs-pool"
+#define VOL_DB_DIR "db"
+#define LSN_MAX UINT64_MAX
+
+/* ------------------------------------------------------------ errors */
+
+/* Record a formatted reason for this thread and return st. */
+vol_status vol__fail(vol_status st, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Classify a store error message ("IO error: No space left ..."). */
+vol_status vol__store_status(const char *msg);
+
+/* ------------------------------------------------------------ keys */
+
+/* pages CF: timeline(8) page(8) ~lsn(8), big-endian */
+#define PKEY_LEN 24
+void pkey_make(uint8_t k[PKEY_LEN], uint64_t tl, uint64_t page, uint64_t lsn);
+void pkey_parse(const uint8_t *k, uint64_t *tl, uint64_t *page,
+		uint64_t *lsn);
+
+/* Page value: header then (for data) the page. */
+enum pval_kind { PV_DATA = 1, PV_HOLE = 2 };
+#define PVAL_HDR 24 /* kind(1) pad(7) time(8) checksum(8) */
+uint64_t pval_data_hash(const void *page, uint32_t ps);
+/* Fill a header for a version at key k; data_hash is 0 for holes. */
+void pval_header(uint8_t h[PVAL_HDR], const uint8_t k[PKEY_LEN],
+		 enum pval_kind kind, int64_t time_ns, uint64_t data_hash);
+/* Verify a stored value; on success *kind and (data) *data point into v. */
+bool pval_check(const uint8_t k[PKEY_LEN], const uint8_t *v, size_t vn,
+		uint32_t ps, enum pval_kind *kind, int64_t *time_ns);
+
+void be64_put(uint8_t *p, uint64_t v);
+uint64_t be64_get(const uint8_t *p);
+
+/* meta CF keys: a tag byte then big-endian ids */
+enum meta_tag {
+	MT_POOL = 'P',     /* P                     -> pool record          */
+	MT_VOL = 'V',      /* V vol                 -> volume record        */
+	MT_TL = 'T',       /* T tl                  -> timeline record      */
+	MT_SIZE = 'Z',     /* Z tl lsn              -> size (u64)           */
+	MT_SEG = 'S',      /* S vol lsn             -> segment              */
+	MT_HIST = 'H',     /* H vol seq             -> backtrack record     */
+	MT_SNAP = 'N',     /* N vol name            -> snapshot             */
+};
+/* log CF keys */
+enum log_tag {
+	LT_CHANGE = 'C',   /* C lsn                 -> change record        */
+	LT_BARRIER = 'B',  /* B vol time lsn        -> timeline (u64)       */
+};
+enum change_kind {
+	CH_CREATE = 1, CH_WRITE, CH_DISCARD, CH_RESIZE, CH_BACKTRACK, CH_CLONE,
+	CH_RESET, CH_DELETE, CH_RENAME, CH_SNAPSHOT, CH_WINDOW,
+};
+
+/* Key builders: return the key length written to k (k >= 64 bytes). */
+size_t key1(uint8_t *k, uint8_t tag, uint64_t a);
+size_t key2(uint8_t *k, uint8_t tag, uint64_t a, uint64_t b);
+size_t key3(uint8_t *k, uint8_t tag, uint64_t a, uint64_t b, uint64_t c);
+size_t key_snap(uint8_t *k, uint64_t vol, const char *name);
+
+/* A growable byte buffer for record encoding. */
+struct buf {
+	uint8_t d[512];
+	size_t n;
+	bool overflow;
+};
+void buf_u64(struct buf *b, uint64_t v);
+void buf_str(struct buf *b, const char *s);
+struct rd {
+	const uint8_t *p;
+	size_t n;
+	bool bad;
+};
+uint64_t rd_u64(struct rd *r);
+void rd_str(struct rd *r, char *out, size_t cap);
+
+/* ------------------------------------------------------------ state */
+
+struct szrec {
+	uint64_t lsn, size;
+};
+
+struct tl {
+	uint64_t id;
+	uint64_t anc_id, anc_lsn; /* anc_id 0 = root                      */
+	uint64_t created_lsn;
+	int64_t created_ns;
+	vol_id owner;
+	struct tl *anc;
+	bool dead;              /* dropped by retention                   */
+	struct szrec *sizes;    /* size changes on this timeline, by lsn  */
+	size_t nsizes, capsizes;
+	/* retention scratch */
+	uint64_t bytes_stored;
+};
+
+struct seg {
+	uint64_t start_lsn;
+	int64_t start_ns;
+	uint64_t timeline;
+};
+
+struct snap {
+	char name[VOL_NAME_MAX + 1];
+	vol_point pt;
+	int64_t created_ns;
+	uint64_t bytes_held;
+};
+
+struct vol {
+	vol_id id;
+	char name[VOL_NAME_MAX + 1];
+	struct tl *tl;          /* presented now                          */
+	uint64_t size;          /* cached size_at(tl, head)               */
+	uint64_t lsn;           /* newest change to this volume           */
+	uint64_t barrier_lsn;   /* lsn of its newest barrier              */
+	int64_t created_ns, window_ns, floor_ns;
+	uint64_t created_lsn;
+	vol_id source;
+	uint64_t src_tl, src_lsn;
+	uint64_t bytes_written;
+	bool budget_alert;
+	bool deleted;
+	struct seg *segs;
+	size_t nsegs, capsegs;
+	struct snap *snaps;
+	size_t nsnaps, capsnaps;
+	uint64_t nhist;         /* backtrack records (next seq)           */
+	/* from the last retention pass */
+	uint64_t bytes_stored, bytes_unique, bytes_shared, bytes_history;
+	pthread_mutex_t wmu;
+	struct vol *grave_next; /* deleted volumes, freed at close        */
+};
+
+struct vol_pool {
+	kv *kv;
+	char *path;
+	int lockfd;
+	uint32_t page_size;
+	vol_clock_fn clock;
+	void *clock_ctx;
+
+	pthread_mutex_t mu;     /* protects everything below              */
+	uint64_t lsn;           /* newest committed LSN                   */
+	int64_t last_ns;        /* clock clamp: never goes backwards      */
+	uint64_t next_id;       /* volumes and timelines share it         */
+	int64_t created_ns;
+	uint64_t budget_set;    /* 0 = default                            */
+	uint64_t budget_default;
+	struct vol **vols;
+	size_t nvols, capvols;
+	struct vol *grave;
+	struct tl **tls;        /* sorted by id                           */
+	size_t ntls, captls;
+	/* last retention pass */
+	uint64_t bytes_pages, bytes_history;
+	int64_t last_retention_ns;
+	bool budget_alert;
+	char retention_error[200];
+
+	pthread_mutex_t retention_mu; /* one pass at a time               */
+	pthread_t retention_thread;
+	bool retention_running, retention_stop;
+	unsigned retention_interval_s;
+	pthread_cond_t retention_cv;
+};
+
+/* engine.c */
+int64_t pool_now(vol_pool *p);                 /* under mu */
+struct vol *vol_find(vol_pool *p, vol_id id);  /* under mu */
+struct vol *vol_find_name(vol_pool *p, const char *name); /* under mu */
+struct tl *tl_find(vol_pool *p, uint64_t id);  /* under mu */
+/* Lock the volume for a change: takes vol->wmu; ENOENT if deleted. */
+vol_status vol_begin(vol_pool *p, vol_id id, struct vol **out);
+void vol_end(struct vol *v);
+/* Commit a batch as change `lsn` (= p->lsn + 1) at time_ns, adding the log
+ * record. Under mu. On success p->lsn = lsn. Frees nothing. */
+vol_status pool_commit(vol_pool *p, kv_batch *b, uint64_t lsn,
+		       int64_t time_ns, enum change_kind kind, vol_id vol,
+		       uint64_t tl, uint64_t first, uint64_t count);
+void put_vol_record(vol_pool *p, kv_batch *b, const struct vol *v);
+void put_pool_record(vol_pool *p, kv_batch *b);
+void put_tl_record(kv_batch *b, kv *s, const struct tl *t);
+void put_barrier(kv *s, kv_batch *b, vol_id vol, int64_t ns, uint64_t lsn,
+		 uint64_t tl);
+/* In-memory table updates after a successful commit (under mu). */
+struct tl *tl_new(uint64_t id, uint64_t anc_id, uint64_t anc_lsn,
+		  uint64_t created_lsn, int64_t ns, vol_id owner);
+vol_status tl_insert(vol_pool *p, struct tl *t);
+vol_status tl_size_push(struct tl *t, uint64_t lsn, uint64_t size);
+vol_status seg_push(struct vol *v, uint64_t lsn, int64_t ns, uint64_t tl);
+/* Make room so that the inserts after a commit cannot fail. */
+vol_status pool_reserve(vol_pool *p, size_t vols, size_t tls);
+vol_status vols_insert(vol_pool *p, struct vol *v);
+void vols_remove(vol_pool *p, struct vol *v);
+struct vol *vol_alloc(void);
+uint64_t size_at(const struct tl *t, uint64_t bound);
+uint32_t chain_depth(const struct tl *t);
+int64_t vol_earliest(vol_pool *p, const struct vol *v, int64_t now);
+void fill_info(vol_pool *p, const struct vol *v, vol_info *out);
+
+/* pages.c */
+/* Read a byte range of state (tl, bound) into buf (no size check). */
+vol_status pages_read(vol_pool *p, const char *vname, const struct tl *tl,
+		      uint64_t bound, void *buf, uint64_t off, size_t len);
+
+/* branch.c */
+vol_status resolve_locked(vol_pool *p, struct vol *v, const vol_target *t,
+			  vol_point *out);
+/* The oldest LSN of v that must stay readable when its earliest restorable
+ * time is `earliest`: its barrier at or before that time (or its creation). */
+vol_status keep_from(vol_pool *p, const struct vol *v, int64_t earliest,
+		     uint64_t *lsn, int64_t *ns);
+
+/* retention.c */
+void *retention_main(void *arg);
+
+#endif /* REWINDFS_INTERNAL_H */

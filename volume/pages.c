@@ -1,0 +1,546 @@
+/*
+ * pages.c - reading and writing pages: the copy-on-write page layer.
+ *
+ * DESIGN
+ * A read of page p at (timeline t, bound L) seeks `t|p|~L` in the pages
+ * family; the first key with prefix `t|p` is the newest version at or below
+ * L. If t has none, the read continues in t's ancestor with the bound lowered
+ * to the branch LSN. No version anywhere is a zero page. Every version found
+ * is verified (codec.c): a mismatch is VOL_ECORRUPT naming volume, page and
+ * LSN, never wrong bytes.
+ *
+ * A change is staged first (struct stage: the edge pages it read-modify-
+ * writes, all outside pool->mu, under the volume's wmu so no other writer of
+ * the volume can change them meanwhile), then put into one batch with its
+ * LSN under pool->mu. All-zero pages are stored as hole markers (a 24-byte
+ * header, no page bytes), so discards and zero writes cost no page storage.
+ * A write never reads or overwrites an older version.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* ------------------------------------------------------------ reading */
+
+struct reader {
+	vol_pool *p;
+	kv_iter *it;
+	const char *vname;
+};
+
+static vol_status reader_open(struct reader *r, vol_pool *p, const char *vname)
+{
+	r->p = p;
+	r->vname = vname;
+	r->it = p->kv->ops->iter_new(p->kv, KV_PAGES, false);
+	return r->it ? VOL_OK : vol__fail(VOL_ENOMEM, "out of memory");
+}
+
+static void reader_close(struct reader *r)
+{
+	r->p->kv->ops->iter_free(r->it);
+}
+
+/* The page `pg` of state (tl, bound) into out (page_size bytes). */
+static vol_status page_lookup(struct reader *r, const struct tl *tl,
+			      uint64_t bound, uint64_t pg, uint8_t *out)
+{
+	const struct kv_ops *o = r->p->kv->ops;
+	uint32_t ps = r->p->page_size;
+	for (const struct tl *t = tl; t; t = t->anc) {
+		uint8_t k[PKEY_LEN];
+		pkey_make(k, t->id, pg, bound);
+		o->iter_seek(r->it, k, PKEY_LEN);
+		if (!o->iter_valid(r->it)) {
+			vol_status st = o->iter_status(r->it);
+			if (st)
+				return vol__fail(st,
+						 "volume %s page %llu: read "
+						 "failed: %s", r->vname,
+						 (unsigned long long)pg,
+						 vol_errmsg());
+		} else {
+			size_t kn, vn;
+			const uint8_t *key = o->iter_key(r->it, &kn);
+			if (kn == PKEY_LEN && !memcmp(key, k, 16)) {
+				const uint8_t *v = o->iter_value(r->it, &vn);
+				enum pval_kind kind;
+				uint64_t lsn;
+				pkey_parse(key, NULL, NULL, &lsn);
+				if (!pval_check(key, v, vn, ps, &kind, NULL))
+					return vol__fail(
+						VOL_ECORRUPT,
+						"volume %s page %llu lsn %llu "
+						"(timeline %llu): checksum "
+						"mismatch, stored page is "
+						"corrupted", r->vname,
+						(unsigned long long)pg,
+						(unsigned long long)lsn,
+						(unsigned long long)t->id);
+				if (kind == PV_DATA)
+					memcpy(out, v + PVAL_HDR, ps);
+				else
+					memset(out, 0, ps);
+				return VOL_OK;
+			}
+		}
+		if (bound > t->anc_lsn)
+			bound = t->anc_lsn;
+	}
+	memset(out, 0, ps);
+	return VOL_OK;
+}
+
+vol_status pages_read(vol_pool *p, const char *vname, const struct tl *tl,
+		      uint64_t bound, void *buf, uint64_t off, size_t len)
+{
+	uint32_t ps = p->page_size;
+	struct reader r;
+	vol_status st = reader_open(&r, p, vname);
+	if (st)
+		return st;
+	uint8_t *page = malloc(ps);
+	if (!page) {
+		reader_close(&r);
+		return vol__fail(VOL_ENOMEM, "out of memory");
+	}
+	uint8_t *dst = buf;
+	while (len && st == VOL_OK) {
+		uint64_t pg = off / ps;
+		uint32_t in = (uint32_t)(off % ps);
+		size_t n = ps - in < len ? ps - in : len;
+		if (in == 0 && n == ps) {
+			st = page_lookup(&r, tl, bound, pg, dst);
+		} else if ((st = page_lookup(&r, tl, bound, pg, page)) == 0) {
+			memcpy(dst, page + in, n);
+		}
+		dst += n;
+		off += n;
+		len -= n;
+	}
+	free(page);
+	reader_close(&r);
+	return st;
+}
+
+/* Capture what a read needs under the lock: the chain and the size. */
+static vol_status read_state(vol_pool *p, vol_id id, const vol_point *pt,
+			     const struct tl **tl, uint64_t *bound,
+			     uint64_t *size, char *name)
+{
+	vol_status st = VOL_OK;
+	pthread_mutex_lock(&p->mu);
+	struct vol *v = vol_find(p, id);
+	if (!v) {
+		st = vol__fail(VOL_ENOENT, "no volume with id %llu",
+			       (unsigned long long)id);
+	} else if (!pt) {
+		*tl = v->tl;
+		*bound = LSN_MAX;
+		*size = v->size;
+	} else {
+		const struct tl *t = tl_find(p, pt->timeline);
+		if (!t || t->dead)
+			st = vol__fail(VOL_ERANGE,
+				       "volume %s: point lsn %llu on timeline "
+				       "%llu is no longer readable", v->name,
+				       (unsigned long long)pt->lsn,
+				       (unsigned long long)pt->timeline);
+		*tl = t;
+		*bound = pt->lsn;
+		*size = t ? size_at(t, pt->lsn) : 0;
+	}
+	if (v)
+		memcpy(name, v->name, VOL_NAME_MAX + 1);
+	pthread_mutex_unlock(&p->mu);
+	return st;
+}
+
+static vol_status read_common(vol_pool *p, vol_id id, const vol_point *pt,
+			      void *buf, uint64_t off, size_t len, size_t *got)
+{
+	const struct tl *tl = NULL;
+	uint64_t bound = 0, size = 0;
+	char name[VOL_NAME_MAX + 1];
+	*got = 0;
+	vol_status st = read_state(p, id, pt, &tl, &bound, &size, name);
+	if (st)
+		return st;
+	if (off >= size)
+		return VOL_OK;
+	if (len > size - off)
+		len = (size_t)(size - off);
+	if ((st = pages_read(p, name, tl, bound, buf, off, len)))
+		return st;
+	*got = len;
+	return VOL_OK;
+}
+
+vol_status vol_read(vol_pool *p, vol_id id, void *buf, uint64_t off,
+		    size_t len, size_t *got)
+{
+	return read_common(p, id, NULL, buf, off, len, got);
+}
+
+vol_status vol_read_point(vol_pool *p, vol_id id, const vol_point *pt,
+			  void *buf, uint64_t off, size_t len, size_t *got)
+{
+	return read_common(p, id, pt, buf, off, len, got);
+}
+
+/* ------------------------------------------------------------ staging */
+
+/* The page versions of one change, prepared before its LSN is known. */
+struct stage {
+	uint32_t ps;
+	size_t n, cap;          /* data pages                              */
+	uint64_t *pageno;
+	uint8_t *vals;          /* n slots of PVAL_HDR + ps                */
+	uint64_t *hash;         /* 0 and kind hole for all-zero pages      */
+	uint8_t *kind;
+	uint64_t *holes;        /* extra hole markers                      */
+	size_t nholes;
+};
+
+static void stage_free(struct stage *s)
+{
+	free(s->pageno);
+	free(s->vals);
+	free(s->hash);
+	free(s->kind);
+	free(s->holes);
+}
+
+static vol_status stage_init(struct stage *s, uint32_t ps, size_t cap)
+{
+	memset(s, 0, sizeof *s);
+	s->ps = ps;
+	s->cap = cap;
+	if (!cap)
+		return VOL_OK;
+	s->pageno = malloc(cap * sizeof *s->pageno);
+	s->vals = malloc(cap * (PVAL_HDR + (size_t)ps));
+	s->hash = malloc(cap * sizeof *s->hash);
+	s->kind = malloc(cap);
+	if (!s->pageno || !s->vals || !s->hash || !s->kind) {
+		stage_free(s);
+		return vol__fail(VOL_ENOMEM, "out of memory");
+	}
+	return VOL_OK;
+}
+
+static uint8_t *stage_data(struct stage *s, size_t i)
+{
+	return s->vals + i * (PVAL_HDR + (size_t)s->ps) + PVAL_HDR;
+}
+
+static bool all_zero(const uint8_t *d, uint32_t n)
+{
+	const uint64_t *w = (const uint64_t *)(const void *)d;
+	for (uint32_t i = 0; i < n / 8; i++)
+		if (w[i])
+			return false;
+	return true;
+}
+
+/* Checksums and zero detection, outside any lock. */
+static void stage_seal(struct stage *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		const uint8_t *d = stage_data(s, i);
+		if (all_zero(d, s->ps)) {
+			s->kind[i] = PV_HOLE;
+			s->hash[i] = 0;
+		} else {
+			s->kind[i] = PV_DATA;
+			s->hash[i] = pval_data_hash(d, s->ps);
+		}
+	}
+}
+
+/* Put every staged version at (tl, lsn, now). Under pool->mu. */
+static void stage_put(vol_pool *p, kv_batch *b, struct stage *s, uint64_t tl,
+		      uint64_t lsn, int64_t now)
+{
+	const struct kv_ops *o = p->kv->ops;
+	uint8_t k[PKEY_LEN];
+	for (size_t i = 0; i < s->n; i++) {
+		uint8_t *v = stage_data(s, i) - PVAL_HDR;
+		pkey_make(k, tl, s->pageno[i], lsn);
+		pval_header(v, k, s->kind[i], now, s->hash[i]);
+		o->batch_put(b, KV_PAGES, k, PKEY_LEN, v,
+			     s->kind[i] == PV_DATA ? PVAL_HDR + s->ps
+						   : PVAL_HDR);
+	}
+	uint8_t h[PVAL_HDR];
+	for (size_t i = 0; i < s->nholes; i++) {
+		pkey_make(k, tl, s->holes[i], lsn);
+		pval_header(h, k, PV_HOLE, now, 0);
+		o->batch_put(b, KV_PAGES, k, PKEY_LEN, h, PVAL_HDR);
+	}
+}
+
+/* Stage the byte range [off, off+len) of the volume's head: `src` bytes, or
+ * zeros if src is NULL. Edge pages are read-modify-written. Caller holds
+ * v->wmu. */
+static vol_status stage_range(vol_pool *p, struct vol *v, struct stage *s,
+			      const void *src, uint64_t off, uint64_t len)
+{
+	uint32_t ps = p->page_size;
+	uint64_t first = off / ps, last = (off + len - 1) / ps;
+	size_t base = s->n;
+	vol_status st = VOL_OK;
+	struct reader r = {0};
+	bool need_head = off % ps != 0;
+	bool need_tail = (off + len) % ps != 0;
+	if ((need_head || need_tail) &&
+	    (st = reader_open(&r, p, v->name)))
+		return st;
+	for (uint64_t pg = first; pg <= last; pg++) {
+		size_t i = s->n++;
+		s->pageno[i] = pg;
+		if ((pg == first && need_head) || (pg == last && need_tail))
+			if ((st = page_lookup(&r, v->tl, LSN_MAX, pg,
+					      stage_data(s, i))))
+				break;
+	}
+	if (r.it)
+		reader_close(&r);
+	if (st)
+		return st;
+	/* Copy (or zero) the payload into the staged pages. */
+	uint64_t pos = off;
+	const uint8_t *from = src;
+	while (pos < off + len) {
+		uint64_t pg = pos / ps;
+		uint32_t in = (uint32_t)(pos % ps);
+		uint64_t n = ps - in;
+		if (n > off + len - pos)
+			n = off + len - pos;
+		uint8_t *d = stage_data(s, base + (pg - first)) + in;
+		if (from) {
+			memcpy(d, from, n);
+			from += n;
+		} else {
+			memset(d, 0, n);
+		}
+		pos += n;
+	}
+	return VOL_OK;
+}
+
+static int u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Every page in [first, end) that has a version anywhere in the chain of
+ * the head of `tl` becomes a hole marker in the stage. */
+static vol_status stage_drop(vol_pool *p, struct stage *s, const struct tl *tl,
+			     uint64_t first, uint64_t end)
+{
+	if (first >= end)
+		return VOL_OK;
+	const struct kv_ops *o = p->kv->ops;
+	kv_iter *it = o->iter_new(p->kv, KV_PAGES, true);
+	if (!it)
+		return vol__fail(VOL_ENOMEM, "out of memory");
+	size_t cap = 0;
+	vol_status st = VOL_OK;
+	uint64_t bound = LSN_MAX;
+	for (const struct tl *t = tl; t && !st; t = t->anc) {
+		uint8_t k[PKEY_LEN];
+		pkey_make(k, t->id, first, bound);
+		o->iter_seek(it, k, PKEY_LEN);
+		while (o->iter_valid(it)) {
+			size_t kn;
+			const uint8_t *key = o->iter_key(it, &kn);
+			uint64_t ktl, pg, lsn;
+			if (kn != PKEY_LEN)
+				break;
+			pkey_parse(key, &ktl, &pg, &lsn);
+			if (ktl != t->id || pg >= end)
+				break;
+			if (lsn > bound) { /* newer than this chain sees */
+				o->iter_next(it);
+				continue;
+			}
+			if (s->nholes == cap) {
+				cap = cap ? cap * 2 : 256;
+				uint64_t *n = realloc(s->holes, cap * sizeof *n);
+				if (!n) {
+					st = vol__fail(VOL_ENOMEM,
+						       "out of memory");
+					break;
+				}
+				s->holes = n;
+			}
+			s->holes[s->nholes++] = pg;
+			pkey_make(k, t->id, pg + 1, bound);
+			o->iter_seek(it, k, PKEY_LEN);
+		}
+		if (!st)
+			st = o->iter_status(it);
+		if (bound > t->anc_lsn)
+			bound = t->anc_lsn;
+	}
+	o->iter_free(it);
+	if (st)
+		return st;
+	qsort(s->holes, s->nholes, sizeof *s->holes, u64_cmp);
+	size_t w = 0;
+	for (size_t i = 0; i < s->nholes; i++)
+		if (!w || s->holes[w - 1] != s->holes[i])
+			s->holes[w++] = s->holes[i];
+	s->nholes = w;
+	return VOL_OK;
+}
+
+/* Commit a staged change of v (held under wmu): one LSN. new_size is
+ * recorded when it differs from v->size. */
+static vol_status stage_commit(vol_pool *p, struct vol *v, struct stage *s,
+			       enum change_kind kind, uint64_t first,
+			       uint64_t count, uint64_t new_size,
+			       uint64_t payload)
+{
+	kv *kvs = p->kv;
+	kv_batch *b = kvs->ops->batch_new(kvs);
+	if (!b)
+		return vol__fail(VOL_ENOMEM, "out of memory");
+	stage_seal(s);
+	pthread_mutex_lock(&p->mu);
+	uint64_t lsn = p->lsn + 1;
+	int64_t now = pool_now(p);
+	vol_status st = VOL_OK;
+	bool resize = new_size != v->size;
+	stage_put(p, b, s, v->tl->id, lsn, now);
+	if (resize) {
+		uint8_t k[32], sv[8];
+		be64_put(sv, new_size);
+		kvs->ops->batch_put(b, KV_META, k,
+				    key2(k, MT_SIZE, v->tl->id, lsn), sv, 8);
+		/* reserve the in-memory slot before committing */
+		st = tl_size_push(v->tl, LSN_MAX, 0);
+		if (!st)
+			v->tl->nsizes--;
+	}
+	if (!st)
+		st = pool_commit(p, b, lsn, now, kind, v->id, v->tl->id, first,
+				 count);
+	if (!st) {
+		v->lsn = lsn;
+		v->bytes_written += payload;
+		if (resize) {
+			tl_size_push(v->tl, lsn, new_size);
+			v->size = new_size;
+		}
+	}
+	pthread_mutex_unlock(&p->mu);
+	kvs->ops->batch_free(b);
+	return st;
+}
+
+/* ------------------------------------------------------------ writing */
+
+vol_status vol_write(vol_pool *p, vol_id id, const void *buf, uint64_t off,
+		     size_t len)
+{
+	if (!len)
+		return VOL_OK;
+	struct vol *v;
+	vol_status st = vol_begin(p, id, &v);
+	if (st)
+		return st;
+	uint32_t ps = p->page_size;
+	if (off > v->size || len > v->size - off) {
+		st = vol__fail(VOL_ERANGE,
+			       "volume %s: write of %zu bytes at %llu is past "
+			       "its end (%llu bytes)", v->name, len,
+			       (unsigned long long)off,
+			       (unsigned long long)v->size);
+		goto out;
+	}
+	uint64_t first = off / ps, n = (off + len - 1) / ps - first + 1;
+	struct stage s;
+	if ((st = stage_init(&s, ps, n)))
+		goto out;
+	if (!(st = stage_range(p, v, &s, buf, off, len)))
+		st = stage_commit(p, v, &s, CH_WRITE, first, n, v->size, len);
+	stage_free(&s);
+out:
+	vol_end(v);
+	return st;
+}
+
+vol_status vol_discard(vol_pool *p, vol_id id, uint64_t off, uint64_t len)
+{
+	struct vol *v;
+	vol_status st = vol_begin(p, id, &v);
+	if (st)
+		return st;
+	uint32_t ps = p->page_size;
+	if (off >= v->size || !len)
+		goto out;
+	if (len > v->size - off)
+		len = v->size - off;
+	uint64_t lo = (off + ps - 1) / ps, hi = (off + len) / ps;
+	struct stage s;
+	if ((st = stage_init(&s, ps, 2)))
+		goto out;
+	if (lo > hi) { /* inside one page */
+		st = stage_range(p, v, &s, NULL, off, len);
+	} else {
+		if (off % ps)
+			st = stage_range(p, v, &s, NULL, off, lo * ps - off);
+		if (!st && (off + len) % ps)
+			st = stage_range(p, v, &s, NULL, hi * ps,
+					 off + len - hi * ps);
+		if (!st)
+			st = stage_drop(p, &s, v->tl, lo, hi);
+	}
+	if (!st)
+		st = stage_commit(p, v, &s, CH_DISCARD, off / ps,
+				  (off + len + ps - 1) / ps - off / ps, v->size,
+				  0);
+	stage_free(&s);
+out:
+	vol_end(v);
+	return st;
+}
+
+vol_status vol_resize(vol_pool *p, vol_id id, uint64_t size)
+{
+	struct vol *v;
+	vol_status st = vol_begin(p, id, &v);
+	if (st)
+		return st;
+	uint32_t ps = p->page_size;
+	if (size == v->size)
+		goto out;
+	if (size > (UINT64_MAX / 2)) {
+		st = vol__fail(VOL_EINVAL, "volume %s: size %llu is too large",
+			       v->name, (unsigned long long)size);
+		goto out;
+	}
+	struct stage s;
+	if ((st = stage_init(&s, ps, 1)))
+		goto out;
+	if (size < v->size) {
+		/* Drop what lies past the new end, so growing shows zeros. */
+		uint64_t keep = (size + ps - 1) / ps;
+		uint64_t old = (v->size + ps - 1) / ps;
+		if (size % ps)
+			st = stage_range(p, v, &s, NULL, size,
+					 keep * ps - size);
+		if (!st)
+			st = stage_drop(p, &s, v->tl, keep, old);
+	}
+	if (!st)
+		st = stage_commit(p, v, &s, CH_RESIZE, 0, size, size, 0);
+	stage_free(&s);
+out:
+	vol_end(v);
+	return st;
+}

@@ -1,0 +1,718 @@
+/*
+ * retention.c - deleting history nothing can read any more, the history
+ * budget, the byte counts of vol_info, and the offline check.
+ *
+ * DESIGN
+ * A pass first plans under pool->mu: for every timeline, the LSN ranges that
+ * must stay readable on it ("items"):
+ *   WINDOW  [max(segment start, K_v), segment end] for every segment of a
+ *           volume v that ends at or after K_v, the LSN of v's barrier at or
+ *           before its earliest restorable time;
+ *   SNAP    [lsn, lsn] for every snapshot;
+ *   BRANCH  [anc_lsn, anc_lsn] on the ancestor of every live timeline.
+ * A timeline with no item is unreachable and is dropped with range deletes.
+ * Then, without the lock, one scan of the pages family decides each version
+ * v of a page: it is what points in [v, next newer version) read, so it is
+ * kept iff an item overlaps that range. Points created while the pass runs
+ * are inside ranges the plan already holds (windows only move forward and
+ * new points resolve inside them), and timelines created meanwhile are not
+ * in the plan, so they are never touched.
+ *
+ * Budget: history bytes are kept versions no volume's current state reads.
+ * When they exceed the budget, the pass finds the earliest cutoff time whose
+ * raising of every volume's floor frees enough (oldest history first), sets
+ * the floors and the alert flag, and runs the plan and scan once more.
+ *
+ * The byte counts ignore shadowing: a clone's ancestor page that the clone
+ * has overwritten still counts as shared. Stated in vol_info's contract as
+ * "readable by", which is an upper bound.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+enum item_kind { IT_WINDOW, IT_SNAP, IT_BRANCH };
+
+struct item {
+	uint64_t lo, hi;
+	enum item_kind kind;
+	vol_id vol;
+	const char *snap; /* IT_SNAP: name (copied into the plan) */
+};
+
+struct head {
+	uint64_t bound;
+	vol_id vol;
+};
+
+struct tw { /* a timeline in the plan */
+	uint64_t id;
+	struct tl *t;
+	vol_id owner;
+	bool live;
+	struct item *items;
+	size_t nitems, capitems;
+	struct head *heads;
+	size_t nheads, capheads;
+};
+
+struct vplan {
+	vol_id id;
+	int64_t earliest;
+	uint64_t keep;
+	int64_t keep_ns;
+	uint64_t stored, unique, shared, history;
+};
+
+struct splan {
+	vol_id vol;
+	char name[VOL_NAME_MAX + 1];
+	uint64_t held;
+};
+
+struct death {
+	int64_t ns;
+	uint64_t bytes;
+};
+
+struct plan {
+	struct tw *tws;
+	size_t ntws;
+	struct vplan *vols;
+	size_t nvols;
+	struct splan *snaps;
+	size_t nsnaps;
+	uint64_t min_keep;
+	int64_t now;
+	/* scan results */
+	struct death *deaths;
+	size_t ndeaths, capdeaths;
+	uint64_t bytes_pages, bytes_history;
+};
+
+static void plan_free(struct plan *pl)
+{
+	for (size_t i = 0; i < pl->ntws; i++) {
+		free(pl->tws[i].items);
+		free(pl->tws[i].heads);
+	}
+	free(pl->tws);
+	free(pl->vols);
+	free(pl->snaps);
+	free(pl->deaths);
+	memset(pl, 0, sizeof *pl);
+}
+
+static struct tw *tw_find(struct plan *pl, uint64_t id)
+{
+	size_t lo = 0, hi = pl->ntws;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (pl->tws[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < pl->ntws && pl->tws[lo].id == id ? &pl->tws[lo] : NULL;
+}
+
+static bool add_item(struct tw *w, struct item it)
+{
+	if (w->nitems == w->capitems) {
+		size_t nc = w->capitems ? w->capitems * 2 : 4;
+		struct item *n = realloc(w->items, nc * sizeof *n);
+		if (!n)
+			return false;
+		w->items = n;
+		w->capitems = nc;
+	}
+	w->items[w->nitems++] = it;
+	w->live = true;
+	return true;
+}
+
+static bool add_head(struct tw *w, uint64_t bound, vol_id vol)
+{
+	if (w->nheads == w->capheads) {
+		size_t nc = w->capheads ? w->capheads * 2 : 4;
+		struct head *n = realloc(w->heads, nc * sizeof *n);
+		if (!n)
+			return false;
+		w->heads = n;
+		w->capheads = nc;
+	}
+	w->heads[w->nheads++] = (struct head){bound, vol};
+	return true;
+}
+
+/* Build the plan. Under p->mu. */
+static vol_status plan_build(vol_pool *p, struct plan *pl)
+{
+	memset(pl, 0, sizeof *pl);
+	pl->now = pool_now(p);
+	pl->tws = calloc(p->ntls + 1, sizeof *pl->tws);
+	pl->vols = calloc(p->nvols + 1, sizeof *pl->vols);
+	size_t nsn = 0;
+	for (size_t i = 0; i < p->nvols; i++)
+		nsn += p->vols[i]->nsnaps;
+	pl->snaps = calloc(nsn + 1, sizeof *pl->snaps);
+	if (!pl->tws || !pl->vols || !pl->snaps)
+		goto nomem;
+	for (size_t i = 0; i < p->ntls; i++) {
+		if (p->tls[i]->dead)
+			continue;
+		struct tw *w = &pl->tws[pl->ntws++];
+		w->id = p->tls[i]->id;
+		w->t = p->tls[i];
+		w->owner = p->tls[i]->owner;
+	}
+	pl->min_keep = p->lsn;
+	for (size_t i = 0; i < p->nvols; i++) {
+		struct vol *v = p->vols[i];
+		struct vplan *vp = &pl->vols[pl->nvols++];
+		vp->id = v->id;
+		vp->earliest = vol_earliest(p, v, pl->now);
+		vol_status st = keep_from(p, v, vp->earliest, &vp->keep,
+					  &vp->keep_ns);
+		if (st)
+			return st;
+		if (vp->keep < pl->min_keep)
+			pl->min_keep = vp->keep;
+		for (size_t s = 0; s < v->nsegs; s++) {
+			uint64_t end = s + 1 < v->nsegs
+					       ? v->segs[s + 1].start_lsn - 1
+					       : LSN_MAX;
+			if (end < vp->keep)
+				continue;
+			uint64_t lo = v->segs[s].start_lsn;
+			if (lo < vp->keep)
+				lo = vp->keep;
+			struct tw *w = tw_find(pl, v->segs[s].timeline);
+			if (!w)
+				return vol__fail(VOL_ECORRUPT,
+						 "volume %s: segment timeline "
+						 "%llu is missing", v->name,
+						 (unsigned long long)
+							 v->segs[s].timeline);
+			if (!add_item(w, (struct item){lo, end, IT_WINDOW,
+						       v->id, NULL}))
+				goto nomem;
+		}
+		for (size_t s = 0; s < v->nsnaps; s++) {
+			struct splan *sp = &pl->snaps[pl->nsnaps++];
+			sp->vol = v->id;
+			memcpy(sp->name, v->snaps[s].name, sizeof sp->name);
+			struct tw *w = tw_find(pl, v->snaps[s].pt.timeline);
+			uint64_t l = v->snaps[s].pt.lsn;
+			if (!w)
+				return vol__fail(VOL_ECORRUPT,
+						 "volume %s: snapshot %s's "
+						 "timeline is missing", v->name,
+						 v->snaps[s].name);
+			if (!add_item(w, (struct item){l, l, IT_SNAP, v->id,
+						       sp->name}))
+				goto nomem;
+		}
+		uint64_t bound = LSN_MAX;
+		for (const struct tl *t = v->tl; t; t = t->anc) {
+			struct tw *w = tw_find(pl, t->id);
+			if (w && !add_head(w, bound, v->id))
+				goto nomem;
+			if (bound > t->anc_lsn)
+				bound = t->anc_lsn;
+		}
+	}
+	/* Children have larger ids than their ancestors: one pass from the
+	 * top marks every ancestor of a live timeline live. */
+	for (size_t i = pl->ntws; i > 0; i--) {
+		struct tw *w = &pl->tws[i - 1];
+		if (!w->live || !w->t->anc_id)
+			continue;
+		struct tw *a = tw_find(pl, w->t->anc_id);
+		if (!a)
+			return vol__fail(VOL_ECORRUPT,
+					 "timeline %llu: ancestor missing",
+					 (unsigned long long)w->id);
+		uint64_t l = w->t->anc_lsn;
+		if (!add_item(a, (struct item){l, l, IT_BRANCH, 0, NULL}))
+			goto nomem;
+	}
+	return VOL_OK;
+nomem:
+	return vol__fail(VOL_ENOMEM, "out of memory");
+}
+
+static struct vplan *vp_find(struct plan *pl, vol_id id)
+{
+	for (size_t i = 0; i < pl->nvols; i++)
+		if (pl->vols[i].id == id)
+			return &pl->vols[i];
+	return NULL;
+}
+
+static struct splan *sp_find(struct plan *pl, vol_id vol, const char *name)
+{
+	for (size_t i = 0; i < pl->nsnaps; i++)
+		if (pl->snaps[i].vol == vol && !strcmp(pl->snaps[i].name, name))
+			return &pl->snaps[i];
+	return NULL;
+}
+
+/* Decide one version [v, next) of a page of w; returns whether to keep it
+ * and accounts for it. next_ns: commit time of the next newer version. */
+static bool decide(struct plan *pl, struct tw *w, uint64_t v, uint64_t next,
+		   int64_t next_ns, uint64_t bytes)
+{
+	uint64_t hi = next == LSN_MAX ? LSN_MAX : next - 1;
+	size_t needs = 0, window_only = 1;
+	struct item *one = NULL;
+	for (size_t i = 0; i < w->nitems; i++) {
+		struct item *it = &w->items[i];
+		if (it->lo <= hi && it->hi >= v) {
+			needs++;
+			one = it;
+			if (it->kind != IT_WINDOW)
+				window_only = 0;
+		}
+	}
+	if (!needs)
+		return false;
+	pl->bytes_pages += bytes;
+	struct vplan *owner = vp_find(pl, w->owner);
+	if (owner)
+		owner->stored += bytes;
+	/* Which volumes' current state reads it (ignoring shadowing)? */
+	size_t readers = 0;
+	vol_id reader = 0;
+	for (size_t i = 0; i < w->nheads; i++)
+		if (w->heads[i].bound >= v && w->heads[i].bound <= hi &&
+		    w->heads[i].vol != reader) {
+			readers++;
+			reader = w->heads[i].vol;
+		}
+	if (readers == 0) {
+		pl->bytes_history += bytes;
+		if (owner)
+			owner->history += bytes;
+		if (needs == 1 && one->kind == IT_SNAP) {
+			struct splan *sp = sp_find(pl, one->vol, one->snap);
+			if (sp)
+				sp->held += bytes;
+		}
+		if (window_only && next != LSN_MAX) {
+			if (pl->ndeaths == pl->capdeaths) {
+				size_t nc = pl->capdeaths ? pl->capdeaths * 2
+							  : 1024;
+				struct death *n =
+					realloc(pl->deaths, nc * sizeof *n);
+				if (!n)
+					return true; /* budget less precise */
+				pl->deaths = n;
+				pl->capdeaths = nc;
+			}
+			pl->deaths[pl->ndeaths++] =
+				(struct death){next_ns, bytes};
+		}
+		return true;
+	}
+	for (size_t i = 0; i < w->nheads; i++)
+		if (w->heads[i].bound >= v && w->heads[i].bound <= hi) {
+			struct vplan *vp = vp_find(pl, w->heads[i].vol);
+			if (!vp)
+				continue;
+			if (readers == 1)
+				vp->unique += bytes;
+			else
+				vp->shared += bytes;
+			if (readers == 1)
+				break;
+		}
+	return true;
+}
+
+#define FLUSH_BYTES (4u << 20)
+
+static vol_status flush(kv *s, kv_batch **b, bool force)
+{
+	if (!force && s->ops->batch_bytes(*b) < FLUSH_BYTES)
+		return VOL_OK;
+	vol_status st = s->ops->write(s, *b, false);
+	s->ops->batch_free(*b);
+	*b = s->ops->batch_new(s);
+	if (!*b && !st)
+		st = vol__fail(VOL_ENOMEM, "out of memory");
+	return st;
+}
+
+/* Scan every page version, deleting what the plan does not need. */
+static vol_status scan(vol_pool *p, struct plan *pl, kv_batch **b,
+		       vol_retention_report *rep)
+{
+	kv *s = p->kv;
+	const struct kv_ops *o = s->ops;
+	kv_iter *it = o->iter_new(s, KV_PAGES, true);
+	if (!it)
+		return vol__fail(VOL_ENOMEM, "out of memory");
+	vol_status st = VOL_OK;
+	uint64_t cur_tl = 0, cur_pg = 0, next = LSN_MAX;
+	int64_t next_ns = 0;
+	bool first = true;
+	struct tw *w = NULL;
+	for (o->iter_seek(it, "", 0); o->iter_valid(it) && !st;
+	     o->iter_next(it)) {
+		size_t kn, vn;
+		const uint8_t *k = o->iter_key(it, &kn);
+		const uint8_t *v = o->iter_value(it, &vn);
+		if (kn != PKEY_LEN)
+			continue;
+		uint64_t tl, pg, lsn;
+		pkey_parse(k, &tl, &pg, &lsn);
+		if (first || tl != cur_tl || pg != cur_pg) {
+			if (first || tl != cur_tl)
+				w = tw_find(pl, tl);
+			first = false;
+			cur_tl = tl;
+			cur_pg = pg;
+			next = LSN_MAX;
+		}
+		rep->versions_scanned++;
+		int64_t ns = vn >= PVAL_HDR ? (int64_t)be64_get(v + 8) : 0;
+		/* Unknown timeline: created after the plan, or being dropped. */
+		if (w && w->live && !decide(pl, w, lsn, next, next_ns, kn + vn)) {
+			o->batch_del(*b, KV_PAGES, k, kn);
+			rep->versions_deleted++;
+			rep->bytes_deleted += kn + vn;
+			st = flush(s, b, false);
+		}
+		next = lsn;
+		next_ns = ns;
+	}
+	if (!st)
+		st = o->iter_status(it);
+	o->iter_free(it);
+	return st;
+}
+
+static int death_cmp(const void *a, const void *b)
+{
+	const struct death *x = a, *y = b;
+	return x->ns < y->ns ? -1 : x->ns > y->ns;
+}
+
+/* Under p->mu: trim per-volume metadata older than the plan's keep points,
+ * drop dead timelines, and publish the statistics. */
+static vol_status finish(vol_pool *p, struct plan *pl, kv_batch *b,
+			 vol_retention_report *rep, uint64_t *dropped_ids,
+			 size_t *ndropped)
+{
+	kv *s = p->kv;
+	const struct kv_ops *o = s->ops;
+	uint8_t lo[32], hi[32];
+	*ndropped = 0;
+	for (size_t i = 0; i < pl->ntws; i++) {
+		struct tw *w = &pl->tws[i];
+		if (w->live)
+			continue;
+		uint8_t a[8], z[8];
+		be64_put(a, w->id);
+		be64_put(z, w->id + 1);
+		o->batch_del_range(b, KV_PAGES, a, 8, z, 8);
+		o->batch_del(b, KV_META, lo, key1(lo, MT_TL, w->id));
+		o->batch_del_range(b, KV_META, lo, key1(lo, MT_SIZE, w->id),
+				   hi, key1(hi, MT_SIZE, w->id + 1));
+		dropped_ids[(*ndropped)++] = w->id;
+	}
+	for (size_t i = 0; i < pl->nvols; i++) {
+		struct vplan *vp = &pl->vols[i];
+		struct vol *v = vol_find(p, vp->id);
+		if (!v)
+			continue;
+		/* Segments wholly before the keep point. */
+		size_t drop = 0;
+		while (drop + 1 < v->nsegs &&
+		       v->segs[drop + 1].start_lsn <= vp->keep)
+			drop++;
+		for (size_t sI = 0; sI < drop; sI++)
+			o->batch_del(b, KV_META, lo,
+				     key2(lo, MT_SEG, v->id,
+					  v->segs[sI].start_lsn));
+		/* Barriers before the keep barrier. */
+		o->batch_del_range(b, KV_LOG, lo, key1(lo, LT_BARRIER, v->id),
+				   hi,
+				   key3(hi, LT_BARRIER, v->id,
+					(uint64_t)vp->keep_ns, vp->keep));
+	}
+	if (pl->min_keep > 1)
+		o->batch_del_range(b, KV_LOG, lo, key1(lo, LT_CHANGE, 0), hi,
+				   key1(hi, LT_CHANGE, pl->min_keep));
+	/* Floors never move back, so a later wider window cannot claim
+	 * history this pass may have deleted. */
+	for (size_t i = 0; i < pl->nvols; i++) {
+		struct vplan *vp = &pl->vols[i];
+		struct vol *v = vol_find(p, vp->id);
+		if (v && v->floor_ns < vp->earliest) {
+			int64_t old = v->floor_ns;
+			v->floor_ns = vp->earliest;
+			put_vol_record(p, b, v);
+			v->floor_ns = old;
+		}
+	}
+	vol_status st = o->write(s, b, false);
+	if (st)
+		return st;
+	for (size_t i = 0; i < pl->nvols; i++) {
+		struct vplan *vp = &pl->vols[i];
+		struct vol *v = vol_find(p, vp->id);
+		if (!v)
+			continue;
+		if (v->floor_ns < vp->earliest)
+			v->floor_ns = vp->earliest;
+		size_t drop = 0;
+		while (drop + 1 < v->nsegs &&
+		       v->segs[drop + 1].start_lsn <= vp->keep)
+			drop++;
+		memmove(v->segs, v->segs + drop,
+			(v->nsegs - drop) * sizeof *v->segs);
+		v->nsegs -= drop;
+		v->bytes_stored = vp->stored;
+		v->bytes_unique = vp->unique;
+		v->bytes_shared = vp->shared;
+		v->bytes_history = vp->history;
+		for (size_t k = 0; k < v->nsnaps; k++) {
+			struct splan *sp = sp_find(pl, v->id, v->snaps[k].name);
+			v->snaps[k].bytes_held = sp ? sp->held : 0;
+		}
+	}
+	for (size_t i = 0; i < *ndropped; i++) {
+		struct tl *t = tl_find(p, dropped_ids[i]);
+		if (t)
+			t->dead = true;
+	}
+	rep->timelines_dropped += *ndropped;
+	p->bytes_pages = rep->bytes_pages = pl->bytes_pages;
+	p->bytes_history = rep->bytes_history = pl->bytes_history;
+	return VOL_OK;
+}
+
+static vol_status one_pass(vol_pool *p, vol_retention_report *rep,
+			   struct plan *pl)
+{
+	kv *s = p->kv;
+	kv_batch *b = s->ops->batch_new(s);
+	if (!b)
+		return vol__fail(VOL_ENOMEM, "out of memory");
+	pthread_mutex_lock(&p->mu);
+	vol_status st = plan_build(p, pl);
+	pthread_mutex_unlock(&p->mu);
+	if (!st)
+		st = scan(p, pl, &b, rep);
+	if (!st) {
+		uint64_t *ids = malloc((pl->ntws + 1) * sizeof *ids);
+		size_t nd = 0;
+		if (!ids) {
+			st = vol__fail(VOL_ENOMEM, "out of memory");
+		} else {
+			pthread_mutex_lock(&p->mu);
+			st = finish(p, pl, b, rep, ids, &nd);
+			pthread_mutex_unlock(&p->mu);
+			free(ids);
+		}
+		if (!st && (nd || rep->bytes_deleted > (64u << 20)))
+			st = s->ops->compact(s, KV_PAGES);
+	}
+	s->ops->batch_free(b);
+	return st;
+}
+
+vol_status vol_retention_run(vol_pool *p, vol_retention_report *out)
+{
+	vol_retention_report rep = {0};
+	struct plan pl;
+	pthread_mutex_lock(&p->retention_mu);
+	vol_status st = one_pass(p, &rep, &pl);
+	uint64_t budget = 0;
+	int64_t cutoff = 0;
+	if (!st) {
+		pthread_mutex_lock(&p->mu);
+		budget = p->budget_set ? p->budget_set : p->budget_default;
+		pthread_mutex_unlock(&p->mu);
+	}
+	if (!st && budget && pl.bytes_history > budget && pl.ndeaths) {
+		/* Free the oldest history first until under budget. */
+		qsort(pl.deaths, pl.ndeaths, sizeof *pl.deaths, death_cmp);
+		uint64_t over = pl.bytes_history - budget, freed = 0;
+		for (size_t i = 0; i < pl.ndeaths && freed < over; i++) {
+			freed += pl.deaths[i].bytes;
+			cutoff = pl.deaths[i].ns;
+		}
+		pthread_mutex_lock(&p->mu);
+		for (size_t i = 0; i < p->nvols; i++) {
+			struct vol *v = p->vols[i];
+			if (v->floor_ns < cutoff) {
+				v->floor_ns = cutoff;
+				v->budget_alert = true;
+			}
+		}
+		p->budget_alert = true;
+		pthread_mutex_unlock(&p->mu);
+		plan_free(&pl);
+		st = one_pass(p, &rep, &pl);
+		rep.cutoff_ns = cutoff;
+	} else if (!st) {
+		pthread_mutex_lock(&p->mu);
+		int64_t now = pool_now(p);
+		p->budget_alert = false;
+		for (size_t i = 0; i < p->nvols; i++) {
+			struct vol *v = p->vols[i];
+			if (v->budget_alert && v->floor_ns <= now - v->window_ns)
+				v->budget_alert = false;
+			p->budget_alert |= v->budget_alert;
+		}
+		pthread_mutex_unlock(&p->mu);
+	}
+	rep.budget_alert = cutoff != 0;
+	plan_free(&pl);
+	pthread_mutex_lock(&p->mu);
+	p->last_retention_ns = pool_now(p);
+	if (st)
+		snprintf(p->retention_error, sizeof p->retention_error, "%s",
+			 vol_errmsg());
+	else
+		p->retention_error[0] = 0;
+	pthread_mutex_unlock(&p->mu);
+	pthread_mutex_unlock(&p->retention_mu);
+	if (out)
+		*out = rep;
+	return st;
+}
+
+void *retention_main(void *arg)
+{
+	vol_pool *p = arg;
+	pthread_mutex_lock(&p->mu);
+	while (!p->retention_stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += p->retention_interval_s;
+		pthread_cond_timedwait(&p->retention_cv, &p->mu, &ts);
+		if (p->retention_stop)
+			break;
+		pthread_mutex_unlock(&p->mu);
+		vol_retention_run(p, NULL);
+		pthread_mutex_lock(&p->mu);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+/* ------------------------------------------------------------ check */
+
+static const char *owner_name(vol_pool *p, const struct tl *t)
+{
+	struct vol *v = t ? vol_find(p, t->owner) : NULL;
+	return v ? v->name : "(deleted volume)";
+}
+
+vol_status vol_check(vol_pool *p, vol_check_fn fn, void *ctx,
+		     uint64_t *problems)
+{
+	char msg[512];
+	uint64_t n = 0;
+#define PROBLEM(...)                                                          \
+	do {                                                                  \
+		snprintf(msg, sizeof msg, __VA_ARGS__);                       \
+		if (fn)                                                       \
+			fn(ctx, msg);                                         \
+		n++;                                                          \
+	} while (0)
+	pthread_mutex_lock(&p->mu);
+	for (size_t i = 0; i < p->nvols; i++) {
+		struct vol *v = p->vols[i];
+		if (!v->tl || v->tl->dead)
+			PROBLEM("volume %s: current timeline is missing",
+				v->name);
+		for (size_t s = 0; s < v->nsegs; s++) {
+			struct tl *t = tl_find(p, v->segs[s].timeline);
+			if (!t || t->dead)
+				PROBLEM("volume %s: segment at lsn %llu names "
+					"missing timeline %llu", v->name,
+					(unsigned long long)v->segs[s].start_lsn,
+					(unsigned long long)v->segs[s].timeline);
+			if (s && v->segs[s].start_lsn <= v->segs[s - 1].start_lsn)
+				PROBLEM("volume %s: segments out of order",
+					v->name);
+		}
+		for (size_t s = 0; s < v->nsnaps; s++) {
+			struct tl *t = tl_find(p, v->snaps[s].pt.timeline);
+			if (!t || t->dead)
+				PROBLEM("volume %s: snapshot %s names missing "
+					"timeline %llu", v->name,
+					v->snaps[s].name,
+					(unsigned long long)
+						v->snaps[s].pt.timeline);
+		}
+	}
+	for (size_t i = 0; i < p->ntls; i++) {
+		struct tl *t = p->tls[i];
+		if (t->dead)
+			continue;
+		if (t->anc_id && (!t->anc || t->anc->dead))
+			PROBLEM("timeline %llu: ancestor %llu is missing",
+				(unsigned long long)t->id,
+				(unsigned long long)t->anc_id);
+		if (t->anc && t->anc_lsn >= t->created_lsn)
+			PROBLEM("timeline %llu: branches at lsn %llu, after "
+				"its creation at %llu",
+				(unsigned long long)t->id,
+				(unsigned long long)t->anc_lsn,
+				(unsigned long long)t->created_lsn);
+	}
+	uint64_t pool_lsn = p->lsn;
+	pthread_mutex_unlock(&p->mu);
+
+	const struct kv_ops *o = p->kv->ops;
+	kv_iter *it = o->iter_new(p->kv, KV_PAGES, true);
+	if (!it)
+		return vol__fail(VOL_ENOMEM, "out of memory");
+	for (o->iter_seek(it, "", 0); o->iter_valid(it); o->iter_next(it)) {
+		size_t kn, vn;
+		const uint8_t *k = o->iter_key(it, &kn);
+		const uint8_t *v = o->iter_value(it, &vn);
+		if (kn != PKEY_LEN) {
+			PROBLEM("pages: key of %zu bytes", kn);
+			continue;
+		}
+		uint64_t tl, pg, lsn;
+		pkey_parse(k, &tl, &pg, &lsn);
+		pthread_mutex_lock(&p->mu);
+		const struct tl *t = tl_find(p, tl);
+		char vname[VOL_NAME_MAX + 20];
+		snprintf(vname, sizeof vname, "%s", owner_name(p, t));
+		bool orphan = !t || t->dead;
+		pthread_mutex_unlock(&p->mu);
+		enum pval_kind kind;
+		if (orphan)
+			PROBLEM("page %llu lsn %llu: timeline %llu does not "
+				"exist", (unsigned long long)pg,
+				(unsigned long long)lsn, (unsigned long long)tl);
+		else if (!pval_check(k, v, vn, p->page_size, &kind, NULL))
+			PROBLEM("volume %s page %llu lsn %llu (timeline %llu): "
+				"checksum mismatch", vname,
+				(unsigned long long)pg, (unsigned long long)lsn,
+				(unsigned long long)tl);
+		else if (lsn > pool_lsn)
+			PROBLEM("volume %s page %llu: lsn %llu is newer than "
+				"the pool's %llu", vname,
+				(unsigned long long)pg, (unsigned long long)lsn,
+				(unsigned long long)pool_lsn);
+	}
+	vol_status st = o->iter_status(it);
+	o->iter_free(it);
+#undef PROBLEM
+	if (problems)
+		*problems = n;
+	return st;
+}
