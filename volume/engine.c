@@ -879,7 +879,9 @@ static vol_status sync_barriers(vol_pool *p, struct vol *only, vol_point *out)
 	size_t n = 0;
 	for (size_t i = 0; i < p->nvols; i++) {
 		struct vol *v = p->vols[i];
-		if ((only && v != only) || v->barrier_lsn >= v->lsn)
+		/* vol_sync always records one, so the point it returns is a
+		 * barrier; a pool-wide sync only for volumes that changed. */
+		if (only ? v != only : v->barrier_lsn >= v->lsn)
 			continue;
 		put_barrier(s, b, v->id, now, lsn, v->tl->id);
 		put_vol_record(p, b, v);
@@ -897,8 +899,7 @@ static vol_status sync_barriers(vol_pool *p, struct vol *only, vol_point *out)
 		pthread_mutex_lock(&p->mu);
 		for (size_t i = 0; i < p->nvols; i++) {
 			struct vol *v = p->vols[i];
-			if ((!only || v == only) && v->barrier_lsn < lsn &&
-			    v->lsn <= lsn)
+			if ((!only || v == only) && v->barrier_lsn < lsn)
 				v->barrier_lsn = lsn;
 		}
 		pthread_mutex_unlock(&p->mu);
@@ -923,11 +924,8 @@ vol_status vol_sync(vol_pool *p, vol_id id, vol_point *out)
 	vol_status st = sync_barriers(p, v, &pt);
 	if (st)
 		return st;
-	if (out) {
-		/* Unchanged since the last barrier: that barrier's state is
-		 * this one; report the current LSN and time. */
+	if (out)
 		*out = pt;
-	}
 	return VOL_OK;
 }
 

@@ -202,8 +202,9 @@ typedef struct vol_point {
 } vol_point;
 
 /* Make every change so far durable (all volumes share one WAL) and record a
- * barrier for this volume: its current state is a consistent point.
- * out (may be NULL) receives that point. */
+ * barrier for this volume: its current state is a consistent point (always
+ * recorded, even if nothing changed). out (may be NULL) receives that point.
+ * Concurrent syncs share one WAL fsync (group commit). */
 vol_status vol_sync(vol_pool *p, vol_id id, vol_point *out);
 
 typedef enum vol_target_kind {
