@@ -463,6 +463,7 @@ static bool fuse_fn(const ctl_mount *m, void *vctx)
 	ctl_attach a;
 	memset(&a, 0, sizeof a);
 	a.mnt = *m;
+	copy_str(a.file, sizeof a.file, m->source);
 	a.fuse2fs = true;
 	return !push(c, &a);
 }
@@ -508,6 +509,7 @@ static int attach_list(struct list_ctx *c, ctl_attach **out, size_t *n)
 				     e->d_name) >= (int)sizeof lc.proto.loop)
 				continue;
 			copy_str(lc.proto.mnt.source, sizeof lc.proto.mnt.source, back);
+			copy_str(lc.proto.file, sizeof lc.proto.file, back);
 			c->loop_mounted = false;
 			int err = mounts_each(loopmnt_fn, &lc);
 			if (err)
@@ -528,6 +530,25 @@ static int attach_list(struct list_ctx *c, ctl_attach **out, size_t *n)
 	}
 	*out = c->v;
 	*n = c->n;
+	return 0;
+}
+
+int ctl_loop_file(const char *dev, char *file, size_t len)
+{
+	const char *base = strrchr(dev, '/');
+	char p[PATH_MAX];
+	snprintf(p, sizeof p, "/sys/block/%s/loop/backing_file", base ? base + 1 : dev);
+	FILE *f = fopen(p, "re");
+	if (!f)
+		return ENOENT;
+	bool ok = fgets(file, (int)len, f) != NULL;
+	fclose(f);
+	if (!ok)
+		return ENOENT;
+	file[strcspn(file, "\n")] = '\0';
+	char *del = strstr(file, " (deleted)");
+	if (del)
+		*del = '\0';
 	return 0;
 }
 

@@ -82,6 +82,7 @@ int ctl_mount_at(const char *dir, ctl_mount *out);
 /* How a volume is attached at one place. */
 typedef struct ctl_attach {
 	ctl_mount mnt;         /* where, and what is mounted              */
+	char file[PATH_MAX];   /* the block file                          */
 	char loop[64];         /* /dev/loopN, "" for fuse2fs              */
 	bool fuse2fs;
 } ctl_attach;
@@ -97,6 +98,9 @@ int ctl_attach_list(const char *volfile, ctl_attach **out, size_t *n);
 /* Every attachment of any block file under the folder `mnt` (a rewindfs
  * mount point): for `rewindctl umount`. Same ownership as above. */
 int ctl_attach_list_under(const char *mnt, ctl_attach **out, size_t *n);
+
+/* The block file behind loop device dev ("/dev/loop3") into file[len]. */
+int ctl_loop_file(const char *dev, char *file, size_t len);
 
 /* ------------------------------------------------------------ processes */
 

@@ -142,7 +142,8 @@ static int report_failure(const struct volref *v, const char *what, int err)
 	char *text = NULL;
 	control_path(v, ".status", path, sizeof path);
 	if (ctl_read_file(path, &text) == 0 &&
-	    ctl_text_value(text, "last_error", last, sizeof last) && last[0])
+	    ctl_text_value(text, "last_error", last, sizeof last) && last[0] &&
+	    strcmp(last, "none") != 0)
 		fprintf(stderr, "rewindctl: last_error: %s\n", last);
 	free(text);
 	return 1;
@@ -360,9 +361,24 @@ out_loop:;
 	return err;
 }
 
+/* fsync the block file: the state a detach leaves becomes a consistent point
+ * (a barrier) that backtrack and clone can name by time, whatever the
+ * filesystem above did or did not flush. */
+static void sync_block_file(const char *file)
+{
+	int fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (fsync(fd) != 0)
+		fprintf(stderr, "rewindctl: %s: fsync %s: %s\n", current->name, file,
+			strerror(errno));
+	close(fd);
+}
+
 /* Unmount one attachment and let go of its loop device; wait until fuse2fs
- * has written everything and closed the block file. Refuses (EBUSY, naming
- * the processes) when something uses the mount. */
+ * has written everything and closed the block file; then sync the block
+ * file. Refuses (EBUSY, naming the processes) when something uses the
+ * mount. */
 static int detach_one(const ctl_attach *a)
 {
 	char names[2048];
@@ -395,6 +411,7 @@ static int detach_one(const ctl_attach *a)
 				current->name, a->mnt.source);
 			return ETIMEDOUT;
 		}
+		sync_block_file(a->file);
 		return 0;
 	}
 	if (a->loop[0]) {
@@ -405,6 +422,8 @@ static int detach_one(const ctl_attach *a)
 			return EIO;
 		}
 	}
+	if (a->file[0])
+		sync_block_file(a->file);
 	return 0;
 }
 
@@ -733,6 +752,8 @@ static int cmd_detach(int argc, char **argv)
 		return 1;
 	}
 	if (strncmp(a.mnt.source, "/dev/loop", 9) == 0) {
+		if (ctl_loop_file(a.mnt.source, a.file, sizeof a.file) != 0)
+			a.file[0] = '\0';
 		if (snprintf(a.loop, sizeof a.loop, "%s", a.mnt.source) >=
 		    (int)sizeof a.loop) {
 			fprintf(stderr, "rewindctl: detach: %s: name too long\n",
@@ -743,6 +764,7 @@ static int cmd_detach(int argc, char **argv)
 		   strcmp(a.mnt.fstype, "fuse.rewindfs") != 0 &&
 		   a.mnt.source[0] == '/') {
 		a.fuse2fs = true;
+		snprintf(a.file, sizeof a.file, "%s", a.mnt.source);
 	} else {
 		fprintf(stderr, "rewindctl: detach: %s is not an attached volume "
 			"(%s from %s)\n", dir, a.mnt.fstype, a.mnt.source);
