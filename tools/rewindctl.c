@@ -219,31 +219,41 @@ static int make_dir(const char *dir)
 	return err;
 }
 
-/* Wait until no process named prog with argument arg is left (fuse2fs after
- * its unmount, the rewindfs daemon after its unmount): they finish writing
- * on their way out. */
-static bool wait_gone(const char *prog, const char *arg, unsigned max_ms)
+/* A process that exists and is not a zombie. */
+static bool pid_alive(pid_t pid)
+{
+	char p[64], st[512];
+	snprintf(p, sizeof p, "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(p, "re");
+	if (!f)
+		return false;
+	bool alive = true;
+	if (fgets(st, sizeof st, f)) {
+		char *rp = strrchr(st, ')');
+		alive = !(rp && rp[1] == ' ' && rp[2] == 'Z');
+	}
+	fclose(f);
+	return alive;
+}
+
+/* Wait until process pid (if not 0) and every process named prog with
+ * argument arg are gone (fuse2fs after its unmount, the rewindfs daemon
+ * after its unmount): they finish writing on their way out. */
+static bool wait_gone_pid(pid_t pid, const char *prog, const char *arg,
+			  unsigned max_ms)
 {
 	for (unsigned waited = 0; waited < max_ms; waited += POLL_STEP_MS) {
-		pid_t pid = ctl_find_process(prog, arg);
-		if (pid == 0)
-			return true;
-		char p[64], st[512];
-		snprintf(p, sizeof p, "/proc/%d/stat", (int)pid);
-		FILE *f = fopen(p, "re");
-		bool zombie = false;
-		if (f) {
-			if (fgets(st, sizeof st, f)) {
-				char *rp = strrchr(st, ')');
-				zombie = rp && rp[1] == ' ' && rp[2] == 'Z';
-			}
-			fclose(f);
-		}
-		if (zombie)
+		pid_t other = ctl_find_process(prog, arg);
+		if ((pid == 0 || !pid_alive(pid)) && (other == 0 || !pid_alive(other)))
 			return true;
 		ctl_pause_ms(POLL_STEP_MS);
 	}
 	return false;
+}
+
+static bool wait_gone(const char *prog, const char *arg, unsigned max_ms)
+{
+	return wait_gone_pid(0, prog, arg, max_ms);
 }
 
 static int wait_mounted(const char *dir)
@@ -603,6 +613,15 @@ static int cmd_umount(int argc, char **argv)
 		fprintf(stderr, "rewindctl: umount: %s is busy: %s\n", mnt, names);
 		return 1;
 	}
+	/* The daemon names itself in the pool's .status (daemon_pid). */
+	pid_t daemon = 0;
+	char path[PATH_MAX + 16], val[64];
+	char *text = NULL;
+	snprintf(path, sizeof path, "%s/.status", mnt);
+	if (ctl_read_file(path, &text) == 0 &&
+	    ctl_text_value(text, "daemon_pid", val, sizeof val))
+		daemon = (pid_t)atol(val);
+	free(text);
 	if (is_root()) {
 		if (umount2(mnt, 0) != 0)
 			return report_failure(NULL, mnt, errno);
@@ -613,7 +632,7 @@ static int cmd_umount(int argc, char **argv)
 	}
 	/* The daemon syncs and closes the pool after the unmount: wait for it,
 	 * so that the pool can be mounted again right away. */
-	if (!wait_gone("rewindfs", mnt, EXIT_WAIT_MS)) {
+	if (!wait_gone_pid(daemon, "rewindfs", mnt, EXIT_WAIT_MS)) {
 		fprintf(stderr, "rewindctl: umount: the daemon of %s is still "
 			"running\n", mnt);
 		return 1;
