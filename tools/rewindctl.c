@@ -604,7 +604,7 @@ static int cmd_umount(int argc, char **argv)
 		return report_failure(NULL, mnt, err);
 	for (size_t i = 0; i < n; i++)
 		fprintf(stderr, "rewindctl: umount: %s is attached at %s: run "
-			"rewindctl detach %s first\n", att[i].mnt.source,
+			"rewindctl detach %s first\n", att[i].file,
 			attach_where(&att[i]), attach_where(&att[i]));
 	free(att);
 	if (n)
