@@ -289,6 +289,19 @@ static rocksdb_options_t *cf_options(struct rkv *s, int i)
 		rocksdb_options_set_memtable_prefix_bloom_size_ratio(o, 0.05);
 		rocksdb_options_set_compression(o, rocksdb_lz4_compression);
 		rocksdb_options_set_write_buffer_size(o, 64u << 20);
+		/* Page bytes live in blob files (BlobDB): compactions move
+		 * only keys and blob references, so a page is written twice
+		 * (WAL, blob file) instead of once per LSM level. Hole
+		 * markers stay inline. Blob GC rewrites the oldest blob
+		 * files as versions are deleted, giving space back. */
+		rocksdb_options_set_enable_blob_files(o, 1);
+		rocksdb_options_set_min_blob_size(o, 1024);
+		rocksdb_options_set_blob_file_size(o, 256u << 20);
+		rocksdb_options_set_blob_compression_type(
+			o, rocksdb_lz4_compression);
+		rocksdb_options_set_enable_blob_gc(o, 1);
+		rocksdb_options_set_blob_gc_age_cutoff(o, 0.25);
+		rocksdb_options_set_blob_cache(o, s->cache);
 	} else {
 		rocksdb_options_set_write_buffer_size(o, 8u << 20);
 	}
