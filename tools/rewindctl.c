@@ -484,6 +484,20 @@ static int cmd_init(int argc, char **argv)
 			return usage_error("bad page size %s", ps);
 		o.page_size = (uint32_t)v;
 	}
+	/* Like mkdir -p for the folders above POOL; the engine makes POOL. */
+	char parent[PATH_MAX];
+	snprintf(parent, sizeof parent, "%s", pool);
+	for (char *p = parent + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(parent, 0755) != 0 && errno != EEXIST) {
+			fprintf(stderr, "rewindctl: init: mkdir %s: %s\n", parent,
+				strerror(errno));
+			return 1;
+		}
+		*p = '/';
+	}
 	vol_status st = vol_pool_create(pool, &o);
 	if (st != VOL_OK) {
 		fprintf(stderr, "rewindctl: init: %s: %s%s%s\n", pool, vol_strerror(st),
