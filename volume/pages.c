@@ -337,10 +337,13 @@ static int u64_cmp(const void *a, const void *b)
 }
 
 /* Every page in [first, end) that has a version anywhere in the chain of
- * the head of `tl` becomes a hole marker in the stage. */
+ * the head of `tl` becomes a hole marker in the stage, at most DROP_CHUNK
+ * of them: *next is where the next chunk starts (end when done). */
+#define DROP_CHUNK 65536
 static vol_status stage_drop(vol_pool *p, struct stage *s, const struct tl *tl,
-			     uint64_t first, uint64_t end)
+			     uint64_t first, uint64_t end, uint64_t *next)
 {
+	*next = end;
 	if (first >= end)
 		return VOL_OK;
 	const struct kv_ops *o = p->kv->ops;
@@ -361,7 +364,7 @@ static vol_status stage_drop(vol_pool *p, struct stage *s, const struct tl *tl,
 			if (kn != PKEY_LEN)
 				break;
 			pkey_parse(key, &ktl, &pg, &lsn);
-			if (ktl != t->id || pg >= end)
+			if (ktl != t->id || pg >= *next)
 				break;
 			if (lsn > bound) { /* newer than this chain sees */
 				o->iter_next(it);
@@ -378,6 +381,12 @@ static vol_status stage_drop(vol_pool *p, struct stage *s, const struct tl *tl,
 				s->holes = n;
 			}
 			s->holes[s->nholes++] = pg;
+			if (s->nholes == DROP_CHUNK) {
+				/* Stop here; pages past pg wait for the next
+				 * chunk, in every timeline of the chain. */
+				*next = pg + 1;
+				break;
+			}
 			pkey_make(k, t->id, pg + 1, bound);
 			o->iter_seek(it, k, PKEY_LEN);
 		}
@@ -392,7 +401,7 @@ static vol_status stage_drop(vol_pool *p, struct stage *s, const struct tl *tl,
 	qsort(s->holes, s->nholes, sizeof *s->holes, u64_cmp);
 	size_t w = 0;
 	for (size_t i = 0; i < s->nholes; i++)
-		if (!w || s->holes[w - 1] != s->holes[i])
+		if (s->holes[i] < *next && (!w || s->holes[w - 1] != s->holes[i]))
 			s->holes[w++] = s->holes[i];
 	s->nholes = w;
 	return VOL_OK;
@@ -485,7 +494,7 @@ vol_status vol_discard(vol_pool *p, vol_id id, uint64_t off, uint64_t len)
 		goto out;
 	if (len > v->size - off)
 		len = v->size - off;
-	uint64_t lo = (off + ps - 1) / ps, hi = (off + len) / ps;
+	uint64_t lo = (off + ps - 1) / ps, hi = (off + len) / ps, next = lo;
 	struct stage s;
 	if ((st = stage_init(&s, ps, 2)))
 		goto out;
@@ -498,12 +507,22 @@ vol_status vol_discard(vol_pool *p, vol_id id, uint64_t off, uint64_t len)
 			st = stage_range(p, v, &s, NULL, hi * ps,
 					 off + len - hi * ps);
 		if (!st)
-			st = stage_drop(p, &s, v->tl, lo, hi);
+			st = stage_drop(p, &s, v->tl, lo, hi, &next);
 	}
 	if (!st)
 		st = stage_commit(p, v, &s, CH_DISCARD, off / ps,
 				  (off + len + ps - 1) / ps - off / ps, v->size,
 				  0);
+	/* A discard of more than DROP_CHUNK stored pages is committed in
+	 * chunks, each atomic: like a device's TRIM, it may be seen half
+	 * done after a crash, never with wrong data. */
+	while (!st && next < hi) {
+		uint64_t from = next;
+		s.n = s.nholes = 0;
+		if (!(st = stage_drop(p, &s, v->tl, from, hi, &next)))
+			st = stage_commit(p, v, &s, CH_DISCARD, from,
+					  next - from, v->size, 0);
+	}
 	stage_free(&s);
 out:
 	vol_end(v);
@@ -528,14 +547,23 @@ vol_status vol_resize(vol_pool *p, vol_id id, uint64_t size)
 	if ((st = stage_init(&s, ps, 1)))
 		goto out;
 	if (size < v->size) {
-		/* Drop what lies past the new end, so growing shows zeros. */
-		uint64_t keep = (size + ps - 1) / ps;
+		/* Drop what lies past the new end, so growing shows zeros.
+		 * Huge drops go first in chunks (as discards), the last chunk
+		 * commits with the new size. */
+		uint64_t keep = (size + ps - 1) / ps, next = keep;
 		uint64_t old = (v->size + ps - 1) / ps;
-		if (size % ps)
+		while (!st) {
+			uint64_t from = next;
+			s.nholes = 0;
+			if ((st = stage_drop(p, &s, v->tl, from, old, &next)) ||
+			    next >= old)
+				break;
+			st = stage_commit(p, v, &s, CH_DISCARD, from,
+					  next - from, v->size, 0);
+		}
+		if (!st && size % ps)
 			st = stage_range(p, v, &s, NULL, size,
 					 keep * ps - size);
-		if (!st)
-			st = stage_drop(p, &s, v->tl, keep, old);
 	}
 	if (!st)
 		st = stage_commit(p, v, &s, CH_RESIZE, 0, size, size, 0);
