@@ -7,7 +7,7 @@
 cmds="init mount umount create destroy attach detach backtrack clone snapshot window status"
 for c in $cmds; do
 	out=$("$R" "$c" --help) || fail "$c --help exited $?"
-	echo "$out" | grep -q "^usage: rewindctl $c " || fail "$c --help: no usage line: $out"
+	matches "$out" "^usage: rewindctl $c " || fail "$c --help: no usage line: $out"
 	rc=0; "$R" "$c" >"$T/out" 2>"$T/err" || rc=$?
 	[ "$rc" = 2 ] || fail "$c without arguments exited $rc, expected 2"
 	grep -q "usage: rewindctl $c" "$T/err" || fail "$c: no usage on stderr"
@@ -15,7 +15,7 @@ for c in $cmds; do
 	rc=0; "$R" "$c" --no-such-option x y >/dev/null 2>&1 || rc=$?
 	[ "$rc" = 2 ] || fail "$c --no-such-option exited $rc, expected 2"
 done
-"$R" --help | grep -q "backtrack" || fail "rewindctl --help"
+matches "$("$R" --help)" "backtrack" || fail "rewindctl --help"
 rc=0; "$R" >/dev/null 2>&1 || rc=$?; [ "$rc" = 2 ] || fail "no command exited $rc"
 rc=0; "$R" frobnicate >/dev/null 2>&1 || rc=$?; [ "$rc" = 2 ] || fail "unknown command exited $rc"
 

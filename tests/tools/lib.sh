@@ -39,7 +39,7 @@ pids_of_test() {
 		pid=${p#/proc/}
 		[ "$pid" = $$ ] && continue
 		[ "$pid" = "${BASHPID:-$$}" ] && continue
-		if { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -qF "$T"; then
+		if [[ "$({ tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null)" == *"$T"* ]]; then
 			echo "$pid"
 		fi
 	done
@@ -108,6 +108,10 @@ wait_for() {
 }
 
 is_mounted() { awk -v d="$1" '$5 == d { found = 1 } END { exit !found }' /proc/self/mountinfo; }
+
+# Does TEXT have a line matching the grep pattern PATTERN? (A here-string,
+# not a pipe: with pipefail, `cmd | grep -q` fails when grep exits early.)
+matches() { grep -q -e "$2" <<<"$1"; }
 
 # RFC 3339 UTC with nanoseconds: what the control files accept.
 now() { date -u +%Y-%m-%dT%H:%M:%S.%NZ; }
