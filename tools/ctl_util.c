@@ -651,10 +651,24 @@ static bool is_pid(const char *s)
 	return true;
 }
 
+struct holder { char comm[64]; long pid; bool done; };
+
+static void append(char *buf, size_t len, size_t *used, const char *fmt,
+		   const char *s, long n)
+{
+	if (*used >= len)
+		return;
+	int w = s ? snprintf(buf + *used, len - *used, fmt, s)
+		  : snprintf(buf + *used, len - *used, fmt, n);
+	if (w > 0)
+		*used += (size_t)w;
+}
+
 size_t ctl_procs_using(unsigned major, unsigned minor, ino_t ino, char *names,
 		       size_t len)
 {
-	size_t count = 0, used = 0;
+	struct holder *v = NULL;
+	size_t count = 0, cap = 0, used = 0;
 	if (len)
 		names[0] = '\0';
 	DIR *d = opendir("/proc");
@@ -668,17 +682,40 @@ size_t ctl_procs_using(unsigned major, unsigned minor, ino_t ino, char *names,
 			continue;
 		if (!proc_uses(e->d_name, major, minor, ino))
 			continue;
-		char comm[64];
-		proc_name(e->d_name, comm, sizeof comm);
-		if (used < len) {
-			int w = snprintf(names + used, len - used, "%s%s (pid %s)",
-					 count ? ", " : "", comm, e->d_name);
-			if (w > 0)
-				used += (size_t)w;
+		if (count == cap) {
+			size_t nc = cap ? cap * 2 : 8;
+			struct holder *nv = realloc(v, nc * sizeof *nv);
+			if (!nv)
+				break;
+			v = nv;
+			cap = nc;
 		}
+		proc_name(e->d_name, v[count].comm, sizeof v[count].comm);
+		v[count].pid = atol(e->d_name);
+		v[count].done = false;
 		count++;
 	}
 	closedir(d);
+	/* "postgres (pids 812, 813), bash (pid 77)": one entry per command. */
+	for (size_t i = 0; i < count; i++) {
+		if (v[i].done)
+			continue;
+		size_t same = 0;
+		for (size_t j = i; j < count; j++)
+			same += strcmp(v[j].comm, v[i].comm) == 0;
+		append(names, len, &used, used ? ", %s" : "%s", v[i].comm, 0);
+		append(names, len, &used, same > 1 ? " (pids" : " (pid", "", 0);
+		bool first = true;
+		for (size_t j = i; j < count; j++) {
+			if (strcmp(v[j].comm, v[i].comm) != 0)
+				continue;
+			append(names, len, &used, first ? " %ld" : ", %ld", NULL, v[j].pid);
+			first = false;
+			v[j].done = true;
+		}
+		append(names, len, &used, ")", "", 0);
+	}
+	free(v);
 	return count;
 }
 
@@ -752,10 +789,17 @@ static bool json_bare(const char *v)
 	return *p == '\0';
 }
 
-static void json_value(FILE *f, const char *v)
+/* "yes"/"no" are the control files' booleans, except where a name (of a
+ * volume, snapshot, clone source) happens to be spelled so. */
+static void json_value(FILE *f, const char *key, const char *v)
 {
+	bool named = strcmp(key, "name") == 0 || strcmp(key, "source") == 0;
 	if (json_bare(v))
 		fputs(v, f);
+	else if (!named && strcmp(v, "yes") == 0)
+		fputs("true", f);
+	else if (!named && strcmp(v, "no") == 0)
+		fputs("false", f);
 	else
 		ctl_json_string(f, v);
 }
@@ -804,7 +848,7 @@ static void json_item(FILE *f, const char *item)
 		fprintf(f, "%s", first ? "" : ", ");
 		ctl_json_string(f, p);
 		fputs(": ", f);
-		json_value(f, v);
+		json_value(f, p, v);
 		first = false;
 		*end = saved;
 		p = end;
@@ -836,7 +880,7 @@ static void json_entry_value(FILE *f, const jentry *e, int indent)
 		fprintf(f, "%*s]", indent + 2, "");
 		return;
 	}
-	json_value(f, e->val);
+	json_value(f, e->key, e->val);
 }
 
 void ctl_json_object(FILE *f, const char *text, int indent)

@@ -120,9 +120,10 @@ pid_t ctl_find_process(const char *prog, const char *arg);
 /* ----------------------------------------------------------------- json */
 
 /* Print a control file's text (key: value lines, "- k=v ..." list items
- * following a "key:" line with no value) as one JSON object, to f. Numbers
- * and true/false stay bare, everything else is a string. Keys that repeat
- * become arrays. `indent` spaces before each line of the object. */
+ * following a "key: N" line become an array under that key) as one JSON
+ * object, to f. Integers and true/false stay bare, yes/no become true/false
+ * (except for names), everything else is a string. Keys that repeat become
+ * arrays. `indent` spaces before each line of the object. */
 void ctl_json_object(FILE *f, const char *text, int indent);
 
 /* A JSON string literal of s. */

@@ -442,8 +442,14 @@ static bool attach_is_busy(const ctl_attach *att, size_t n)
 	bool busy = false;
 	char names[2048];
 	for (size_t i = 0; i < n; i++) {
-		if (!att[i].mnt.dir[0])
+		if (!att[i].mnt.dir[0]) {
+			/* Bound but not mounted: someone else's (a VM, LVM). */
+			fprintf(stderr, "rewindctl: %s: %s is bound to %s but not "
+				"mounted; release it first (losetup -d %s)\n",
+				current->name, att[i].file, att[i].loop, att[i].loop);
+			busy = true;
 			continue;
+		}
 		if (ctl_procs_using(att[i].mnt.major, att[i].mnt.minor, 0, names,
 				    sizeof names) > 0) {
 			fprintf(stderr, "rewindctl: %s: %s is busy: %s\n",
@@ -809,6 +815,32 @@ static int cmd_detach(int argc, char **argv)
 	return 0;
 }
 
+/* What the daemon chose for the request: the last item of .backtrack's
+ * history ("- when=... chosen_lsn=N ... chosen_time=T ..."). */
+static void print_chosen(const struct volref *v, const char *when)
+{
+	char path[PATH_MAX + 16], lsn[32] = "", at[64] = "";
+	char *text = NULL;
+	control_path(v, ".backtrack", path, sizeof path);
+	if (ctl_read_file(path, &text) == 0) {
+		const char *last = NULL;
+		for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
+			if (l[0] == '-' && l[1] == ' ')
+				last = l;
+		const char *p;
+		if (last && (p = strstr(last, " chosen_lsn=")) != NULL)
+			sscanf(p + 12, "%31[0-9]", lsn);
+		if (last && (p = strstr(last, " chosen_time=")) != NULL)
+			sscanf(p + 13, "%63[^ \n]", at);
+	}
+	free(text);
+	if (lsn[0] && at[0])
+		printf("backtracked %s to %s: the state after lsn %s, synced at %s\n",
+		       v->name, when, lsn, at);
+	else
+		printf("backtracked %s to %s\n", v->name, when);
+}
+
 static int cmd_backtrack(int argc, char **argv)
 {
 	const char *pos[2];
@@ -833,8 +865,8 @@ static int cmd_backtrack(int argc, char **argv)
 		return report_failure(&v, v.name, err);
 	/* Check every place first, so that a refusal changes nothing. */
 	if (attach_is_busy(att, n)) {
-		fprintf(stderr, "rewindctl: backtrack: refused: stop those processes "
-			"first (nothing was changed)\n");
+		fprintf(stderr, "rewindctl: backtrack: refused: stop those first "
+			"(nothing was changed)\n");
 		goto out;
 	}
 	for (; detached < n; detached++) {
@@ -848,8 +880,6 @@ static int cmd_backtrack(int argc, char **argv)
 		rc = 0;
 reattach:
 	for (size_t i = 0; i < detached; i++) {
-		if (!att[i].mnt.dir[0])
-			continue; /* was a bare loop device: leave it detached */
 		if (attach_volume(&v, att[i].mnt.dir, NULL, att[i].fuse2fs, true) != 0) {
 			fprintf(stderr, "rewindctl: backtrack: could not attach %s at "
 				"%s again\n", v.name, att[i].mnt.dir);
@@ -857,7 +887,7 @@ reattach:
 		}
 	}
 	if (rc == 0) {
-		printf("backtracked %s to %s\n", v.name, when);
+		print_chosen(&v, when);
 		for (size_t i = 0; i < n; i++)
 			if (att[i].mnt.dir[0])
 				printf("attached again at %s\n", att[i].mnt.dir);
