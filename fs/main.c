@@ -246,8 +246,12 @@ int main(int argc, char *argv[])
 		if (!loop_cfg)
 			goto out;
 		fuse_loop_cfg_set_clone_fd(loop_cfg, (unsigned)opts.clone_fd);
-		fuse_loop_cfg_set_idle_threads(loop_cfg, opts.max_idle_threads);
-		fuse_loop_cfg_set_max_threads(loop_cfg, opts.max_threads);
+		/* UINT_MAX means "not given on the command line". */
+		if (opts.max_idle_threads != UINT_MAX)
+			fuse_loop_cfg_set_idle_threads(loop_cfg,
+						       opts.max_idle_threads);
+		if (opts.max_threads != UINT_MAX)
+			fuse_loop_cfg_set_max_threads(loop_cfg, opts.max_threads);
 		r = fuse_session_loop_mt(se, loop_cfg);
 	}
 	ret = r < 0 ? 1 : 0; /* > 0: ended by a signal, a clean shutdown */

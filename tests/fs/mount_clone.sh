@@ -67,6 +67,27 @@ cat "$MNT/c3/volume" > /dev/null
 echo reset > "$MNT/c3/.backtrack" || fail "reset c3"
 cmp "$T/E" "$MNT/c3/volume" || fail "c3 after reset is not its source's E"
 
+note "concurrent writers to one control file each get their own result"
+# 6 writers race to clone the same name, 6 others each clone a name of
+# their own: exactly one of the first group wins, all of the second do.
+# (wait on the writers' pids only: a bare `wait` would wait for the daemon)
+pids=
+i=0
+while [ $i -lt 6 ]; do
+	"$FS_CTLWRITE" "$MNT/c2/.clone" "race" > "$T/race.$i" &
+	pids="$pids $!"
+	"$FS_CTLWRITE" "$MNT/c2/.clone" "own$i" > "$T/own.$i" &
+	pids="$pids $!"
+	i=$((i + 1))
+done
+for p in $pids; do wait "$p"; done
+[ "$(cat "$T"/race.* | grep -c '^OK$')" = 1 ] || fail "race winners: $(cat "$T"/race.* | tr '\n' ' ')"
+[ "$(cat "$T"/race.* | grep -c '^EEXIST$')" = 5 ] || fail "race losers: $(cat "$T"/race.* | tr '\n' ' ')"
+[ "$(cat "$T"/own.* | grep -c '^OK$')" = 6 ] || fail "own clones: $(cat "$T"/own.* | tr '\n' ' ')"
+for i in 0 1 2 3 4 5; do cmp "$T/A" "$MNT/own$i/volume" || fail "own$i content"; done
+cmp "$T/A" "$MNT/race/volume" || fail "race content"
+[ "$(field "$MNT/c2/.clone" clones)" = 7 ] || fail "c2's clones: $(cat "$MNT/c2/.clone")"
+
 note "the same after a remount"
 stop_fs
 start_fs
