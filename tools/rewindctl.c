@@ -94,6 +94,18 @@ static bool looks_like_option(const char *a)
 
 /* ------------------------------------------------------------ volumes */
 
+/* Volume, clone and snapshot names: 1-64 chars of [A-Za-z0-9._-], not
+ * starting with '.' (the engine's rule, checked here so that a bad name is a
+ * usage error that touches nothing). */
+static bool name_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > VOL_NAME_MAX || s[0] == '.')
+		return false;
+	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			 "0123456789._-") == n;
+}
+
 /* A volume folder of a mounted pool, "MNT/NAME", resolved. */
 struct volref {
 	char dir[PATH_MAX];  /* /abs/MNT/NAME          */
@@ -672,6 +684,9 @@ static int cmd_create(int argc, char **argv)
 	}
 	if (npos != 3)
 		return usage_error("%s", "needs MNT, NAME and SIZE");
+	if (!name_ok(pos[1]))
+		return usage_error("bad volume name %s (1-64 of A-Z a-z 0-9 . _ -, "
+				   "not starting with .)", pos[1]);
 	uint64_t size;
 	if (ctl_parse_size(pos[2], &size) != 0 || size > (uint64_t)INT64_MAX)
 		return usage_error("bad size %s (bytes, or with K, M, G, T)", pos[2]);
@@ -918,6 +933,9 @@ static int cmd_clone(int argc, char **argv)
 	}
 	if (npos < 2)
 		return usage_error("%s", "needs MNT/NAME and NEW");
+	if (!name_ok(pos[1]))
+		return usage_error("bad volume name %s (1-64 of A-Z a-z 0-9 . _ -, "
+				   "not starting with .)", pos[1]);
 	char cmd[256], when[128] = "";
 	if (npos == 3 && ctl_time_absolute(pos[2], when, sizeof when) != 0)
 		return usage_error("bad TIME %s", pos[2]);
@@ -974,6 +992,8 @@ static int cmd_snapshot(int argc, char **argv)
 		return usage_error("%s", "needs MNT/NAME");
 	if (npos == 3 && pos[1][0] == '-')
 		return usage_error("%s", "-NAME deletes; it takes no TIME");
+	if (npos >= 2 && !name_ok(pos[1] + (pos[1][0] == '-')))
+		return usage_error("bad snapshot name %s", pos[1]);
 	char when[128] = "", cmd[256];
 	if (npos == 3 && ctl_time_absolute(pos[2], when, sizeof when) != 0)
 		return usage_error("bad TIME %s", pos[2]);

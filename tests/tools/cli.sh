@@ -21,7 +21,8 @@ rc=0; "$R" frobnicate >/dev/null 2>&1 || rc=$?; [ "$rc" = 2 ] || fail "unknown c
 
 # Argument values are checked before anything is touched.
 for bad in "create $T a 12Q" "create $T a" "window $T/v 5x" "attach $T/v $T/d --mkfs btrfs" \
-	"backtrack $T/v -5parsecs" "init $T/p --page-size big" "snapshot $T/v -a b"; do
+	"backtrack $T/v -5parsecs" "init $T/p --page-size big" "snapshot $T/v -a b" \
+	"create $T .hidden 1M" "create $T a/b 1M" "clone $T/v has,comma" "snapshot $T/v bad/name"; do
 	rc=0; "$R" $bad >/dev/null 2>&1 || rc=$?
 	[ "$rc" = 2 ] || fail "rewindctl $bad exited $rc, expected 2"
 done
