@@ -46,6 +46,7 @@ stop_fs
 
 note "-o allow_other"
 start_fs -o allow_other
+grep " $MNT fuse" /proc/mounts | grep -q default_permissions || fail "allow_other without default_permissions: $(grep " $MNT fuse" /proc/mounts)"
 check_modes
 as_user stat "$MNT" >/dev/null || fail "with allow_other the other user cannot even stat the root"
 check_denied

@@ -36,7 +36,9 @@ wait_for 300 not_running "$FS_PID" || fail "daemon did not exit after fusermount
 FS_PID=
 
 note "-f and SIGTERM"
-start_fs
+start_fs -o retention=7
+[ "$(field "$MNT/.status" retention_interval)" = 7s ] || fail "-o retention=7 not in effect"
+[ "$(field "$MNT/.status" daemon_pid)" = "$FS_PID" ] || fail "daemon_pid in .status"
 cmp "$T/A" "$MNT/v/volume" || fail "unsynced write lost by a clean unmount"
 head -c 1048576 /dev/urandom > "$T/B"
 dd if="$T/B" of="$MNT/v/volume" bs=64k conv=notrunc status=none || fail "write B (no fsync)"
