@@ -420,10 +420,10 @@ static vol_status finish(vol_pool *p, struct plan *pl, kv_batch *b,
 		struct tw *w = &pl->tws[i];
 		if (w->live)
 			continue;
-		uint8_t a[8], z[8];
+		uint8_t a[PKEY_LEN] = {0}, z[PKEY_LEN] = {0};
 		be64_put(a, w->id);
 		be64_put(z, w->id + 1);
-		o->batch_del_range(b, KV_PAGES, a, 8, z, 8);
+		o->batch_del_range(b, KV_PAGES, a, PKEY_LEN, z, PKEY_LEN);
 		o->batch_del(b, KV_META, lo, key1(lo, MT_TL, w->id));
 		o->batch_del_range(b, KV_META, lo, key1(lo, MT_SIZE, w->id),
 				   hi, key1(hi, MT_SIZE, w->id + 1));
