@@ -55,9 +55,11 @@ static void test_resolve(void **state)
 		assert_int_equal(pt.lsn, t.bar[i].lsn);
 		tu_assert_at(f->p, t.a, &tg, t.v[i], SZ);
 		/* Just before the next write/barrier still resolves here. */
-		tg = tu_at_time(t.bar[i].time_ns + 9 * SEC);
-		OK(vol_resolve(f->p, t.a, &tg, &pt));
-		assert_int_equal(pt.lsn, t.bar[i].lsn);
+		if (i < 2) {
+			tg = tu_at_time(t.bar[i].time_ns + 9 * SEC);
+			OK(vol_resolve(f->p, t.a, &tg, &pt));
+			assert_int_equal(pt.lsn, t.bar[i].lsn);
+		}
 		/* An LSN resolves exactly. */
 		tg = tu_at_lsn(t.wlsn[i]);
 		tu_assert_at(f->p, t.a, &tg, t.v[i], SZ);

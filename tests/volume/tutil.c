@@ -216,6 +216,10 @@ vol_target tu_now(void)
 	return t;
 }
 
+/* The smallest key of the pages CF (seeks need a full-length key: the
+ * store has a fixed-prefix extractor). */
+static const uint8_t zero_key[24];
+
 void tu_corrupt_page_value(const char *pool_path, unsigned nth,
 			   size_t min_len, long pos, uint8_t key_out[24])
 {
@@ -227,9 +231,10 @@ void tu_corrupt_page_value(const char *pool_path, unsigned nth,
 
 	snprintf(db, sizeof(db), "%s/db", pool_path);
 	OK(kv_rocks_open(db, false, &s));
-	it = s->ops->iter_new(s, KV_PAGES, false);
+	it = s->ops->iter_new(s, KV_PAGES, true); /* a whole-CF scan */
 	assert_non_null(it);
-	for (s->ops->iter_seek(it, "", 0); s->ops->iter_valid(it);
+	for (s->ops->iter_seek(it, zero_key, sizeof(zero_key));
+	     s->ops->iter_valid(it);
 	     s->ops->iter_next(it)) {
 		size_t kn, vn;
 		const void *k = s->ops->iter_key(it, &kn);
@@ -274,9 +279,10 @@ unsigned long tu_count_page_values(const char *pool_path, size_t min_len)
 
 	snprintf(db, sizeof(db), "%s/db", pool_path);
 	OK(kv_rocks_open(db, false, &s));
-	it = s->ops->iter_new(s, KV_PAGES, false);
+	it = s->ops->iter_new(s, KV_PAGES, true); /* a whole-CF scan */
 	assert_non_null(it);
-	for (s->ops->iter_seek(it, "", 0); s->ops->iter_valid(it);
+	for (s->ops->iter_seek(it, zero_key, sizeof(zero_key));
+	     s->ops->iter_valid(it);
 	     s->ops->iter_next(it)) {
 		size_t vn;
 

@@ -23,9 +23,9 @@
 #include "kv.h"
 #include "volume.h"
 
-#define SEC 1000000000LL
+#define SEC ((int64_t)1000000000)
 /* A plausible wall-clock start (2026-11-21); any fixed value would do. */
-#define T0 (1795000000LL * SEC)
+#define T0 ((int64_t)1795000000 * SEC)
 
 #define OK(call) tu_expect(VOL_OK, (call), #call, __FILE__, __LINE__)
 #define ST(want, call) tu_expect((want), (call), #call, __FILE__, __LINE__)
