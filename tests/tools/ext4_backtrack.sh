@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 need_fuse
 
-start_pool
+start_pool_ctl
 "$R" create "$MNT" prod 256M >/dev/null || fail "create"
 "$R" attach "$MNT/prod" "$T/data" --mkfs ext4 || fail "attach --mkfs ext4"
 is_mounted "$T/data" || fail "$T/data not mounted after attach"

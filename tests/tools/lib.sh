@@ -31,6 +31,10 @@ T=$(mktemp -d /tmp/rewindfs-tools.XXXXXX)
 POOL=$T/pool
 MNT=$T/mnt
 
+# In a sanitizer build a report fails the test: rewindctl's show on its
+# stderr (and abort it); the daemon's go to $T/daemon.log, because
+# start_pool runs it in the foreground (once detached, its stderr is gone).
+
 # The pids of processes whose command line mentions $T (daemons, fuse2fs,
 # background writers), except this shell.
 pids_of_test() {
@@ -90,6 +94,11 @@ cleanup() {
 	done
 	pids=$(pids_of_test)
 	[ -n "$pids" ] && kill -9 $pids 2>/dev/null
+	if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$T/daemon.log" 2>/dev/null; then
+		echo "FAIL: sanitizer report in the daemon's log:" >&2
+		cat "$T/daemon.log" >&2
+		rc=1
+	fi
 	rm -rf "$T"
 	if [ "$rc" = 0 ]; then echo "PASS"; fi
 	exit "$rc"
@@ -119,8 +128,19 @@ now() { date -u +%Y-%m-%dT%H:%M:%S.%NZ; }
 # Checksums of every file under a folder, by relative path.
 sums() { (cd "$1" && find . -type f -print0 | sort -z | xargs -0 -r sha256sum); }
 
-# A pool at $POOL mounted at $MNT.
+# A pool at $POOL served at $MNT by a daemon in the foreground (its stderr in
+# $T/daemon.log, checked for sanitizer reports by the cleanup).
 start_pool() {
+	: "${REWINDFS:?REWINDFS must name the rewindfs binary}"
+	"$R" init "$POOL" >/dev/null || fail "rewindctl init"
+	mkdir -p "$MNT"
+	"$REWINDFS" -f "$POOL" "$MNT" 2>"$T/daemon.log" &
+	wait_for 20 is_mounted "$MNT" || { cat "$T/daemon.log" >&2; fail "daemon did not mount"; }
+}
+
+# The same through `rewindctl mount` (the daemon detaches; its sanitizer
+# reports cannot be seen, but any that halts it fails the test).
+start_pool_ctl() {
 	"$R" init "$POOL" >/dev/null || fail "rewindctl init"
 	"$R" mount "$POOL" "$MNT" >/dev/null || fail "rewindctl mount"
 	is_mounted "$MNT" || fail "$MNT is not mounted after rewindctl mount"
