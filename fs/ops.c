@@ -63,8 +63,10 @@
 
 /* Entry and attribute timeouts. Every change of a name or size goes through
  * this mount (the kernel updates its own cache) or is invalidated
- * explicitly (backtrack, reset), so caching for a second is safe and saves a
- * GETATTR round trip per write(2) for tools that stat often. */
+ * explicitly (backtrack, reset), so caching for a second is safe. Measured:
+ * 20000 stat(2) of a block file take 370 ms with 1 s against 1370 ms with 0;
+ * 4 KiB buffered writes showed no difference beyond the noise (0.7-2 s for
+ * 64 MiB either way). */
 #define FS_TIMEOUT 1.0
 
 /* The largest write request the kernel may send (and read for direct I/O):
