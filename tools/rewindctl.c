@@ -175,11 +175,13 @@ static size_t file_openers(const char *file, char *names, size_t len)
 }
 
 /* Write a command that the daemon refuses with EBUSY while the block file is
- * open. Right after a loop device or fuse2fs let go of the file, the FUSE
- * release may still be on its way to the daemon: retry while no process has
- * the file open, for a bounded time. */
+ * open. Right after a loop device, fuse2fs or any process let go of the
+ * file, the FUSE release may still be on its way to the daemon (and a
+ * fuse2fs started by hand may still be exiting): retry for a bounded time -
+ * when we did not detach anything (retry false), only while no process has
+ * the file open - then name whoever still has it open. */
 static int write_when_closed(const struct volref *v, const char *ctl,
-			     const char *cmd)
+			     const char *cmd, bool retry)
 {
 	char path[PATH_MAX + 16], names[1024];
 	control_path(v, ctl, path, sizeof path);
@@ -188,13 +190,14 @@ static int write_when_closed(const struct volref *v, const char *ctl,
 		err = ctl_write_cmd(path, cmd);
 		if (err != EBUSY || waited >= BUSY_WAIT_MS)
 			break;
-		if (file_openers(v->file, names, sizeof names) > 0) {
-			fprintf(stderr, "rewindctl: %s: %s is open: %s\n",
-				current->name, v->file, names);
+		/* Nothing detached: wait only for a release in flight. */
+		if (!retry && file_openers(v->file, names, sizeof names) > 0)
 			break;
-		}
 		ctl_pause_ms(POLL_STEP_MS);
 	}
+	if (err == EBUSY && file_openers(v->file, names, sizeof names) > 0)
+		fprintf(stderr, "rewindctl: %s: %s is open: %s\n", current->name,
+			v->file, names);
 	return err;
 }
 
@@ -888,7 +891,7 @@ static int cmd_backtrack(int argc, char **argv)
 		if (detach_one(&att[detached]) != 0)
 			goto reattach;
 	}
-	err = write_when_closed(&v, ".backtrack", when);
+	err = write_when_closed(&v, ".backtrack", when, detached > 0);
 	if (err)
 		report_failure(&v, when, err);
 	else
