@@ -411,8 +411,12 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 				fuse_reply_err(req, err);
 				return;
 			}
-		} else if (!is_vol_ino(ino) || kind_of(ino) == FS_DIR) {
+		} else if (ino == FUSE_ROOT_ID ||
+			   (is_vol_ino(ino) && kind_of(ino) == FS_DIR)) {
 			fuse_reply_err(req, EISDIR);
+			return;
+		} else if (ino == FS_INO_POOL_STATUS || kind_of(ino) == FS_STATUS) {
+			fuse_reply_err(req, EACCES);
 			return;
 		}
 		/* Control files: O_TRUNC of `echo CMD > FILE` is accepted
