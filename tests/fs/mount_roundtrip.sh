@@ -5,7 +5,7 @@
 # punch-hole/zero-range read as zeros, O_DIRECT reads, statfs.
 . "$(dirname "$0")/lib.sh"
 
-start_fs
+start_fs -o retention=1
 mkdir "$MNT/v" || fail "mkdir volume"
 [ -f "$MNT/v/volume" ] || fail "no block file"
 [ "$(stat -c %s "$MNT/v/volume")" = 0 ] || fail "a new volume is not empty"
@@ -21,6 +21,11 @@ dd if="$MNT/v/volume" of="$T/back" bs=1M iflag=direct status=none || fail "O_DIR
 cmp -n 8388608 -i 0:$OFF "$T/data" "$T/back" || fail "read back (O_DIRECT)"
 [ "$(head -c $OFF "$T/back" | tr -d '\0' | wc -c)" = 0 ] || fail "bytes before the write are not zero"
 [ "$(stat -c %s "$MNT/v/volume")" = 16777216 ] || fail "writing changed the size"
+# st_blocks is what the volume stores, counted by the retention pass (every
+# second here): 8 MiB of random data cannot take less than 8 MiB.
+stored_enough() { [ "$(stat -c %b "$MNT/v/volume")" -ge 16384 ]; }
+wait_for 150 stored_enough || fail "st_blocks $(stat -c %b "$MNT/v/volume") < 8 MiB"
+[ "$(stat -c %b "$MNT/v/volume")" -lt 40000 ] || fail "st_blocks $(stat -c %b "$MNT/v/volume") far above 8 MiB"
 
 note "writes past the end fail and do not grow the volume"
 if dd if=/dev/zero of="$MNT/v/volume" bs=4096 count=1 seek=4096 conv=notrunc status=none 2>"$T/err"; then
