@@ -60,7 +60,7 @@ typedef struct fs {
 	int64_t started_ns;
 
 	pthread_mutex_t lock; /* protects everything below */
-	pthread_cond_t closed; /* signalled when some opens drops */
+	pthread_cond_t closed; /* signalled when some opens drops; CLOCK_MONOTONIC */
 	fs_vol *vols;
 	size_t nvols, capvols;
 	int64_t pool_last_error_ns;

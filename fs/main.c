@@ -29,6 +29,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 struct cli {
@@ -194,7 +195,11 @@ int main(int argc, char *argv[])
 	f.retention_s = cli.retention_s;
 	f.started_ns = fs_now_ns();
 	pthread_mutex_init(&f.lock, NULL);
-	pthread_cond_init(&f.closed, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* immune to clock steps */
+	pthread_cond_init(&f.closed, &ca);
+	pthread_condattr_destroy(&ca);
 
 	vol_pool_opts popts = { .retention_interval_s = cli.retention_s };
 	vol_status vs = vol_pool_open(pool_path, &popts, &f.pool);

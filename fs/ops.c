@@ -460,7 +460,7 @@ static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 static bool wait_closed(fs *f, vol_id id)
 {
 	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
+	clock_gettime(CLOCK_MONOTONIC, &until); /* f->closed uses it (main.c) */
 	int64_t ns = until.tv_nsec + FS_RELEASE_WAIT_NS;
 	until.tv_sec += ns / 1000000000;
 	until.tv_nsec = ns % 1000000000;
