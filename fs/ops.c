@@ -830,6 +830,19 @@ static int gen_vol_status(fs *f, FILE *o, vol_id id)
 	} else {
 		fprintf(o, "source: none\n");
 	}
+	/* The clone chain up to the first volume that is not a clone (or a
+	 * deleted one): "c3 c1 prod". Bounded in case of a broken record. */
+	fprintf(o, "ancestry: %s", vi.name);
+	vol_info up = vi;
+	for (int depth = 0; up.source && depth < 64; depth++) {
+		vol_id src = up.source;
+		if (vol_info_get(f->pool, src, &up) != VOL_OK) {
+			fprintf(o, " (deleted)");
+			break;
+		}
+		fprintf(o, " %s", up.name);
+	}
+	fputc('\n', o);
 	fprintf(o, "bytes_written: %" PRIu64 "\n", vi.bytes_written);
 	fprintf(o, "bytes_stored: %" PRIu64 "\n", vi.bytes_stored);
 	fprintf(o, "bytes_unique: %" PRIu64 "\n", vi.bytes_unique);
