@@ -312,9 +312,15 @@ maria_stop_now() {
 	return 0
 }
 
-# maria_sql DIR SQL...: run SQL as root over the socket of DIR's server.
+# maria_sql DIR [SQL...]: run SQL (without SQL: stdin) as root over the
+# socket of DIR's server, in database mysql (so seq_1_to_N works); prints
+# tab-separated rows without column names.
 maria_sql() {
 	local dir=$1
 	shift
-	mariadb --no-defaults --socket="$(maria_sock "$dir")" -N -B -e "$*"
+	if [ $# -gt 0 ]; then
+		mariadb --no-defaults --socket="$(maria_sock "$dir")" -N -B -D mysql -e "$*"
+	else
+		mariadb --no-defaults --socket="$(maria_sock "$dir")" -N -B -D mysql
+	fi
 }
