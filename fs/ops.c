@@ -17,10 +17,13 @@
  *  3. Control commands run one at a time (fs.lock), so concurrent writers to
  *     a control file each get the result of their own whole command.
  *  4. After a backtrack or reset the kernel's page cache and attributes of
- *     the block file are dropped (notify_inval_inode) before the command's
- *     write returns, so nothing stale is served. Notifications are sent after
- *     fs.lock is released (a notification may wait for a kernel inode lock
- *     that another request holds while it waits for fs.lock).
+ *     the block file are dropped (notify_inval_inode) before fs.lock is
+ *     released, so an open racing with the command (it waits for fs.lock)
+ *     cannot see stale pages. That is deadlock-free: with opens == 0 no
+ *     request holds a page of the block file locked, and inval_inode takes
+ *     no inode lock. Entry notifications (a new clone's name) are different:
+ *     they take the root directory's lock, which mkdir/rmdir hold while they
+ *     wait for fs.lock, so they are sent after fs.lock is released.
  *  5. A control file's read content is generated once, at open, into the
  *     handle: one reader sees one consistent text. Control files use
  *     direct_io, so their st_size (0) does not matter.
@@ -999,12 +1002,12 @@ static const char *op_file(ctl_op op)
 }
 
 /* Run one parsed command on volume id. Returns 0 or errno; on failure the
- * reason is in last_error. Sends kernel notifications after unlocking. */
+ * reason is in last_error. Kernel notifications as in invariant 4. */
 static int ctl_run(fs *f, vol_id id, const ctl_cmd *c)
 {
 	vol_status vs = VOL_OK;
 	int err = 0;
-	bool inval_block = false, inval_name = false;
+	bool inval_name = false;
 	vol_id newid;
 	char vname[VOL_NAME_MAX + 1] = "";
 	vol_info vi;
@@ -1027,7 +1030,16 @@ static int ctl_run(fs *f, vol_id id, const ctl_cmd *c)
 			vs = vol_backtrack(f->pool, id, &c->target, NULL);
 		else
 			vs = vol_reset(f->pool, id, NULL);
-		inval_block = vs == VOL_OK;
+		if (vs == VOL_OK) {
+			/* Drop cached pages and attributes (the size may
+			 * differ), still under fs.lock: invariant 4. */
+			int r = fuse_lowlevel_notify_inval_inode(
+				f->se, ino_of(id, FS_BLOCK), 0, 0);
+			if (r && r != -ENOENT)
+				fs_log(f, LOG_WARNING,
+				       "invalidating %s/volume: %s", vname,
+				       strerror(-r));
+		}
 		break;
 	case CTL_OP_CLONE:
 		vs = vol_clone(f->pool, id, &c->target, c->name, &newid);
@@ -1050,14 +1062,6 @@ static int ctl_run(fs *f, vol_id id, const ctl_cmd *c)
 	}
 out:
 	pthread_mutex_unlock(&f->lock);
-	if (inval_block) {
-		/* Drop cached pages and attributes (the size may differ). */
-		int r = fuse_lowlevel_notify_inval_inode(f->se,
-							 ino_of(id, FS_BLOCK), 0, 0);
-		if (r && r != -ENOENT)
-			fs_log(f, LOG_WARNING, "invalidating %s/volume: %s",
-			       vname, strerror(-r));
-	}
 	if (inval_name)
 		fuse_lowlevel_notify_inval_entry(f->se, FUSE_ROOT_ID, c->name,
 						 strlen(c->name));
