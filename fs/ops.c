@@ -1213,12 +1213,25 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	}
 	struct ctl_handle *h = (struct ctl_handle *)(uintptr_t)fi->fh;
-	if (!h || (size_t)off >= h->len) {
+	if (!h || off < 0 || (size_t)off >= h->len) {
 		fuse_reply_buf(req, NULL, 0);
 		return;
 	}
+	/* Reply from a private copy: once the kernel has the reply, the
+	 * reader may close the file and RELEASE may free h on another thread
+	 * while fuse_reply_buf is still returning (ASan's writev check saw
+	 * exactly that). */
 	size_t n = h->len - (size_t)off;
-	fuse_reply_buf(req, h->text + off, n < size ? n : size);
+	if (n > size)
+		n = size;
+	char *copy = malloc(n);
+	if (!copy) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	memcpy(copy, h->text + off, n);
+	fuse_reply_buf(req, copy, n);
+	free(copy);
 }
 
 static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
