@@ -78,8 +78,9 @@
 
 /* How long backtrack/reset/rmdir wait for a just-closed block file's RELEASE
  * to arrive (the kernel sends it asynchronously after close(2) returns)
- * before answering EBUSY. */
-#define FS_RELEASE_WAIT_NS (300 * 1000000LL)
+ * before answering EBUSY. Generous, so `dd ...; echo -5m > .backtrack`
+ * works on a loaded machine; a real EBUSY costs this much latency. */
+#define FS_RELEASE_WAIT_NS (1000 * 1000000LL)
 
 /* fi->fh of a block-file handle: FOPEN_DIRECT_IO or not. */
 #define FS_FH_CACHED 0
