@@ -384,6 +384,32 @@ static void test_point_size(void **state)
 	tu_assert_content(f->p, a, w, sizeof(w));
 }
 
+/* Every LSN inside the window reads back, even when several changes and a
+ * barrier share one clock value (the clock is clamped, not strict): here
+ * the creation, a write and a sync all happen at the earliest restorable
+ * time. */
+static void test_lsn_at_earliest_time(void **state)
+{
+	struct fx *f = *state;
+	vol_id a;
+	uint8_t zero[PS] = {0}, w[PS];
+	vol_target tg;
+
+	f->clk.now += SEC;
+	OK(vol_create(f->p, "a", PS, &a));
+	uint64_t created = vol_pool_lsn(f->p);
+	tu_fill(w, PS, 1);
+	OK(vol_write(f->p, a, w, 0, PS));
+	OK(vol_sync(f->p, a, NULL));
+	vol_info in;
+	OK(vol_info_get(f->p, a, &in));
+	assert_int_equal(in.earliest_ns, f->clk.now);
+	tg = tu_at_lsn(created);
+	tu_assert_at(f->p, a, &tg, zero, PS);
+	tg = tu_at_lsn(created + 1);
+	tu_assert_at(f->p, a, &tg, w, PS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -401,6 +427,8 @@ int main(void)
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_point_size, fx_setup,
 						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_lsn_at_earliest_time,
+						fx_setup, fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
