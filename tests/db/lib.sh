@@ -168,6 +168,10 @@ cleanup() {
 	exit "$rc"
 }
 trap cleanup EXIT
+# meson's timeout sends SIGTERM: leave through the EXIT trap.
+trap 'exit 143' TERM
+trap 'exit 130' INT
+trap 'exit 129' HUP
 
 # A pool at $POOL mounted at $MNT.
 start_pool() {

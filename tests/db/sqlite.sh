@@ -45,7 +45,8 @@ wait "$writer" || fail "the writer failed"
 [ "$(tx check "$DB")" = "1200 0" ] || fail "source after the writer: $(tx check "$DB")"
 
 # The clone: a prefix holding at least the 600 commits logged before it.
-read -r k_clone extra <<<"$(tx check "$T/sqc/db/app.db")" || fail "clone check"
+out=$(tx check "$T/sqc/db/app.db") || fail "the clone fails its check"
+read -r k_clone extra <<<"$out"
 [ "$k_clone" -ge 600 ] && [ "$extra" = 0 ] || fail "clone holds $k_clone (+$extra), expected >= 600"
 # Both diverge at once: the source writer goes on, a second process writes
 # the clone.
@@ -65,7 +66,8 @@ step "clone at $k_clone of 1200 transactions, diverged independently"
 lo=$(awk -v t="$t_ext" '$3 <= t && $1 > m { m = $1 } END { print m + 0 }' "$T/log/tx.log")
 hi=$(awk -v t="$t_ext" '$2 <= t && $1 > m { m = $1 } END { print m + 0 }' "$T/log/tx.log")
 "$R" backtrack "$MNT/sq" "$(rfc "$t_ext")" || fail "backtrack to $(rfc "$t_ext")"
-read -r k extra <<<"$(tx check "$DB")" || fail "check after the backtrack"
+out=$(tx check "$DB") || fail "the database fails its check after the backtrack"
+read -r k extra <<<"$out"
 [ "$k" -ge "$lo" ] && [ "$k" -le "$hi" ] && [ "$extra" = 0 ] ||
 	fail "backtracked to $(rfc "$t_ext"): 1..$k, expected 1..$lo (or up to $hi)"
 step "backtracked to the test's time: 1..$k (committed before it: $lo, begun before it: $hi)"
