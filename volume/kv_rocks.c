@@ -17,6 +17,7 @@
  * - One 64 MiB block cache for all families keeps the daemon's memory
  *   bounded; background jobs = 2 for this 2-core class of machine.
  */
+#include <pthread.h>
 #include <rocksdb/c.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,12 @@ struct rkv {
 	rocksdb_column_family_handle_t *cf[KV_NCF + 1]; /* [0] = default */
 	rocksdb_readoptions_t *ro, *ro_bulk, *ro_prefix;
 	rocksdb_writeoptions_t *wo, *wo_sync;
+	/* Set by the first failed write or sync: the WAL writer may then be
+	 * in an error state where another SyncWAL trips an assertion inside
+	 * RocksDB, so later writes and syncs fail here with the first
+	 * error until the pool is reopened. */
+	pthread_mutex_t fail_mu;
+	char *failed;
 };
 
 struct kv_batch {
@@ -120,20 +127,49 @@ static void r_batch_free(kv_batch *b)
 	free(b);
 }
 
+/* VOL_OK, or the store's earlier failure. */
+static vol_status r_failed(struct rkv *s)
+{
+	pthread_mutex_lock(&s->fail_mu);
+	vol_status st = VOL_OK;
+	if (s->failed)
+		st = vol__fail(vol__store_status(s->failed),
+			       "the pool's store failed earlier and refuses "
+			       "changes until the pool is reopened: %s",
+			       s->failed);
+	pthread_mutex_unlock(&s->fail_mu);
+	return st;
+}
+
+static vol_status r_fail_change(struct rkv *s, char *err, const char *what)
+{
+	pthread_mutex_lock(&s->fail_mu);
+	if (!s->failed)
+		s->failed = strdup(err);
+	pthread_mutex_unlock(&s->fail_mu);
+	return rfail(err, what);
+}
+
 static vol_status r_write(kv *base, kv_batch *b, bool sync)
 {
 	struct rkv *s = (struct rkv *)base;
+	vol_status st = r_failed(s);
+	if (st)
+		return st;
 	char *err = NULL;
 	rocksdb_write(s->db, sync ? s->wo_sync : s->wo, b->wb, &err);
-	return err ? rfail(err, "write") : VOL_OK;
+	return err ? r_fail_change(s, err, "write") : VOL_OK;
 }
 
 static vol_status r_sync(kv *base)
 {
 	struct rkv *s = (struct rkv *)base;
+	vol_status st = r_failed(s);
+	if (st)
+		return st;
 	char *err = NULL;
 	rocksdb_flush_wal(s->db, 1, &err);
-	return err ? rfail(err, "sync WAL") : VOL_OK;
+	return err ? r_fail_change(s, err, "sync WAL") : VOL_OK;
 }
 
 static kv_iter *r_iter_new(kv *base, enum kv_cf cf, bool bulk)
@@ -246,6 +282,8 @@ static void r_close(kv *base)
 	rocksdb_readoptions_destroy(s->ro_prefix);
 	rocksdb_writeoptions_destroy(s->wo);
 	rocksdb_writeoptions_destroy(s->wo_sync);
+	pthread_mutex_destroy(&s->fail_mu);
+	free(s->failed);
 	free(s);
 }
 
@@ -316,6 +354,7 @@ vol_status kv_rocks_open(const char *dir, bool create, kv **out)
 	if (!s)
 		return vol__fail(VOL_ENOMEM, "out of memory");
 	s->base.ops = &rocks_ops;
+	pthread_mutex_init(&s->fail_mu, NULL);
 	s->cache = rocksdb_cache_create_lru(64u << 20);
 	s->filter = rocksdb_filterpolicy_create_bloom(10);
 	s->dbopts = rocksdb_options_create();
