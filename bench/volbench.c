@@ -18,7 +18,8 @@
  *   write   4 KiB writes, sequential and random, unsynced / vol_sync after
  *           every page / every 32 pages, each on its own fresh volume;
  *   read    4 KiB reads cached (the pages just written) and cold (pool
- *           closed, sync(2), drop_caches, pool reopened);
+ *           closed, sync(2), drop_caches, pool reopened); it reuses the
+ *           write phase's pool, so asking for it runs the write phase too;
  *   sync    vol_sync latency after one 4 KiB write, many samples;
  *   branch  backtrack and clone latency on a volume filled with a small and a
  *           large amount of data, with 0% and 25% of it rewritten since the
@@ -639,8 +640,8 @@ static void target_time(vol_target *t, int64_t ns)
 	t->time_ns = ns;
 }
 
-/* Write every page of [0, vpages) that `want` selects, in FILL_CHUNK
- * writes, stamped with pass; returns MB/s. */
+/* Write [0, vpages) in FILL_CHUNK writes, or with `quarter` only the
+ * rewritten() stripes in 64 KiB writes, stamped with pass; returns MB/s. */
 static double fill(vol_pool *p, vol_id id, uint64_t vpages, bool quarter,
 		   uint64_t pass)
 {
