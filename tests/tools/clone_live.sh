@@ -42,6 +42,18 @@ sync -f "$T/copy"
 [ -e "$T/data/base/file1" ] || fail "a clone delete shows in the source"
 [ "$(sums "$T/data/base")" = "$base" ] || fail "source files changed"
 
+# `backtrack CLONE reset` (attached): the clone becomes its source's
+# current state, and is attached again.
+"$R" backtrack "$MNT/copy" reset >/dev/null || fail "backtrack reset of the clone"
+is_mounted "$T/copy" || fail "clone not attached again after reset"
+[ "$(cat "$T/copy/after")" = source-only ] || fail "reset clone lacks the source's file"
+[ ! -e "$T/copy/mine" ] || fail "reset clone kept its own write"
+[ -e "$T/copy/base/file1" ] || fail "reset clone kept its own delete"
+echo clone-only >"$T/copy/mine"
+sync -f "$T/copy"
+echo source-later >"$T/data/later"
+sync -f "$T/data"
+
 # Detach both and check both filesystems.
 "$R" detach "$T/copy" >/dev/null || fail "detach clone"
 "$R" detach "$T/data" >/dev/null || fail "detach source"
@@ -51,5 +63,5 @@ e2fsck -fn "$MNT/prod/volume" >"$T/fsck" 2>&1 || { cat "$T/fsck" >&2; fail "e2fs
 # Attached again, each still has what it had.
 "$R" attach "$MNT/copy" "$T/copy" >/dev/null || fail "attach clone again"
 [ "$(cat "$T/copy/mine")" = clone-only ] || fail "clone lost its own write"
-[ ! -e "$T/copy/after" ] || fail "a source write shows in the clone after reattach"
+[ ! -e "$T/copy/later" ] || fail "a source write shows in the clone after reattach"
 exit 0

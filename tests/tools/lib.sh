@@ -62,29 +62,44 @@ fstype() {
 		END { print t }' /proc/self/mountinfo
 }
 
-cleanup() {
-	local rc=$? dir type f dev pid i
-	set +e
-	trap - EXIT
-	# Background jobs of the test (holders, writers).
-	for pid in $(jobs -p); do kill "$pid" 2>/dev/null; done
-	# Filesystems attached on volumes first, the pool mount last.
-	mounts_under | while read -r dir type; do
-		[ "$type" = fuse.rewindfs ] || [ "$dir" = "$MNT" ] && continue
-		umount "$dir" 2>/dev/null || umount -l "$dir"
-	done
+# Loop devices whose backing file is under $T.
+loops_under() {
+	local f dev
 	for f in /sys/block/loop*/loop/backing_file; do
 		[ -r "$f" ] || continue
 		case "$(cat "$f" 2>/dev/null)" in
 		"$T"/*)
 			dev=${f#/sys/block/}
-			losetup -d "/dev/${dev%%/*}"
+			echo "/dev/${dev%%/*}"
 			;;
 		esac
 	done
+}
+
+no_loops_under() { [ -z "$(loops_under)" ]; }
+
+cleanup() {
+	local rc=$? dir type f dev pid i
+	set +e
+	trap - EXIT
+	# Background jobs of the test (holders, writers), but not the daemon
+	# yet: killed now it would drop its mount under the loop devices, whose
+	# backing files would then no longer be found under $T.
+	for pid in $(jobs -p); do
+		[ "$pid" = "${DAEMON:-}" ] || kill "$pid" 2>/dev/null
+	done
+	# Filesystems attached on volumes first (through rewindctl detach, the
+	# path under test; by hand if that fails), then the loop devices, then
+	# the pool mount once nothing holds its files.
 	mounts_under | while read -r dir type; do
-		fusermount3 -u "$dir" 2>/dev/null || umount "$dir" 2>/dev/null ||
+		[ "$type" = fuse.rewindfs ] || [ "$dir" = "$MNT" ] && continue
+		"$R" detach "$dir" >/dev/null 2>&1 || umount "$dir" 2>/dev/null ||
 			umount -l "$dir"
+	done
+	for f in $(loops_under); do losetup -d "$f"; done
+	wait_for 10 no_loops_under
+	mounts_under | while read -r dir type; do
+		wait_for 10 fusermount3 -u "$dir" 2>/dev/null || umount -l "$dir"
 	done
 	# Daemons get a bounded time to exit after their unmount, then SIGKILL.
 	for i in $(seq 1 100); do
@@ -135,6 +150,7 @@ start_pool() {
 	"$R" init "$POOL" >/dev/null || fail "rewindctl init"
 	mkdir -p "$MNT"
 	"$REWINDFS" -f "$POOL" "$MNT" 2>"$T/daemon.log" &
+	DAEMON=$!
 	wait_for 20 is_mounted "$MNT" || { cat "$T/daemon.log" >&2; fail "daemon did not mount"; }
 }
 
