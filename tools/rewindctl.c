@@ -1219,13 +1219,14 @@ static const struct command commands[] = {
 	{ "detach", cmd_detach, "DIR",
 	  "Unmount DIR and release its loop device (or wait for fuse2fs to exit).\n"
 	  "Refuses, naming them, while processes use DIR.\n" },
-	{ "backtrack", cmd_backtrack, "MNT/NAME TIME",
+	{ "backtrack", cmd_backtrack, "MNT/NAME TIME|reset",
 	  "Rewind the volume in place to TIME (or forward again to a time it\n"
 	  "showed). If it is attached: refuses, naming them, while processes use\n"
 	  "the mount; else unmounts, rewinds and attaches it again at the same\n"
 	  "place. TIME: RFC 3339 (2026-11-21T13:00:00Z), relative to now (-10m,\n"
 	  "-2h, -1h30m, -1d), lsn:N, @SNAPSHOT or now. It resolves to the last\n"
-	  "fsync at or before it. Relative times count from when you run it.\n" },
+	  "fsync at or before it. Relative times count from when you run it.\n"
+	  "TIME `reset` turns a clone into its source's current state.\n" },
 	{ "clone", cmd_clone, "MNT/NAME NEW [TIME] [--attach DIR] [--fuse2fs]",
 	  "Create volume NEW holding NAME's content now or at TIME (as for\n"
 	  "backtrack). Instant, whatever the size. The source may be attached and\n"
