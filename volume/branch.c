@@ -77,12 +77,16 @@ static vol_status lsn_time(vol_pool *p, uint64_t lsn, int64_t *ns)
 	return VOL_OK;
 }
 
-/* The oldest LSN of v that must stay readable at time `earliest`. */
+/* The oldest LSN of v that must stay readable when its earliest restorable
+ * time is `earliest` (and the time of the barrier it is). */
 vol_status keep_from(vol_pool *p, const struct vol *v, int64_t earliest,
 		     uint64_t *lsn, int64_t *ns)
 {
+	/* The last barrier strictly before `earliest`: every LSN committed
+	 * at or after the earliest time comes after it, and a time target at
+	 * the earliest time resolves to it or to a later barrier. */
 	vol_point b;
-	vol_status st = barrier_at(p, v->id, earliest, &b);
+	vol_status st = barrier_at(p, v->id, earliest - 1, &b);
 	if (st == VOL_ENOENT) {
 		*lsn = v->created_lsn;
 		*ns = v->created_ns;

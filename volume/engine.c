@@ -403,7 +403,11 @@ vol_status pool_commit(vol_pool *p, kv_batch *b, uint64_t lsn,
 	buf_u64(&r, count);
 	uint8_t k[16];
 	p->kv->ops->batch_put(b, KV_LOG, k, key1(k, LT_CHANGE, lsn), r.d, r.n);
-	vol_status st = p->kv->ops->write(p->kv, b, false);
+	/* Page changes are durable at the next sync, like a disk's writes;
+	 * every other change (branching, names, snapshots, sizes, windows)
+	 * answers a command and is durable when it returns. */
+	bool sync = kind != CH_WRITE && kind != CH_DISCARD;
+	vol_status st = p->kv->ops->write(p->kv, b, sync);
 	if (st == VOL_OK)
 		p->lsn = lsn;
 	return st;

@@ -238,7 +238,7 @@ vol_status pages_read(vol_pool *p, const char *vname, const struct tl *tl,
 vol_status resolve_locked(vol_pool *p, struct vol *v, const vol_target *t,
 			  vol_point *out);
 /* The oldest LSN of v that must stay readable when its earliest restorable
- * time is `earliest`: its barrier at or before that time (or its creation). */
+ * time is `earliest`: its last barrier before that time (or its creation). */
 vol_status keep_from(vol_pool *p, const struct vol *v, int64_t earliest,
 		     uint64_t *lsn, int64_t *ns);
 

@@ -18,6 +18,10 @@
  *   never wait for writes to finish.
  * - Memory: arrays returned through `**out` are malloc'ed and owned by the
  *   caller; release them with free() (vol_info and friends hold no pointers).
+ * - Durability: vol_write and vol_discard are durable after the next
+ *   vol_sync/vol_pool_sync; every other change is durable when it returns.
+ *   After a crash the pool holds a prefix of the changes (in LSN order) that
+ *   includes everything durable.
  * - Volumes are named by vol_id, which stays the same across renames. A call on
  *   an id that was deleted returns VOL_ENOENT.
  * - Times are wall-clock nanoseconds since the Unix epoch (int64_t).
