@@ -337,36 +337,24 @@ vol_status vol_backtrack(vol_pool *p, vol_id id, const vol_target *t,
 			 vol_backtrack_rec *out)
 {
 	struct vol *v;
-	vol_status st = vol_begin(p, id, &v);
+	kv_batch *b;
+	vol_status st = change_begin(p, id, &v, &b);
 	if (st)
 		return st;
-	kv_batch *b = p->kv->ops->batch_new(p->kv);
-	if (!b) {
-		vol_end(v);
-		return vol__fail(VOL_ENOMEM, "out of memory");
-	}
-	pthread_mutex_lock(&p->mu);
 	vol_point at;
 	if (!(st = resolve_locked(p, v, t, &at)))
 		st = branch_to(p, v, b, &at, t, CH_BACKTRACK, out);
-	pthread_mutex_unlock(&p->mu);
-	p->kv->ops->batch_free(b);
-	vol_end(v);
+	change_end(p, v, b);
 	return st;
 }
 
 vol_status vol_reset(vol_pool *p, vol_id id, vol_point *out)
 {
 	struct vol *v;
-	vol_status st = vol_begin(p, id, &v);
+	kv_batch *b;
+	vol_status st = change_begin(p, id, &v, &b);
 	if (st)
 		return st;
-	kv_batch *b = p->kv->ops->batch_new(p->kv);
-	if (!b) {
-		vol_end(v);
-		return vol__fail(VOL_ENOMEM, "out of memory");
-	}
-	pthread_mutex_lock(&p->mu);
 	struct vol *src = v->source ? vol_find(p, v->source) : NULL;
 	if (!v->source) {
 		st = vol__fail(VOL_EINVAL, "volume %s is not a clone", v->name);
@@ -382,9 +370,7 @@ vol_status vol_reset(vol_pool *p, vol_id id, vol_point *out)
 		if (!st && out)
 			*out = h.chosen;
 	}
-	pthread_mutex_unlock(&p->mu);
-	p->kv->ops->batch_free(b);
-	vol_end(v);
+	change_end(p, v, b);
 	return st;
 }
 
@@ -537,16 +523,11 @@ vol_status vol_snapshot_create(vol_pool *p, vol_id id, const char *name,
 		return vol__fail(VOL_EINVAL, "bad snapshot name '%s'",
 				 name ? name : "");
 	struct vol *v;
-	vol_status st = vol_begin(p, id, &v);
+	kv_batch *b;
+	vol_status st = change_begin(p, id, &v, &b);
 	if (st)
 		return st;
 	kv *s = p->kv;
-	kv_batch *b = s->ops->batch_new(s);
-	if (!b) {
-		vol_end(v);
-		return vol__fail(VOL_ENOMEM, "out of memory");
-	}
-	pthread_mutex_lock(&p->mu);
 	vol_point at;
 	if (snap_find(v, name)) {
 		st = vol__fail(VOL_EEXIST, "volume %s: snapshot %s exists",
@@ -575,25 +556,18 @@ vol_status vol_snapshot_create(vol_pool *p, vol_id id, const char *name,
 				*out = at;
 		}
 	}
-	pthread_mutex_unlock(&p->mu);
-	s->ops->batch_free(b);
-	vol_end(v);
+	change_end(p, v, b);
 	return st;
 }
 
 vol_status vol_snapshot_delete(vol_pool *p, vol_id id, const char *name)
 {
 	struct vol *v;
-	vol_status st = vol_begin(p, id, &v);
+	kv_batch *b;
+	vol_status st = change_begin(p, id, &v, &b);
 	if (st)
 		return st;
 	kv *s = p->kv;
-	kv_batch *b = s->ops->batch_new(s);
-	if (!b) {
-		vol_end(v);
-		return vol__fail(VOL_ENOMEM, "out of memory");
-	}
-	pthread_mutex_lock(&p->mu);
 	struct snap *sn = name ? snap_find(v, name) : NULL;
 	if (!sn) {
 		st = vol__fail(VOL_ENOENT, "volume %s has no snapshot '%s'",
@@ -612,9 +586,7 @@ vol_status vol_snapshot_delete(vol_pool *p, vol_id id, const char *name)
 			v->lsn = lsn;
 		}
 	}
-	pthread_mutex_unlock(&p->mu);
-	s->ops->batch_free(b);
-	vol_end(v);
+	change_end(p, v, b);
 	return st;
 }
 

@@ -322,6 +322,26 @@ void vol_end(struct vol *v)
 	pthread_mutex_unlock(&v->wmu);
 }
 
+vol_status change_begin(vol_pool *p, vol_id id, struct vol **v, kv_batch **b)
+{
+	vol_status st = vol_begin(p, id, v);
+	if (st)
+		return st;
+	if (!(*b = p->kv->ops->batch_new(p->kv))) {
+		vol_end(*v);
+		return vol__fail(VOL_ENOMEM, "out of memory");
+	}
+	pthread_mutex_lock(&p->mu);
+	return VOL_OK;
+}
+
+void change_end(vol_pool *p, struct vol *v, kv_batch *b)
+{
+	pthread_mutex_unlock(&p->mu);
+	p->kv->ops->batch_free(b);
+	vol_end(v);
+}
+
 int64_t vol_earliest(vol_pool *p, const struct vol *v, int64_t now)
 {
 	(void)p;
@@ -1147,15 +1167,10 @@ vol_status vol_rename(vol_pool *p, vol_id id, const char *new_name)
 		return vol__fail(VOL_EINVAL, "bad volume name '%s'",
 				 new_name ? new_name : "");
 	struct vol *v;
-	vol_status st = vol_begin(p, id, &v);
+	kv_batch *b;
+	vol_status st = change_begin(p, id, &v, &b);
 	if (st)
 		return st;
-	kv_batch *b = p->kv->ops->batch_new(p->kv);
-	if (!b) {
-		vol_end(v);
-		return vol__fail(VOL_ENOMEM, "out of memory");
-	}
-	pthread_mutex_lock(&p->mu);
 	struct vol *other = vol_find_name(p, new_name);
 	if (other && other != v) {
 		st = vol__fail(VOL_EEXIST, "volume %s already exists", new_name);
@@ -1166,9 +1181,7 @@ vol_status vol_rename(vol_pool *p, vol_id id, const char *new_name)
 		if ((st = commit_vol_meta(p, v, CH_RENAME, b)))
 			memcpy(v->name, old, sizeof old);
 	}
-	pthread_mutex_unlock(&p->mu);
-	p->kv->ops->batch_free(b);
-	vol_end(v);
+	change_end(p, v, b);
 	return st;
 }
 
@@ -1177,37 +1190,26 @@ vol_status vol_window_set(vol_pool *p, vol_id id, int64_t window_ns)
 	if (window_ns < 0)
 		return vol__fail(VOL_EINVAL, "negative window");
 	struct vol *v;
-	vol_status st = vol_begin(p, id, &v);
+	kv_batch *b;
+	vol_status st = change_begin(p, id, &v, &b);
 	if (st)
 		return st;
-	kv_batch *b = p->kv->ops->batch_new(p->kv);
-	if (!b) {
-		vol_end(v);
-		return vol__fail(VOL_ENOMEM, "out of memory");
-	}
-	pthread_mutex_lock(&p->mu);
 	int64_t old = v->window_ns;
 	v->window_ns = window_ns;
 	if ((st = commit_vol_meta(p, v, CH_WINDOW, b)))
 		v->window_ns = old;
-	pthread_mutex_unlock(&p->mu);
-	p->kv->ops->batch_free(b);
-	vol_end(v);
+	change_end(p, v, b);
 	return st;
 }
 
 vol_status vol_delete(vol_pool *p, vol_id id)
 {
 	struct vol *v;
-	vol_status st = vol_begin(p, id, &v);
+	kv_batch *b;
+	vol_status st = change_begin(p, id, &v, &b);
 	if (st)
 		return st;
 	kv *s = p->kv;
-	kv_batch *b = s->ops->batch_new(s);
-	if (!b) {
-		vol_end(v);
-		return vol__fail(VOL_ENOMEM, "out of memory");
-	}
 	uint8_t lo[32], hi[32];
 	s->ops->batch_del(b, KV_META, lo, key1(lo, MT_VOL, id));
 	const uint8_t tags[] = {MT_SEG, MT_HIST, MT_SNAP};
@@ -1216,13 +1218,10 @@ vol_status vol_delete(vol_pool *p, vol_id id)
 					hi, key1(hi, tags[i], id + 1));
 	s->ops->batch_del_range(b, KV_LOG, lo, key1(lo, LT_BARRIER, id), hi,
 				key1(hi, LT_BARRIER, id + 1));
-	pthread_mutex_lock(&p->mu);
 	uint64_t lsn = p->lsn + 1;
 	st = pool_commit(p, b, lsn, pool_now(p), CH_DELETE, id, v->tl->id, 0, 0);
 	if (st == VOL_OK)
 		vols_remove(p, v);
-	pthread_mutex_unlock(&p->mu);
-	s->ops->batch_free(b);
-	vol_end(v);
+	change_end(p, v, b);
 	return st;
 }

@@ -203,6 +203,10 @@ struct tl *tl_find(vol_pool *p, uint64_t id);  /* under mu */
 /* Lock the volume for a change: takes vol->wmu; ENOENT if deleted. */
 vol_status vol_begin(vol_pool *p, vol_id id, struct vol **out);
 void vol_end(struct vol *v);
+/* A metadata change of one volume: vol_begin, a new batch, and pool->mu
+ * held until change_end. */
+vol_status change_begin(vol_pool *p, vol_id id, struct vol **v, kv_batch **b);
+void change_end(vol_pool *p, struct vol *v, kv_batch *b);
 /* Commit a batch as change `lsn` (= p->lsn + 1) at time_ns, adding the log
  * record. Under mu. On success p->lsn = lsn. Frees nothing. */
 vol_status pool_commit(vol_pool *p, kv_batch *b, uint64_t lsn,
