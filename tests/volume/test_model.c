@@ -1139,7 +1139,7 @@ static void test_model(void **state)
 		ops = strtoull(s, NULL, 0);
 	M.rng = seed;
 	PSZ = sizes[rnd(sizeof(sizes) / sizeof(sizes[0]))];
-	MAXSZ = (512u * 1024 / PSZ > 64 ? 64 : 512u * 1024 / PSZ) *
+	MAXSZ = (256u * 1024 / PSZ > 64 ? 64 : 256u * 1024 / PSZ) *
 		(uint64_t)PSZ;
 	printf("model: seed %" PRIu64 " (MODEL_SEED=%" PRIu64
 	       " reproduces), %" PRIu64 " ops, page size %u\n", seed, seed,
@@ -1163,7 +1163,7 @@ static void test_model(void **state)
 		/* Every volume's current state, every step. */
 		check_all(false);
 		/* A sample of readable points. */
-		for (int k = 0; k < 2; k++) {
+		for (int k = 0; k < 1 + (int)(M.step % 2); k++) {
 			struct mvol *v = random_live();
 			if (v != NULL) {
 				vol_target t = random_target(v);
