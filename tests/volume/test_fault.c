@@ -1,0 +1,502 @@
+/*
+ * test_fault.c - every engine call under injected store failures.
+ *
+ * Design
+ * The pool runs over kv_fault_wrap(kv_rocks_open(POOL/db)) (vol_pool_opts.kv).
+ * For each kind of failure (reads, syncs, writes) a fresh pool is built the
+ * same way and a fixed sequence of engine calls is run over it. Each call is
+ * first made to fail at its 1st store call of that kind, then its 2nd, and
+ * so on, until it runs without reaching the failure point (then it has
+ * succeeded and the sequence moves on). Every failing run must:
+ *   - return a non-OK status and leave its own message in vol_errmsg();
+ *   - leave the pool exactly as before: pool LSN, every volume's vol_info,
+ *     content, snapshot list and backtrack history (compared with a capture
+ *     taken just before); after an injected write or sync failure also
+ *     after close + reopen (what is on disk is unchanged).
+ * A call that sees its write or sync fail and still returns VOL_OK is a bug
+ * (a change or a durability promise was lost). After each call's success
+ * the pool is closed and reopened and must read back the same state, with
+ * vol_check clean.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tutil.h"
+
+#define PS 4096
+#define MAXTRY 20000
+
+enum mode { M_READS, M_SYNCS, M_WRITES };
+static const char *mode_name[] = {"read", "sync", "write"};
+
+struct ctx {
+	struct fx *f;
+	kv_fault_ctl ctl;
+	vol_id a, b, victim, c1, n1;
+	int64_t bar_ns; /* a barrier of volume a from the setup */
+};
+
+/* ------------------------------------------------------------- the pool */
+
+static void open_faulty(struct ctx *c)
+{
+	char db[400];
+	kv *inner = NULL;
+
+	memset(&c->ctl, 0, sizeof(c->ctl));
+	snprintf(db, sizeof(db), "%s/db", c->f->path);
+	OK(kv_rocks_open(db, false, &inner));
+	c->f->opts.kv = kv_fault_wrap(inner, &c->ctl);
+	assert_non_null(c->f->opts.kv);
+	OK(vol_pool_open(c->f->path, &c->f->opts, &c->f->p));
+	c->f->opts.kv = NULL; /* the pool owns it now */
+}
+
+static void reopen_faulty(struct ctx *c)
+{
+	OK(vol_pool_close(c->f->p));
+	c->f->p = NULL;
+	open_faulty(c);
+}
+
+static void setup_pool(struct ctx *c)
+{
+	struct fx *f = c->f;
+	uint8_t w[4 * PS];
+	vol_point pt;
+	vol_target now = tu_now();
+
+	/* fx_new opened the pool over plain RocksDB: switch to the wrapper. */
+	OK(vol_pool_close(f->p));
+	f->p = NULL;
+	open_faulty(c);
+	OK(vol_create(f->p, "a", sizeof(w), &c->a));
+	tu_fill(w, sizeof(w), 1);
+	f->clk.now += SEC;
+	OK(vol_write(f->p, c->a, w, 0, sizeof(w)));
+	OK(vol_sync(f->p, c->a, &pt));
+	c->bar_ns = pt.time_ns;
+	f->clk.now += SEC;
+	OK(vol_write(f->p, c->a, w + 7, 50, 3000));
+	OK(vol_snapshot_create(f->p, c->a, "s1", &now, NULL));
+	f->clk.now += SEC;
+	OK(vol_clone(f->p, c->a, &now, "b", &c->b));
+	OK(vol_write(f->p, c->b, w + 99, PS - 10, 20));
+	OK(vol_create(f->p, "victim", 2 * PS, &c->victim));
+	OK(vol_write(f->p, c->victim, w, 0, 2 * PS));
+	f->clk.now += SEC;
+	OK(vol_pool_sync(f->p));
+}
+
+/* --------------------------------------------------------- state capture */
+
+#define MAXVOLS 8
+
+struct cap {
+	uint64_t lsn;
+	size_t n;
+	vol_info info[MAXVOLS];
+	uint8_t *data[MAXVOLS];
+	vol_snapshot *snaps[MAXVOLS];
+	size_t nsnaps[MAXVOLS];
+	vol_backtrack_rec *hist[MAXVOLS];
+	size_t nhist[MAXVOLS];
+};
+
+static void capture(vol_pool *p, struct cap *c)
+{
+	vol_info *list = NULL;
+	uint64_t size;
+
+	memset(c, 0, sizeof(*c));
+	c->lsn = vol_pool_lsn(p);
+	OK(vol_list(p, &list, &c->n));
+	assert_true(c->n <= MAXVOLS);
+	memcpy(c->info, list, c->n * sizeof(vol_info));
+	free(list);
+	for (size_t i = 0; i < c->n; i++) {
+		c->data[i] = tu_read_all(p, c->info[i].id, &size);
+		OK(vol_snapshot_list(p, c->info[i].id, &c->snaps[i],
+				     &c->nsnaps[i]));
+		OK(vol_backtrack_history(p, c->info[i].id, &c->hist[i],
+					 &c->nhist[i]));
+	}
+}
+
+static void release(struct cap *c)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		free(c->data[i]);
+		free(c->snaps[i]);
+		free(c->hist[i]);
+	}
+}
+
+#define SAME(field)                                                        \
+	do {                                                               \
+		if (x->field != y->field)                                  \
+			fail_msg("%s: volume %s: " #field " %" PRId64      \
+				 " became %" PRId64, what, x->name,        \
+				 (int64_t)x->field, (int64_t)y->field);    \
+	} while (0)
+
+/* stats: also compare the byte counts of the last retention pass (not
+ * required to survive a reopen). */
+static void same(const struct cap *a, const struct cap *b, bool stats,
+		 const char *what)
+{
+	if (a->lsn != b->lsn)
+		fail_msg("%s: pool LSN %" PRIu64 " became %" PRIu64, what,
+			 a->lsn, b->lsn);
+	if (a->n != b->n)
+		fail_msg("%s: %zu volumes became %zu", what, a->n, b->n);
+	for (size_t i = 0; i < a->n; i++) {
+		const vol_info *x = &a->info[i], *y = &b->info[i];
+		if (strcmp(x->name, y->name) != 0)
+			fail_msg("%s: volume %s became %s", what, x->name,
+				 y->name);
+		SAME(id);
+		SAME(size);
+		SAME(lsn);
+		SAME(timeline);
+		SAME(chain_depth);
+		SAME(created_ns);
+		SAME(window_ns);
+		SAME(actual_window_ns);
+		SAME(earliest_ns);
+		SAME(source);
+		SAME(source_timeline);
+		SAME(source_lsn);
+		SAME(bytes_written);
+		SAME(snapshots);
+		SAME(backtracks);
+		if (stats) {
+			SAME(budget_alert);
+			SAME(bytes_stored);
+			SAME(bytes_unique);
+			SAME(bytes_shared);
+			SAME(bytes_history);
+		}
+		if (strcmp(x->source_name, y->source_name) != 0)
+			fail_msg("%s: volume %s: source name changed", what,
+				 x->name);
+		if (memcmp(a->data[i], b->data[i], x->size) != 0)
+			fail_msg("%s: volume %s: content changed", what,
+				 x->name);
+		if (a->nsnaps[i] != b->nsnaps[i])
+			fail_msg("%s: volume %s: %zu snapshots became %zu",
+				 what, x->name, a->nsnaps[i], b->nsnaps[i]);
+		for (size_t j = 0; j < a->nsnaps[i]; j++) {
+			const vol_snapshot *s = &a->snaps[i][j],
+					   *t = &b->snaps[i][j];
+			if (strcmp(s->name, t->name) != 0 ||
+			    s->point.lsn != t->point.lsn ||
+			    s->point.timeline != t->point.timeline ||
+			    s->point.time_ns != t->point.time_ns ||
+			    s->created_ns != t->created_ns)
+				fail_msg("%s: volume %s: snapshot %s changed",
+					 what, x->name, s->name);
+		}
+		if (a->nhist[i] != b->nhist[i])
+			fail_msg("%s: volume %s: %zu backtrack records "
+				 "became %zu", what, x->name, a->nhist[i],
+				 b->nhist[i]);
+		for (size_t j = 0; j < a->nhist[i]; j++) {
+			const vol_backtrack_rec *r = &a->hist[i][j],
+						*q = &b->hist[i][j];
+			if (r->when_ns != q->when_ns ||
+			    r->chosen.lsn != q->chosen.lsn ||
+			    r->new_timeline != q->new_timeline)
+				fail_msg("%s: volume %s: backtrack record %zu "
+					 "changed", what, x->name, j);
+		}
+	}
+}
+
+/* ------------------------------------------------------- the calls */
+
+static vol_status op_write(struct ctx *c)
+{
+	uint8_t w[2 * PS];
+	tu_fill(w, sizeof(w), 42);
+	return vol_write(c->f->p, c->a, w, 100, sizeof(w));
+}
+
+static vol_status op_discard(struct ctx *c)
+{
+	return vol_discard(c->f->p, c->a, PS, PS + 10);
+}
+
+static vol_status op_resize(struct ctx *c)
+{
+	return vol_resize(c->f->p, c->a, 6 * PS);
+}
+
+static vol_status op_sync(struct ctx *c)
+{
+	return vol_sync(c->f->p, c->a, NULL);
+}
+
+static vol_status op_write_b(struct ctx *c)
+{
+	return vol_write(c->f->p, c->b, "0123456789", 5, 10);
+}
+
+static vol_status op_pool_sync(struct ctx *c)
+{
+	return vol_pool_sync(c->f->p);
+}
+
+static vol_status op_backtrack(struct ctx *c)
+{
+	vol_target t = tu_at_time(c->bar_ns);
+	return vol_backtrack(c->f->p, c->a, &t, NULL);
+}
+
+static vol_status op_clone(struct ctx *c)
+{
+	vol_target t = tu_now();
+	return vol_clone(c->f->p, c->a, &t, "c1", &c->c1);
+}
+
+static vol_status op_reset(struct ctx *c)
+{
+	return vol_reset(c->f->p, c->b, NULL);
+}
+
+static vol_status op_snapshot(struct ctx *c)
+{
+	vol_target t = tu_at_time(c->bar_ns);
+	return vol_snapshot_create(c->f->p, c->a, "s2", &t, NULL);
+}
+
+static vol_status op_snapshot_delete(struct ctx *c)
+{
+	return vol_snapshot_delete(c->f->p, c->a, "s1");
+}
+
+static vol_status op_rename(struct ctx *c)
+{
+	return vol_rename(c->f->p, c->b, "b2");
+}
+
+static vol_status op_window(struct ctx *c)
+{
+	return vol_window_set(c->f->p, c->a, 60 * SEC);
+}
+
+static vol_status op_delete(struct ctx *c)
+{
+	return vol_delete(c->f->p, c->victim);
+}
+
+static vol_status op_retention(struct ctx *c)
+{
+	return vol_retention_run(c->f->p, NULL);
+}
+
+static vol_status op_create(struct ctx *c)
+{
+	return vol_create(c->f->p, "n1", 3 * PS, &c->n1);
+}
+
+static vol_status op_write_clone(struct ctx *c)
+{
+	return vol_write(c->f->p, c->c1, "clone", PS - 2, 5);
+}
+
+/* Reads only: each must fail cleanly or succeed with the right data. */
+static vol_status op_reads(struct ctx *c)
+{
+	uint8_t buf[6 * PS];
+	size_t got;
+	vol_point pt;
+	vol_target t = tu_at_snap("s2");
+	vol_status st;
+
+	if ((st = vol_read(c->f->p, c->a, buf, 0, sizeof(buf), &got)))
+		return st;
+	if ((st = vol_resolve(c->f->p, c->a, &t, &pt)))
+		return st;
+	return vol_read_point(c->f->p, c->a, &pt, buf, 0, sizeof(buf), &got);
+}
+
+struct call {
+	const char *name;
+	vol_status (*fn)(struct ctx *c);
+	int64_t advance; /* clock step before the call */
+};
+
+static const struct call calls[] = {
+	{"write", op_write, SEC},
+	{"discard", op_discard, SEC},
+	{"resize", op_resize, SEC},
+	{"sync", op_sync, SEC},
+	{"write b", op_write_b, SEC},
+	{"pool sync", op_pool_sync, SEC},
+	{"backtrack", op_backtrack, SEC},
+	{"clone", op_clone, SEC},
+	{"write clone", op_write_clone, SEC},
+	{"reset", op_reset, SEC},
+	{"snapshot create", op_snapshot, SEC},
+	{"snapshot delete", op_snapshot_delete, SEC},
+	{"rename", op_rename, SEC},
+	{"window set", op_window, SEC},
+	{"delete", op_delete, SEC},
+	{"retention", op_retention, 3600 * SEC},
+	{"create", op_create, SEC},
+	{"reads", op_reads, 0},
+};
+
+static unsigned *counter(kv_fault_ctl *ctl, enum mode m)
+{
+	return m == M_READS ? &ctl->reads_until_fail :
+	       m == M_SYNCS ? &ctl->syncs_until_fail : &ctl->writes_until_fail;
+}
+
+static void run_mode(enum mode m)
+{
+	struct ctx c = {0};
+	unsigned long failures = 0;
+
+	c.f = fx_new(PS);
+	setup_pool(&c);
+	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
+		const struct call *k = &calls[i];
+		char what[160];
+		unsigned n;
+		bool done = false;
+
+		c.f->clk.now += k->advance;
+		for (n = 1; !done; n++) {
+			struct cap before, after;
+			vol_id x;
+
+			if (n > MAXTRY)
+				fail_msg("%s: still failing after %u injected "
+					 "%s failures", k->name, MAXTRY,
+					 mode_name[m]);
+			capture(c.f->p, &before);
+			/* A known message, to see the call set its own. */
+			ST(VOL_ENOENT, vol_lookup(c.f->p, "zz-sentinel", &x));
+			*counter(&c.ctl, m) = n;
+			vol_status st = k->fn(&c);
+			bool fired = *counter(&c.ctl, m) == 0;
+			*counter(&c.ctl, m) = 0;
+			snprintf(what, sizeof(what),
+				 "%s with %s #%u failing", k->name,
+				 mode_name[m], n);
+			if (!fired) {
+				/* Fewer than n calls of that kind: the call
+				 * ran whole and must have succeeded. */
+				if (st != VOL_OK)
+					fail_msg("%s (not reached): %s: %s",
+						 what, vol_strerror(st),
+						 vol_errmsg());
+				release(&before);
+				done = true;
+				break;
+			}
+			if (st == VOL_OK) {
+				if (m != M_READS)
+					fail_msg("%s: returned OK", what);
+				/* A read failure it could do without. */
+				release(&before);
+				done = true;
+				break;
+			}
+			failures++;
+			const char *msg = vol_errmsg();
+			if (msg[0] == '\0' || strstr(msg, "zz-sentinel"))
+				fail_msg("%s: %s without a message of its own",
+					 what, vol_strerror(st));
+			capture(c.f->p, &after);
+			same(&before, &after, true, what);
+			release(&after);
+			if (m != M_READS) {
+				char w2[200];
+				snprintf(w2, sizeof(w2), "%s, after reopen",
+					 what);
+				reopen_faulty(&c);
+				capture(c.f->p, &after);
+				same(&before, &after, false, w2);
+				release(&after);
+			}
+			release(&before);
+		}
+		/* The call succeeded: what it did survives a reopen. */
+		struct cap s1, s2;
+		uint64_t problems = 1;
+		capture(c.f->p, &s1);
+		reopen_faulty(&c);
+		capture(c.f->p, &s2);
+		snprintf(what, sizeof(what), "%s: reopen after success",
+			 k->name);
+		same(&s1, &s2, false, what);
+		release(&s1);
+		release(&s2);
+		OK(vol_check(c.f->p, NULL, NULL, &problems));
+		assert_int_equal(problems, 0);
+		printf("fault: %-16s %-5s failure points: %u\n", k->name,
+		       mode_name[m], n - 1);
+	}
+	printf("fault: %s failures injected: %lu, every one clean\n",
+	       mode_name[m], failures);
+	fx_free(c.f);
+}
+
+static void test_read_faults(void **state)
+{
+	(void)state;
+	run_mode(M_READS);
+}
+
+static void test_sync_faults(void **state)
+{
+	(void)state;
+	run_mode(M_SYNCS);
+}
+
+static void test_write_faults(void **state)
+{
+	(void)state;
+	run_mode(M_WRITES);
+}
+
+/* The wrapper itself: "always" flags and the configured status. */
+static void test_fault_always(void **state)
+{
+	(void)state;
+	struct ctx c = {0};
+	uint8_t buf[PS];
+	size_t got;
+	vol_id a;
+
+	c.f = fx_new(PS);
+	setup_pool(&c);
+	c.ctl.fail_writes = true;
+	c.ctl.status = VOL_ENOSPC;
+	ST(VOL_ENOSPC, vol_write(c.f->p, c.a, buf, 0, 10));
+	ST(VOL_ENOSPC, vol_create(c.f->p, "full", PS, &a));
+	c.ctl.fail_writes = false;
+	c.ctl.fail_reads = true;
+	c.ctl.status = 0;
+	assert_int_not_equal(vol_read(c.f->p, c.a, buf, 0, PS, &got), VOL_OK);
+	c.ctl.fail_reads = false;
+	OK(vol_read(c.f->p, c.a, buf, 0, PS, &got));
+	OK(vol_write(c.f->p, c.a, buf, 0, 10));
+	fx_free(c.f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fault_always),
+		cmocka_unit_test(test_read_faults),
+		cmocka_unit_test(test_sync_faults),
+		cmocka_unit_test(test_write_faults),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
