@@ -422,87 +422,23 @@ vol_status vol_backtrack_history(vol_pool *p, vol_id id,
 vol_status vol_clone(vol_pool *p, vol_id src, const vol_target *t,
 		     const char *name, vol_id *out)
 {
-	if (!vol_name_valid(name))
-		return vol__fail(VOL_EINVAL,
-				 "bad volume name '%s': 1-64 of [A-Za-z0-9._-], "
-				 "not starting with '.'", name ? name : "");
-	kv *s = p->kv;
-	kv_batch *b = s->ops->batch_new(s);
-	struct vol *v = vol_alloc();
-	struct tl *tl = NULL;
-	vol_status st;
-	if (!b || !v) {
-		st = vol__fail(VOL_ENOMEM, "out of memory");
-		goto out;
-	}
 	pthread_mutex_lock(&p->mu);
 	struct vol *sv = vol_find(p, src);
+	struct tl *anc;
 	vol_point at;
-	if (!sv) {
+	vol_status st;
+	if (!sv)
 		st = vol__fail(VOL_ENOENT, "no volume with id %llu",
 			       (unsigned long long)src);
-		goto unlock;
-	}
-	if (vol_find_name(p, name)) {
-		st = vol__fail(VOL_EEXIST, "volume %s already exists", name);
-		goto unlock;
-	}
-	if ((st = resolve_locked(p, sv, t, &at)))
-		goto unlock;
-	struct tl *anc = tl_find(p, at.timeline);
-	if (!anc || anc->dead) {
+	else if ((st = name_free(p, name)) ||
+		 (st = resolve_locked(p, sv, t, &at)))
+		;
+	else if (!(anc = tl_find(p, at.timeline)) || anc->dead)
 		st = vol__fail(VOL_ERANGE, "volume %s: the target is gone",
 			       sv->name);
-		goto unlock;
-	}
-	uint64_t lsn = p->lsn + 1, id = p->next_id, tid = p->next_id + 1;
-	int64_t now = pool_now(p);
-	if (!(tl = tl_new(tid, anc->id, at.lsn, lsn, now, id))) {
-		st = vol__fail(VOL_ENOMEM, "out of memory");
-		goto unlock;
-	}
-	tl->anc = anc;
-	v->id = id;
-	snprintf(v->name, sizeof v->name, "%s", name);
-	v->tl = tl;
-	v->size = size_at(tl, LSN_MAX);
-	v->lsn = v->barrier_lsn = v->created_lsn = lsn;
-	v->created_ns = now;
-	v->window_ns = sv->window_ns;
-	v->source = src;
-	v->src_tl = at.timeline;
-	v->src_lsn = at.lsn;
-	if ((st = seg_push(v, lsn, now, tid)) || (st = pool_reserve(p, 1, 1)))
-		goto unlock;
-	p->next_id += 2;
-	put_pool_record(p, b);
-	put_tl_record(b, s, tl);
-	put_vol_record(p, b, v);
-	put_seg(s, b, id, lsn, now, tid);
-	put_barrier(s, b, id, now, lsn, tid);
-	if ((st = pool_commit(p, b, lsn, now, CH_CLONE, id, tid, at.timeline,
-			      at.lsn))) {
-		p->next_id -= 2;
-		goto unlock;
-	}
-	tl_insert(p, tl);
-	vols_insert(p, v);
+	else
+		st = add_volume(p, name, anc, at.lsn, 0, sv, out);
 	pthread_mutex_unlock(&p->mu);
-	s->ops->batch_free(b);
-	if (out)
-		*out = id;
-	return VOL_OK;
-unlock:
-	pthread_mutex_unlock(&p->mu);
-out:
-	if (s && b)
-		s->ops->batch_free(b);
-	if (v) {
-		free(v->segs);
-		pthread_mutex_destroy(&v->wmu);
-		free(v);
-	}
-	free(tl);
 	return st;
 }
 

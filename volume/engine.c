@@ -1031,73 +1031,93 @@ void fill_info(vol_pool *p, const struct vol *v, vol_info *out)
 
 #define DEFAULT_WINDOW_NS (24LL * 3600 * 1000000000)
 
-vol_status vol_create(vol_pool *p, const char *name, uint64_t size,
-		      vol_id *out)
+vol_status name_free(vol_pool *p, const char *name)
 {
 	if (!vol_name_valid(name))
 		return vol__fail(VOL_EINVAL,
 				 "bad volume name '%s': 1-64 of [A-Za-z0-9._-], "
 				 "not starting with '.'", name ? name : "");
+	if (vol_find_name(p, name))
+		return vol__fail(VOL_EEXIST, "volume %s already exists", name);
+	return VOL_OK;
+}
+
+vol_status add_volume(vol_pool *p, const char *name, struct tl *anc,
+		      uint64_t anc_lsn, uint64_t size, const struct vol *src,
+		      vol_id *out)
+{
+	vol_status st = name_free(p, name);
+	if (st)
+		return st;
 	kv *s = p->kv;
-	kv_batch *b = s->ops->batch_new(s);
-	struct vol *v = vol_alloc();
-	struct tl *t = NULL;
-	vol_status st = VOL_ENOMEM;
-	if (!b || !v) {
-		st = vol__fail(VOL_ENOMEM, "out of memory");
-		goto out;
-	}
-	pthread_mutex_lock(&p->mu);
-	if (vol_find_name(p, name)) {
-		pthread_mutex_unlock(&p->mu);
-		st = vol__fail(VOL_EEXIST, "volume %s already exists", name);
-		goto out;
-	}
 	uint64_t lsn = p->lsn + 1, id = p->next_id, tid = p->next_id + 1;
 	int64_t now = pool_now(p);
-	t = tl_new(tid, 0, 0, lsn, now, id);
-	if (!t) {
-		pthread_mutex_unlock(&p->mu);
+	kv_batch *b = s->ops->batch_new(s);
+	struct vol *v = vol_alloc();
+	struct tl *t = tl_new(tid, anc ? anc->id : 0, anc ? anc_lsn : 0, lsn,
+			      now, id);
+	if (!b || !v || !t) {
 		st = vol__fail(VOL_ENOMEM, "out of memory");
 		goto out;
 	}
+	t->anc = anc;
 	v->id = id;
 	snprintf(v->name, sizeof v->name, "%s", name);
 	v->tl = t;
-	v->size = size;
 	v->lsn = v->barrier_lsn = v->created_lsn = lsn;
 	v->created_ns = now;
-	v->window_ns = DEFAULT_WINDOW_NS;
+	v->window_ns = src ? src->window_ns : DEFAULT_WINDOW_NS;
+	if (src) {
+		v->source = src->id;
+		v->src_tl = anc->id;
+		v->src_lsn = anc_lsn;
+	}
+	/* Everything that can fail in memory happens before the commit. */
+	if ((!anc && (st = tl_size_push(t, lsn, size))) ||
+	    (st = seg_push(v, lsn, now, tid)) || (st = pool_reserve(p, 1, 1)))
+		goto out;
+	v->size = size_at(t, LSN_MAX);
 	uint8_t k[32], sv[16];
 	p->next_id += 2;
 	put_pool_record(p, b);
 	put_tl_record(b, s, t);
-	be64_put(sv, size);
-	s->ops->batch_put(b, KV_META, k, key2(k, MT_SIZE, tid, lsn), sv, 8);
+	if (!anc) {
+		be64_put(sv, size);
+		s->ops->batch_put(b, KV_META, k, key2(k, MT_SIZE, tid, lsn),
+				  sv, 8);
+	}
 	put_vol_record(p, b, v);
 	be64_put(sv, tid);
 	be64_put(sv + 8, (uint64_t)now);
 	s->ops->batch_put(b, KV_META, k, key2(k, MT_SEG, id, lsn), sv, 16);
 	put_barrier(s, b, id, now, lsn, tid);
-	/* Everything that can fail in memory happens before the commit. */
-	if ((st = tl_size_push(t, lsn, size)) || (st = seg_push(v, lsn, now, tid)) ||
-	    (st = pool_reserve(p, 1, 1)) ||
-	    (st = pool_commit(p, b, lsn, now, CH_CREATE, id, tid, 0, size))) {
+	if ((st = src ? pool_commit(p, b, lsn, now, CH_CLONE, id, tid,
+				    anc->id, anc_lsn)
+		      : pool_commit(p, b, lsn, now, CH_CREATE, id, tid, 0,
+				    size))) {
 		p->next_id -= 2;
-		pthread_mutex_unlock(&p->mu);
 		goto out;
 	}
 	tl_insert(p, t);
 	vols_insert(p, v);
-	pthread_mutex_unlock(&p->mu);
+	s->ops->batch_free(b);
 	if (out)
 		*out = id;
-	s->ops->batch_free(b);
 	return VOL_OK;
 out:
-	s->ops->batch_free(b);
+	if (b)
+		s->ops->batch_free(b);
 	vol_free(v);
 	tl_free(t);
+	return st;
+}
+
+vol_status vol_create(vol_pool *p, const char *name, uint64_t size,
+		      vol_id *out)
+{
+	pthread_mutex_lock(&p->mu);
+	vol_status st = add_volume(p, name, NULL, 0, size, NULL, out);
+	pthread_mutex_unlock(&p->mu);
 	return st;
 }
 

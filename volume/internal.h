@@ -228,6 +228,13 @@ vol_status pool_reserve(vol_pool *p, size_t vols, size_t tls);
 vol_status vols_insert(vol_pool *p, struct vol *v);
 void vols_remove(vol_pool *p, struct vol *v);
 struct vol *vol_alloc(void);
+/* VOL_OK if `name` is valid and unused (under mu). */
+vol_status name_free(vol_pool *p, const char *name);
+/* Create volume `name` (under mu): a root timeline of `size` bytes, or,
+ * for a clone of src, a timeline branching at (anc, anc_lsn). */
+vol_status add_volume(vol_pool *p, const char *name, struct tl *anc,
+		      uint64_t anc_lsn, uint64_t size, const struct vol *src,
+		      vol_id *out);
 uint64_t size_at(const struct tl *t, uint64_t bound);
 uint32_t chain_depth(const struct tl *t);
 int64_t vol_earliest(vol_pool *p, const struct vol *v, int64_t now);
