@@ -465,6 +465,54 @@ static void test_write_faults(void **state)
 	run_mode(M_WRITES);
 }
 
+/* Opening a pool whose store fails reads at the 1st, 2nd, ... read: every
+ * failing open returns a status with a message (and frees the store it was
+ * given: ASan checks), and the open that gets through sees the pool whole. */
+static void test_open_faults(void **state)
+{
+	(void)state;
+	struct ctx c = {0};
+	struct cap before, after;
+	unsigned n;
+	kv_fault_ctl ctl; /* outlives the pool that opens over it */
+
+	c.f = fx_new(PS);
+	setup_pool(&c);
+	capture(c.f->p, &before);
+	OK(vol_pool_close(c.f->p));
+	c.f->p = NULL;
+	for (n = 1; n < MAXTRY; n++) {
+		char db[400];
+		kv *inner = NULL;
+
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.reads_until_fail = n;
+
+		snprintf(db, sizeof(db), "%s/db", c.f->path);
+		OK(kv_rocks_open(db, false, &inner));
+		c.f->opts.kv = kv_fault_wrap(inner, &ctl);
+		vol_status st = vol_pool_open(c.f->path, &c.f->opts, &c.f->p);
+		c.f->opts.kv = NULL;
+		if (ctl.reads_until_fail != 0) { /* not reached: opened */
+			OK(st);
+			break;
+		}
+		if (st == VOL_OK) /* a read it could do without */
+			break;
+		assert_null(c.f->p);
+		assert_true(vol_errmsg()[0] != '\0');
+	}
+	printf("fault: open             read  failure points: %u\n", n - 1);
+	OK(vol_pool_close(c.f->p));
+	c.f->p = NULL;
+	open_faulty(&c);
+	capture(c.f->p, &after);
+	same(&before, &after, false, "open after failed opens");
+	release(&before);
+	release(&after);
+	fx_free(c.f);
+}
+
 /* The wrapper itself: "always" flags and the configured status. */
 static void test_fault_always(void **state)
 {
@@ -494,6 +542,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fault_always),
+		cmocka_unit_test(test_open_faults),
 		cmocka_unit_test(test_read_faults),
 		cmocka_unit_test(test_sync_faults),
 		cmocka_unit_test(test_write_faults),
