@@ -513,6 +513,77 @@ static void test_open_faults(void **state)
 	fx_free(c.f);
 }
 
+/* kv_fault on its own, over a bare RocksDB store: countdowns, counters,
+ * iterators invalid after a failed seek, batches forwarded. */
+static void test_wrapper(void **state)
+{
+	(void)state;
+	char dir[128], db[200];
+	kv *inner = NULL, *s;
+	kv_fault_ctl ctl = {0};
+	uint8_t k[24] = {0}, k2[24] = {0};
+	void *v = NULL;
+	size_t vn = 0;
+
+	tu_mkdtemp(dir, sizeof(dir));
+	snprintf(db, sizeof(db), "%s/db", dir);
+	OK(kv_rocks_open(db, true, &inner));
+	s = kv_fault_wrap(inner, &ctl);
+	assert_non_null(s);
+	k2[23] = 1;
+	kv_batch *b = s->ops->batch_new(s);
+	s->ops->batch_put(b, KV_META, k, sizeof(k), "one", 3);
+	s->ops->batch_put(b, KV_META, k2, sizeof(k2), "two", 3);
+	assert_true(s->ops->batch_bytes(b) > 0);
+	ctl.writes_until_fail = 1;
+	ST(VOL_EIO, s->ops->write(s, b, false));
+	assert_int_equal(ctl.writes, 0);
+	ST(VOL_ENOENT, s->ops->get(s, KV_META, k, sizeof(k), &v, &vn));
+	ctl.syncs_until_fail = 1; /* a synced write is a sync too */
+	ctl.status = VOL_ENOSPC;
+	ST(VOL_ENOSPC, s->ops->write(s, b, true));
+	ctl.status = 0;
+	OK(s->ops->write(s, b, true));
+	assert_int_equal(ctl.writes, 1);
+	assert_int_equal(ctl.syncs, 1);
+	s->ops->batch_free(b);
+	ctl.syncs_until_fail = 2;
+	OK(s->ops->sync(s));
+	ST(VOL_EIO, s->ops->sync(s));
+	assert_int_equal(ctl.syncs, 2);
+
+	ctl.reads_until_fail = 2;
+	OK(s->ops->get(s, KV_META, k, sizeof(k), &v, &vn));
+	assert_int_equal(vn, 3);
+	assert_memory_equal(v, "one", 3);
+	free(v);
+	ST(VOL_EIO, s->ops->get(s, KV_META, k, sizeof(k), &v, &vn));
+	assert_int_equal(ctl.reads, 2); /* the ENOENT get and this one */
+
+	kv_iter *it = s->ops->iter_new(s, KV_META, false);
+	ctl.reads_until_fail = 1;
+	s->ops->iter_seek(it, k, sizeof(k));
+	assert_false(s->ops->iter_valid(it));
+	ST(VOL_EIO, s->ops->iter_status(it));
+	s->ops->iter_seek(it, k, sizeof(k)); /* the next seek works */
+	assert_true(s->ops->iter_valid(it));
+	OK(s->ops->iter_status(it));
+	s->ops->iter_next(it);
+	assert_true(s->ops->iter_valid(it));
+	size_t kn;
+	assert_memory_equal(s->ops->iter_key(it, &kn), k2, 24);
+	ctl.fail_reads = true;
+	s->ops->iter_seek_prev(it, k2, sizeof(k2));
+	assert_false(s->ops->iter_valid(it));
+	assert_int_not_equal(s->ops->iter_status(it), VOL_OK);
+	ctl.fail_reads = false;
+	s->ops->iter_seek_prev(it, k2, sizeof(k2));
+	assert_true(s->ops->iter_valid(it));
+	s->ops->iter_free(it);
+	s->ops->close(s);
+	tu_rmrf(dir);
+}
+
 /* The wrapper itself: "always" flags and the configured status. */
 static void test_fault_always(void **state)
 {
@@ -541,6 +612,7 @@ static void test_fault_always(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_wrapper),
 		cmocka_unit_test(test_fault_always),
 		cmocka_unit_test(test_open_faults),
 		cmocka_unit_test(test_read_faults),
