@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -99,10 +100,15 @@ vol_status keep_from(vol_pool *p, const struct vol *v, int64_t earliest,
 	return st;
 }
 
+/* RFC 3339 in UTC with nanoseconds, as the control files show times. */
 static void fmt_time(char *out, size_t n, int64_t ns)
 {
-	snprintf(out, n, "%lld.%09lld", (long long)(ns / 1000000000),
-		 (long long)(ns % 1000000000));
+	time_t sec = (time_t)(ns / 1000000000);
+	struct tm tm;
+	char day[32];
+	gmtime_r(&sec, &tm);
+	strftime(day, sizeof day, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, n, "%s.%09lldZ", day, (long long)(ns % 1000000000));
 }
 
 vol_status resolve_locked(vol_pool *p, struct vol *v, const vol_target *t,
@@ -110,7 +116,7 @@ vol_status resolve_locked(vol_pool *p, struct vol *v, const vol_target *t,
 {
 	int64_t now = pool_now(p);
 	int64_t earliest = vol_earliest(p, v, now);
-	char a[40], b[40];
+	char a[48], b[48];
 	vol_status st;
 	switch (t->kind) {
 	case VOL_AT_NOW:

@@ -398,7 +398,8 @@ static vol_status stage_drop(vol_pool *p, struct stage *s, const struct tl *tl,
 	o->iter_free(it);
 	if (st)
 		return st;
-	qsort(s->holes, s->nholes, sizeof *s->holes, u64_cmp);
+	if (s->nholes)
+		qsort(s->holes, s->nholes, sizeof *s->holes, u64_cmp);
 	size_t w = 0;
 	for (size_t i = 0; i < s->nholes; i++)
 		if (s->holes[i] < *next && (!w || s->holes[w - 1] != s->holes[i]))
