@@ -189,9 +189,9 @@ step() {
 }
 
 # ---------------------------------------------------------------- PostgreSQL
-# pg_* take the data directory DIR; the server of DIR listens on 127.0.0.1,
-# port $PGPORT_<n>; pg_port DIR tells which (set by pg_start).
-declare -A PG_PORTS=()
+# pg_* take the data directory DIR, at $T/NAME/data where NAME is the
+# volume; the server of DIR listens on 127.0.0.1 at the port given to
+# pg_start, and on a socket in $T/run; its log is $T/log/pg.NAME.log.
 
 as_postgres() { runuser -u postgres -- "$@"; }
 
@@ -207,7 +207,6 @@ pg_init() {
 pg_start() {
 	local dir=$1 port=$2 name
 	name=$(basename "$(dirname "$dir")")
-	PG_PORTS[$dir]=$port
 	STOP_HOOKS+=("pg_stop_now '$dir'")
 	as_postgres "$PGBIN/pg_ctl" -D "$dir" -l "$T/log/pg.$name.log" -w -t 300 \
 		-o "-p $port -k $T/run -c listen_addresses=127.0.0.1" start >/dev/null ||
@@ -222,10 +221,17 @@ pg_stop() {
 		fail "pg_ctl stop $1"
 }
 
-# For the trap: stop at once if it runs.
+# For the trap: an immediate shutdown (SIGQUIT) of the server of DIR if one
+# runs. postmaster.pid may be stale (a backtrack brings back an old one), so
+# the pid is signalled only if it is a postgres whose working directory is DIR.
 pg_stop_now() {
+	local pid
 	[ -f "$1/postmaster.pid" ] || return 0
-	as_postgres "$PGBIN/pg_ctl" -D "$1" -m immediate -w -t 30 stop
+	pid=$(head -n 1 "$1/postmaster.pid")
+	[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = postgres ] || return 0
+	[ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" = "$1" ] || return 0
+	kill -QUIT "$pid"
+	wait_for 30 eval "! kill -0 $pid 2>/dev/null"
 }
 
 # After a backtrack or a clone the data directory holds the postmaster.pid
