@@ -34,7 +34,11 @@
  *   be right (the engine keeps from the last barrier before the window).
  *
  * Reproduce: the seed is printed; MODEL_SEED=N reproduces a run, MODEL_OPS=N
- * sets the number of steps (default 20000; 4000 in sanitizer builds). The
+ * sets the number of steps (default 20000; 4000 in sanitizer builds).
+ * MODEL_BUDGET=BYTES sets a small history budget: retention may then cut
+ * windows deeper than the target (never shallower), must raise
+ * budget_alert when it does, and everything after the cut must still read
+ * back exactly (meson runs this as volume_model_budget). The
  * page size (4K..64K) and volume sizes are chosen from the seed. On failure
  * the last TRACE_N steps are printed.
  */
@@ -226,6 +230,8 @@ static struct {
 	unsigned long checks_points, checks_may;
 	bool want_full;        /* check every point after this step  */
 	struct mvol *focus;    /* the volume being checked (for mfail) */
+	uint64_t budget;       /* MODEL_BUDGET: history budget (0 = off) */
+	unsigned long budget_cuts;
 } M;
 
 static uint64_t rnd(uint64_t n) /* [0, n) */
@@ -999,12 +1005,36 @@ static void op_retention(void)
 	trace("retention");
 	MOK(vol_retention_run(M.f->p, &rep));
 	unchanged("retention");
+	if (getenv("MODEL_TRACE") != NULL)
+		fprintf(stderr, "  retention: %" PRIu64 " versions deleted, "
+			"history %" PRIu64 " bytes, alert %d, cutoff now%+.3fs\n",
+			rep.versions_deleted, rep.bytes_history,
+			rep.budget_alert, rep.cutoff_ns ?
+			(double)(rep.cutoff_ns - M.f->clk.now) / 1e9 : 0.0);
 	for (int i = 0; i < MAXV; i++) {
 		struct mvol *v = &M.v[i];
 		if (!v->live)
 			continue;
 		if (M.f->clk.now - v->window > v->dropped)
 			v->dropped = M.f->clk.now - v->window;
+		if (M.budget == 0)
+			continue;
+		/* Under a binding budget the pass may cut deeper (oldest
+		 * first), never shallower; what it cut stays cut. */
+		vol_info in;
+		MOK(vol_info_get(M.f->p, v->id, &in));
+		if (in.earliest_ns < earliest(v))
+			mfail("retention: %s earliest %" PRId64 " is before "
+			      "the window's %" PRId64, v->name, in.earliest_ns,
+			      earliest(v));
+		if (in.earliest_ns > earliest(v)) {
+			M.budget_cuts++;
+			if (!in.budget_alert || !rep.budget_alert)
+				mfail("retention: %s window cut without "
+				      "budget_alert", v->name);
+		}
+		if (in.earliest_ns > v->dropped)
+			v->dropped = in.earliest_ns;
 	}
 	M.want_full = true;
 }
@@ -1133,6 +1163,8 @@ static void test_model(void **state)
 		seed = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^
 		       (uint64_t)getpid() << 40;
 	}
+	if ((s = getenv("MODEL_BUDGET")) != NULL && *s != '\0')
+		ops = tu_sanitized() ? 3000 : 8000; /* the second run */
 	if ((s = getenv("MODEL_OPS")) != NULL && *s != '\0')
 		ops = strtoull(s, NULL, 0);
 	M.rng = seed;
@@ -1150,6 +1182,11 @@ static void test_model(void **state)
 	M.f = fx_new(PSZ);
 	M.lsn = vol_pool_lsn(M.f->p);
 	assert_int_equal(M.lsn, 0);
+	if ((s = getenv("MODEL_BUDGET")) != NULL && *s != '\0') {
+		M.budget = strtoull(s, NULL, 0);
+		MOK(vol_pool_set_budget(M.f->p, M.budget));
+		printf("model: history budget %" PRIu64 " bytes\n", M.budget);
+	}
 
 	for (M.step = 0; M.step < ops; M.step++) {
 		double t0 = mono();
@@ -1184,6 +1221,11 @@ static void test_model(void **state)
 	printf("model: %" PRIu64 " ops passed, %lu points read back (%lu at "
 	       "the window's edge), final LSN %" PRIu64 "\n", ops,
 	       M.checks_points, M.checks_may, M.lsn);
+	if (M.budget != 0) {
+		printf("model: %lu windows cut by the budget\n",
+		       M.budget_cuts);
+		assert_true(M.budget_cuts > 0); /* the budget did bind */
+	}
 
 	if (getenv("MODEL_PROFILE") != NULL)
 		for (size_t i = 0; i < sizeof(prof) / sizeof(prof[0]) &&
