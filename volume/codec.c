@@ -173,3 +173,19 @@ void rd_str(struct rd *r, char *out, size_t cap)
 	r->p += 1 + n;
 	r->n -= 1 + n;
 }
+
+void vkey_make(uint8_t k[VKEY_LEN], const uint8_t pkey[PKEY_LEN])
+{
+	k[0] = LT_VERSION;
+	memcpy(k + 1, pkey, PKEY_LEN);
+}
+
+void put_version(kv *s, kv_batch *b, const uint8_t pkey[PKEY_LEN],
+		 int64_t ns, size_t bytes)
+{
+	uint8_t k[VKEY_LEN], v[16];
+	vkey_make(k, pkey);
+	be64_put(v, (uint64_t)ns);
+	be64_put(v + 8, bytes);
+	s->ops->batch_put(b, KV_LOG, k, VKEY_LEN, v, sizeof v);
+}

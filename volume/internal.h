@@ -76,7 +76,15 @@ enum meta_tag {
 enum log_tag {
 	LT_CHANGE = 'C',   /* C lsn                 -> change record        */
 	LT_BARRIER = 'B',  /* B vol time lsn        -> timeline (u64)       */
+	LT_VERSION = 'P',  /* P tl page ~lsn        -> time, stored bytes   */
 };
+/* Every page version has its LT_VERSION entry, written in the same batch
+ * and deleted with it: retention scans these small entries instead of the
+ * page values (which BlobDB would have to read from the blob files). */
+#define VKEY_LEN (1 + PKEY_LEN)
+void vkey_make(uint8_t k[VKEY_LEN], const uint8_t pkey[PKEY_LEN]);
+void put_version(kv *s, kv_batch *b, const uint8_t pkey[PKEY_LEN],
+		 int64_t ns, size_t bytes);
 enum change_kind {
 	CH_CREATE = 1, CH_WRITE, CH_DISCARD, CH_RESIZE, CH_BACKTRACK, CH_CLONE,
 	CH_RESET, CH_DELETE, CH_RENAME, CH_SNAPSHOT, CH_WINDOW,

@@ -269,15 +269,16 @@ static void stage_put(vol_pool *p, kv_batch *b, struct stage *s, uint64_t tl,
 		uint8_t *v = stage_data(s, i) - PVAL_HDR;
 		pkey_make(k, tl, s->pageno[i], lsn);
 		pval_header(v, k, s->kind[i], now, s->hash[i]);
-		o->batch_put(b, KV_PAGES, k, PKEY_LEN, v,
-			     s->kind[i] == PV_DATA ? PVAL_HDR + s->ps
-						   : PVAL_HDR);
+		size_t vn = s->kind[i] == PV_DATA ? PVAL_HDR + s->ps : PVAL_HDR;
+		o->batch_put(b, KV_PAGES, k, PKEY_LEN, v, vn);
+		put_version(p->kv, b, k, now, PKEY_LEN + vn);
 	}
 	uint8_t h[PVAL_HDR];
 	for (size_t i = 0; i < s->nholes; i++) {
 		pkey_make(k, tl, s->holes[i], lsn);
 		pval_header(h, k, PV_HOLE, now, 0);
 		o->batch_put(b, KV_PAGES, k, PKEY_LEN, h, PVAL_HDR);
+		put_version(p->kv, b, k, now, PKEY_LEN + PVAL_HDR);
 	}
 }
 

@@ -11,9 +11,12 @@
  *   SNAP    [lsn, lsn] for every snapshot;
  *   BRANCH  [anc_lsn, anc_lsn] on the ancestor of every live timeline.
  * A timeline with no item is unreachable and is dropped with range deletes.
- * Then, without the lock, one scan of the pages family decides each version
- * v of a page: it is what points in [v, next newer version) read, so it is
- * kept iff an item overlaps that range. Points created while the pass runs
+ * Then, without the lock, one scan of the version entries in the log family
+ * (`P|tl|page|~lsn` -> time, bytes: a few dozen bytes per version, so a pass
+ * never reads page data out of the blob files) decides each version v of a
+ * page: it is what points in [v, next newer version) read, so it is kept iff
+ * an item overlaps that range; a deleted version loses its page and its
+ * entry in one batch. Points created while the pass runs
  * are inside ranges the plan already holds (windows only move forward and
  * new points resolve inside them), and timelines created meanwhile are not
  * in the plan, so they are never touched.
@@ -273,13 +276,19 @@ static bool decide(struct plan *pl, struct tw *w, uint64_t v, uint64_t next,
 	uint64_t hi = next == LSN_MAX ? LSN_MAX : next - 1;
 	size_t needs = 0, window_only = 1;
 	struct item *one = NULL;
+	int64_t window_from = INT64_MIN; /* latest earliest time needing it */
 	for (size_t i = 0; i < w->nitems; i++) {
 		struct item *it = &w->items[i];
 		if (it->lo <= hi && it->hi >= v) {
 			needs++;
 			one = it;
-			if (it->kind != IT_WINDOW)
+			if (it->kind != IT_WINDOW) {
 				window_only = 0;
+			} else {
+				struct vplan *vp = vp_find(pl, it->vol);
+				if (vp && vp->earliest > window_from)
+					window_from = vp->earliest;
+			}
 		}
 	}
 	if (!needs)
@@ -306,7 +315,10 @@ static bool decide(struct plan *pl, struct tw *w, uint64_t v, uint64_t next,
 			if (sp)
 				sp->held += bytes;
 		}
-		if (window_only && next != LSN_MAX) {
+		/* Only the window keeps it: raising the earliest time past
+		 * next_ns frees it (if it is not already past: then the last
+		 * barrier before the window keeps it, as it must). */
+		if (window_only && next != LSN_MAX && next_ns > window_from) {
 			if (pl->ndeaths == pl->capdeaths) {
 				size_t nc = pl->capdeaths ? pl->capdeaths * 2
 							  : 1024;
@@ -351,13 +363,14 @@ static vol_status flush(kv *s, kv_batch **b, bool force)
 	return st;
 }
 
-/* Scan every page version, deleting what the plan does not need. */
+/* Scan every page version (through its small LT_VERSION entry), deleting
+ * what the plan does not need. */
 static vol_status scan(vol_pool *p, struct plan *pl, kv_batch **b,
 		       vol_retention_report *rep)
 {
 	kv *s = p->kv;
 	const struct kv_ops *o = s->ops;
-	kv_iter *it = o->iter_new(s, KV_PAGES, true);
+	kv_iter *it = o->iter_new(s, KV_LOG, true);
 	if (!it)
 		return vol__fail(VOL_ENOMEM, "out of memory");
 	vol_status st = VOL_OK;
@@ -365,15 +378,22 @@ static vol_status scan(vol_pool *p, struct plan *pl, kv_batch **b,
 	int64_t next_ns = 0;
 	bool first = true;
 	struct tw *w = NULL;
-	for (o->iter_seek(it, zero_key, PKEY_LEN); o->iter_valid(it) && !st;
+	uint8_t tag = LT_VERSION;
+	for (o->iter_seek(it, &tag, 1); o->iter_valid(it) && !st;
 	     o->iter_next(it)) {
 		size_t kn, vn;
 		const uint8_t *k = o->iter_key(it, &kn);
+		if (kn < 1 || k[0] != LT_VERSION)
+			break;
 		const uint8_t *v = o->iter_value(it, &vn);
-		if (kn != PKEY_LEN)
-			continue;
+		if (kn != VKEY_LEN || vn != 16) {
+			st = vol__fail(VOL_ECORRUPT, "bad version entry in the "
+				       "log");
+			break;
+		}
+		const uint8_t *pk = k + 1;
 		uint64_t tl, pg, lsn;
-		pkey_parse(k, &tl, &pg, &lsn);
+		pkey_parse(pk, &tl, &pg, &lsn);
 		if (first || tl != cur_tl || pg != cur_pg) {
 			if (first || tl != cur_tl)
 				w = tw_find(pl, tl);
@@ -383,12 +403,14 @@ static vol_status scan(vol_pool *p, struct plan *pl, kv_batch **b,
 			next = LSN_MAX;
 		}
 		rep->versions_scanned++;
-		int64_t ns = vn >= PVAL_HDR ? (int64_t)be64_get(v + 8) : 0;
+		int64_t ns = (int64_t)be64_get(v);
+		uint64_t bytes = be64_get(v + 8);
 		/* Unknown timeline: created after the plan, or being dropped. */
-		if (w && w->live && !decide(pl, w, lsn, next, next_ns, kn + vn)) {
-			o->batch_del(*b, KV_PAGES, k, kn);
+		if (w && w->live && !decide(pl, w, lsn, next, next_ns, bytes)) {
+			o->batch_del(*b, KV_PAGES, pk, PKEY_LEN);
+			o->batch_del(*b, KV_LOG, k, kn);
 			rep->versions_deleted++;
-			rep->bytes_deleted += kn + vn;
+			rep->bytes_deleted += bytes;
 			st = flush(s, b, false);
 		}
 		next = lsn;
@@ -424,6 +446,10 @@ static vol_status finish(vol_pool *p, struct plan *pl, kv_batch *b,
 		be64_put(a, w->id);
 		be64_put(z, w->id + 1);
 		o->batch_del_range(b, KV_PAGES, a, PKEY_LEN, z, PKEY_LEN);
+		uint8_t va[VKEY_LEN], vz[VKEY_LEN];
+		vkey_make(va, a);
+		vkey_make(vz, z);
+		o->batch_del_range(b, KV_LOG, va, VKEY_LEN, vz, VKEY_LEN);
 		o->batch_del(b, KV_META, lo, key1(lo, MT_TL, w->id));
 		o->batch_del_range(b, KV_META, lo, key1(lo, MT_SIZE, w->id),
 				   hi, key1(hi, MT_SIZE, w->id + 1));
@@ -550,7 +576,7 @@ vol_status vol_retention_run(vol_pool *p, vol_retention_report *out)
 		uint64_t over = pl.bytes_history - budget, freed = 0;
 		for (size_t i = 0; i < pl.ndeaths && freed < over; i++) {
 			freed += pl.deaths[i].bytes;
-			cutoff = pl.deaths[i].ns;
+			cutoff = pl.deaths[i].ns + 1;
 		}
 		pthread_mutex_lock(&p->mu);
 		for (size_t i = 0; i < p->nvols; i++) {
@@ -618,6 +644,19 @@ static const char *owner_name(vol_pool *p, const struct tl *t)
 {
 	struct vol *v = t ? vol_find(p, t->owner) : NULL;
 	return v ? v->name : "(deleted volume)";
+}
+
+static bool version_entry_ok(vol_pool *p, const uint8_t *pkey, size_t bytes)
+{
+	uint8_t k[VKEY_LEN];
+	void *v;
+	size_t vn;
+	vkey_make(k, pkey);
+	if (p->kv->ops->get(p->kv, KV_LOG, k, VKEY_LEN, &v, &vn))
+		return false;
+	bool ok = vn == 16 && be64_get((uint8_t *)v + 8) == bytes;
+	free(v);
+	return ok;
 }
 
 vol_status vol_check(vol_pool *p, vol_check_fn fn, void *ctx,
@@ -707,6 +746,11 @@ vol_status vol_check(vol_pool *p, vol_check_fn fn, void *ctx,
 				"checksum mismatch", vname,
 				(unsigned long long)pg, (unsigned long long)lsn,
 				(unsigned long long)tl);
+		else if (!version_entry_ok(p, k, PKEY_LEN + vn))
+			PROBLEM("volume %s page %llu lsn %llu (timeline %llu): "
+				"its version entry in the log is missing or "
+				"wrong", vname, (unsigned long long)pg,
+				(unsigned long long)lsn, (unsigned long long)tl);
 		else if (lsn > pool_lsn)
 			PROBLEM("volume %s page %llu: lsn %llu is newer than "
 				"the pool's %llu", vname,
