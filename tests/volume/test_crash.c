@@ -157,11 +157,11 @@ static bool read_report(int fd, struct report *r)
 
 static void test_crash(void **state)
 {
-	(void)state;
 	uint64_t seed, rounds = tu_sanitized() ? 4 : 8;
 	const char *e = getenv("CRASH_SEED");
 	static uint8_t ref[NV][SZ], got[SZ], scratch[4 * PS];
 	struct fx *f = fx_new(PS);
+	*state = f; /* for crash_teardown */
 	vol_id id[NV];
 	char name[8];
 
@@ -271,13 +271,19 @@ static void test_crash(void **state)
 		OK(vol_pool_close(p));
 		f->p = NULL;
 	}
-	fx_free(f);
+}
+
+/* After a failure too: close the pool, remove its folder. */
+static int crash_teardown(void **state)
+{
+	fx_free(*state);
+	return 0;
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_crash),
+		cmocka_unit_test_teardown(test_crash, crash_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,6 +28,8 @@
 #define PS 4096
 #define MAXTRY 20000
 
+static struct fx *current; /* freed by fault_teardown, even on failure */
+
 enum mode { M_READS, M_SYNCS, M_WRITES };
 static const char *mode_name[] = {"read", "sync", "write"};
 
@@ -361,7 +363,7 @@ static void run_mode(enum mode m)
 	struct ctx c = {0};
 	unsigned long failures = 0;
 
-	c.f = fx_new(PS);
+	c.f = current = fx_new(PS);
 	setup_pool(&c);
 	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
 		const struct call *k = &calls[i];
@@ -445,6 +447,7 @@ static void run_mode(enum mode m)
 	printf("fault: %s failures injected: %lu, every one clean\n",
 	       mode_name[m], failures);
 	fx_free(c.f);
+	current = NULL;
 }
 
 static void test_read_faults(void **state)
@@ -476,7 +479,7 @@ static void test_open_faults(void **state)
 	unsigned n;
 	kv_fault_ctl ctl; /* outlives the pool that opens over it */
 
-	c.f = fx_new(PS);
+	c.f = current = fx_new(PS);
 	setup_pool(&c);
 	capture(c.f->p, &before);
 	OK(vol_pool_close(c.f->p));
@@ -511,6 +514,7 @@ static void test_open_faults(void **state)
 	release(&before);
 	release(&after);
 	fx_free(c.f);
+	current = NULL;
 }
 
 /* kv_fault on its own, over a bare RocksDB store: countdowns, counters,
@@ -593,7 +597,7 @@ static void test_fault_always(void **state)
 	size_t got;
 	vol_id a;
 
-	c.f = fx_new(PS);
+	c.f = current = fx_new(PS);
 	setup_pool(&c);
 	c.ctl.fail_writes = true;
 	c.ctl.status = VOL_ENOSPC;
@@ -607,17 +611,26 @@ static void test_fault_always(void **state)
 	OK(vol_read(c.f->p, c.a, buf, 0, PS, &got));
 	OK(vol_write(c.f->p, c.a, buf, 0, 10));
 	fx_free(c.f);
+	current = NULL;
+}
+
+static int fault_teardown(void **state)
+{
+	(void)state;
+	fx_free(current);
+	current = NULL;
+	return 0;
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_wrapper),
-		cmocka_unit_test(test_fault_always),
-		cmocka_unit_test(test_open_faults),
-		cmocka_unit_test(test_read_faults),
-		cmocka_unit_test(test_sync_faults),
-		cmocka_unit_test(test_write_faults),
+		cmocka_unit_test_teardown(test_wrapper, fault_teardown),
+		cmocka_unit_test_teardown(test_fault_always, fault_teardown),
+		cmocka_unit_test_teardown(test_open_faults, fault_teardown),
+		cmocka_unit_test_teardown(test_read_faults, fault_teardown),
+		cmocka_unit_test_teardown(test_sync_faults, fault_teardown),
+		cmocka_unit_test_teardown(test_write_faults, fault_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1236,15 +1236,25 @@ static void test_model(void **state)
 		if (M.v[i].live)
 			vol_forget(&M.v[i]);
 	fx_free(M.f);
+	M.f = NULL;
 	free(M.buf);
 	free(M.buf2);
 	free(M.lsn_ns);
 }
 
+/* After a failure too: close the pool, remove its folder. */
+static int model_teardown(void **state)
+{
+	(void)state;
+	fx_free(M.f);
+	M.f = NULL;
+	return 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_model),
+		cmocka_unit_test_teardown(test_model, model_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -165,9 +165,8 @@ static void test_shrink_grow(void **state)
 /* Flip one byte of the only data version on disk: the read fails with
  * VOL_ECORRUPT naming the volume, the page and the LSN; vol_check finds it.
  * pos: which byte of the stored value (negative = from the end). */
-static void corrupt_case(long pos)
+static void corrupt_case(struct fx *f, long pos)
 {
-	struct fx *f = fx_new(0);
 	vol_id a, b;
 	uint8_t w[PS], r[PS];
 	size_t got;
@@ -199,25 +198,21 @@ static void corrupt_case(long pos)
 	ST(VOL_ECORRUPT, vol_read(f->p, a, r, 13 * PS + 100, 10, &got));
 	OK(vol_check(f->p, NULL, NULL, &problems));
 	assert_true(problems >= 1);
-	fx_free(f);
 }
 
 static void test_corrupt_last_byte(void **state)
 {
-	(void)state;
-	corrupt_case(-1);
+	corrupt_case(*state, -1);
 }
 
 static void test_corrupt_middle_byte(void **state)
 {
-	(void)state;
-	corrupt_case(-(PS / 2));
+	corrupt_case(*state, -(PS / 2));
 }
 
 static void test_corrupt_header_byte(void **state)
 {
-	(void)state;
-	corrupt_case(0);
+	corrupt_case(*state, 0);
 }
 
 static void test_check_clean(void **state)
@@ -247,9 +242,12 @@ int main(void)
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_shrink_grow, fx_setup,
 						fx_teardown),
-		cmocka_unit_test(test_corrupt_last_byte),
-		cmocka_unit_test(test_corrupt_middle_byte),
-		cmocka_unit_test(test_corrupt_header_byte),
+		cmocka_unit_test_setup_teardown(test_corrupt_last_byte,
+						fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_middle_byte,
+						fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_header_byte,
+						fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_check_clean, fx_setup,
 						fx_teardown),
 	};

@@ -211,13 +211,21 @@ static void test_threads(void **state)
 	assert_int_equal(problems, 0);
 	printf("threads: %lu changes, %lu concurrent reads, no torn page\n",
 	       (unsigned long)changes, (unsigned long)reads_done);
+}
+
+/* After a failure too: close the pool, remove its folder. */
+static int threads_teardown(void **state)
+{
+	(void)state;
 	fx_free(F);
+	F = NULL;
+	return 0;
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_threads),
+		cmocka_unit_test_teardown(test_threads, threads_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
