@@ -1197,6 +1197,8 @@ static void test_model(void **state)
 		t0 = mono();
 		/* Every volume's current state, every step. */
 		check_all(false);
+		prof_add("#0 [lsn 0] (current)", mono() - t0);
+		t0 = mono();
 		/* A sample of readable points. */
 		for (int k = 0; k < 1 + (int)(M.step % 2); k++) {
 			struct mvol *v = random_live();
@@ -1205,10 +1207,12 @@ static void test_model(void **state)
 				check_point(v, &t);
 			}
 		}
+		prof_add("#0 [lsn 0] (points)", mono() - t0);
+		t0 = mono();
 		if (M.want_full || M.step % FULL_EVERY == FULL_EVERY - 1)
 			check_all(true);
 		M.want_full = false;
-		prof_add("#0 [lsn 0] (checks)", mono() - t0);
+		prof_add("#0 [lsn 0] (full)", mono() - t0);
 		/* Forget what retention has dropped (a wider window cannot
 		 * bring it back). */
 		for (int i = 0; i < MAXV; i++) {
