@@ -588,6 +588,38 @@ static void test_wrapper(void **state)
 	tu_rmrf(dir);
 }
 
+/* "The pool takes ownership" of opts.kv: also when the open fails early
+ * (no folder, not a folder). The store is reopened in between: RocksDB's
+ * lock would refuse that if the failed open had kept it. */
+static void test_open_owns_kv(void **state)
+{
+	(void)state;
+	char db[400], path[400];
+	const char *bad[2];
+	vol_status want[2] = {VOL_ENOENT, VOL_ENOTPOOL};
+	kv_fault_ctl ctl = {0};
+	struct fx *f = current = fx_new(PS);
+
+	OK(vol_pool_close(f->p));
+	f->p = NULL;
+	snprintf(db, sizeof(db), "%s/db", f->path);
+	snprintf(path, sizeof(path), "%s/rewindfs-pool", f->path); /* a file */
+	bad[0] = "/tmp/rewindfs-test-no-such-pool";
+	bad[1] = path;
+	for (int i = 0; i < 2; i++) {
+		kv *inner = NULL;
+		vol_pool *p = NULL;
+
+		OK(kv_rocks_open(db, false, &inner));
+		f->opts.kv = kv_fault_wrap(inner, &ctl);
+		ST(want[i], vol_pool_open(bad[i], &f->opts, &p));
+		f->opts.kv = NULL;
+		assert_null(p);
+	}
+	fx_free(f);
+	current = NULL;
+}
+
 /* The wrapper itself: "always" flags and the configured status. */
 static void test_fault_always(void **state)
 {
@@ -628,6 +660,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_wrapper, fault_teardown),
 		cmocka_unit_test_teardown(test_fault_always, fault_teardown),
 		cmocka_unit_test_teardown(test_open_faults, fault_teardown),
+		cmocka_unit_test_teardown(test_open_owns_kv, fault_teardown),
 		cmocka_unit_test_teardown(test_read_faults, fault_teardown),
 		cmocka_unit_test_teardown(test_sync_faults, fault_teardown),
 		cmocka_unit_test_teardown(test_write_faults, fault_teardown),
