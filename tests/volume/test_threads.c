@@ -5,7 +5,8 @@
  * between; one writer rewrites whole pages of a shared volume, each page
  * filled with one byte value, while readers read it and check that no page
  * ever comes back torn (mixed values); another thread clones and snapshots
- * the writers' volumes meanwhile. At the end every volume equals its
+ * the writers' volumes meanwhile, and retention passes run back to back
+ * (the writers' windows are 0). At the end every volume equals its
  * writer's reference, every clone equals the state its point had, the pool
  * LSN counts every change exactly once, and vol_check is clean.
  */
@@ -27,7 +28,12 @@ static struct fx *F;
 static vol_id wvol[NW], shared;
 static uint8_t ref[NW][SZ];
 static unsigned OPS;
-static atomic_int stop_readers;
+static atomic_int stop_readers, stop_retention;
+static atomic_ulong passes;
+#define MAXSNAP 64
+static uint8_t snapdata[MAXSNAP][SZ]; /* what each snapshot read at first */
+static int snapvol[MAXSNAP];
+static unsigned nsnap;
 static atomic_ulong changes;     /* committed changes made by the threads */
 static atomic_ulong torn, reads_done;
 static char err[256];            /* first failure seen in a thread */
@@ -113,6 +119,23 @@ static void *reader(void *arg)
 	return NULL;
 }
 
+/* Retention passes back to back while everything else runs: the writers'
+ * volumes keep no history (window 0), so every pass deletes versions while
+ * snapshots and clones are being taken. */
+static void *retainer(void *arg)
+{
+	(void)arg;
+	while (!stop_retention) {
+		vol_status st = vol_retention_run(F->p, NULL);
+		if (st != VOL_OK) {
+			thread_fail("retention", st);
+			return NULL;
+		}
+		passes++;
+	}
+	return NULL;
+}
+
 /* Clones and snapshots of the writers' volumes while they write: each
  * clone must equal the snapshot taken right after it at the same point. */
 static void *brancher(void *arg)
@@ -153,6 +176,10 @@ static void *brancher(void *arg)
 				    VOL_OK);
 			return NULL;
 		}
+		if (nsnap < MAXSNAP) {
+			memcpy(snapdata[nsnap], b, SZ);
+			snapvol[nsnap++] = w;
+		}
 		if ((st = vol_delete(F->p, c))) {
 			thread_fail("delete", st);
 			return NULL;
@@ -179,7 +206,11 @@ static void test_threads(void **state)
 		OK(vol_create(F->p, name, SZ, &wvol[w]));
 	}
 	OK(vol_create(F->p, "shared", SZ, &shared));
+	for (int w = 0; w < NW; w++)
+		OK(vol_window_set(F->p, wvol[w], 0));
 	uint64_t base = vol_pool_lsn(F->p);
+	pthread_t tret;
+	assert_int_equal(pthread_create(&tret, NULL, retainer, NULL), 0);
 
 	for (int i = 0; i < 2; i++)
 		assert_int_equal(pthread_create(&tr[i], NULL, reader, NULL), 0);
@@ -195,6 +226,8 @@ static void test_threads(void **state)
 	stop_readers = 1;
 	for (int i = 0; i < 2; i++)
 		pthread_join(tr[i], NULL);
+	stop_retention = 1;
+	pthread_join(tret, NULL);
 
 	if (err[0] != '\0')
 		fail_msg("%s", err);
@@ -203,14 +236,25 @@ static void test_threads(void **state)
 	assert_int_equal(vol_pool_lsn(F->p), base + changes);
 	for (int w = 0; w < NW; w++)
 		tu_assert_content(F->p, wvol[w], ref[w], SZ);
+	/* Snapshots outlive the passes that ran around them. */
+	OK(vol_retention_run(F->p, NULL));
+	for (unsigned i = 0; i < nsnap; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "snap%u", i);
+		vol_target t = tu_at_snap(name);
+		tu_assert_at(F->p, wvol[snapvol[i]], &t, snapdata[i], SZ);
+	}
 	fx_reopen(F);
 	for (int w = 0; w < NW; w++)
 		tu_assert_content(F->p, wvol[w], ref[w], SZ);
 	uint64_t problems = 1;
 	OK(vol_check(F->p, NULL, NULL, &problems));
 	assert_int_equal(problems, 0);
-	printf("threads: %lu changes, %lu concurrent reads, no torn page\n",
-	       (unsigned long)changes, (unsigned long)reads_done);
+	printf("threads: %lu changes, %lu concurrent reads, %lu retention "
+	       "passes, %u snapshots kept, no torn page\n",
+	       (unsigned long)changes, (unsigned long)reads_done,
+	       (unsigned long)passes, nsnap);
+	assert_true(passes > 0);
 }
 
 /* After a failure too: close the pool, remove its folder. */
