@@ -1226,9 +1226,12 @@ static void test_model(void **state)
 	       "the window's edge), final LSN %" PRIu64 "\n", ops,
 	       M.checks_points, M.checks_may, M.lsn);
 	if (M.budget != 0) {
+		/* Not asserted > 0: history pinned by branch points and
+		 * snapshots is not the budget's to cut, and with many
+		 * backtracks it can be all there is (test_retention's
+		 * test_budget checks that a budget binds). */
 		printf("model: %lu windows cut by the budget\n",
 		       M.budget_cuts);
-		assert_true(M.budget_cuts > 0); /* the budget did bind */
 	}
 
 	if (getenv("MODEL_PROFILE") != NULL)
