@@ -32,17 +32,18 @@ DB=$T/sq/db/app.db
 touch "$T/log/tx.log"
 chmod 666 "$T/log/tx.log"
 
-tx write "$DB" 1 1200 300 "$T/log/mark" "$T/log/tx.log" &
+tx write "$DB" 1 2000 300 "$T/log/mark" "$T/log/tx.log" &
 writer=$!
 wait_for 120 logged 400 || fail "the writer does not get going"
 t_ext=$(date +%s%N)
 step "time taken at $(rfc "$t_ext") while the writer runs"
 wait_for 120 logged 600 || fail "the writer stopped"
-"$R" clone "$MNT/sq" sqc --attach "$T/sqc" >/dev/null || fail "clone --attach while writing"
+"$R" clone "$MNT/sq" sqc >/dev/null || fail "clone while writing"
 kill -0 "$writer" 2>/dev/null || fail "the writer ended before the clone: not taken under load"
+"$R" attach "$MNT/sqc" "$T/sqc" >/dev/null || fail "attach the clone"
 step "cloned while the writer runs"
 wait "$writer" || fail "the writer failed"
-[ "$(tx check "$DB")" = "1200 0" ] || fail "source after the writer: $(tx check "$DB")"
+[ "$(tx check "$DB")" = "2000 0" ] || fail "source after the writer: $(tx check "$DB")"
 
 # The clone: a prefix holding at least the 600 commits logged before it.
 out=$(tx check "$T/sqc/db/app.db") || fail "the clone fails its check"
@@ -50,16 +51,16 @@ read -r k_clone extra <<<"$out"
 [ "$k_clone" -ge 600 ] && [ "$extra" = 0 ] || fail "clone holds $k_clone (+$extra), expected >= 600"
 # Both diverge at once: the source writer goes on, a second process writes
 # the clone.
-tx write "$DB" 1201 1300 0 /dev/null "$T/log/tx.log" &
+tx write "$DB" 2001 2100 0 /dev/null "$T/log/tx.log" &
 writer=$!
 tx diverge "$T/sqc/db/app.db" 25 || fail "writing the clone"
 wait "$writer" || fail "the second writer failed"
 sync -f "$T/sq"
 t_end=$(date +%s%N)
-[ "$(tx check "$DB")" = "1300 0" ] || fail "source after diverging: $(tx check "$DB")"
+[ "$(tx check "$DB")" = "2100 0" ] || fail "source after diverging: $(tx check "$DB")"
 [ "$(tx check "$T/sqc/db/app.db")" = "$k_clone 25" ] ||
 	fail "clone after diverging: $(tx check "$T/sqc/db/app.db"), expected $k_clone 25"
-step "clone at $k_clone of 1200 transactions, diverged independently"
+step "clone at $k_clone of 2000 transactions, diverged independently"
 "$R" detach "$T/sqc" >/dev/null || fail "detach the clone"
 
 # Backtrack to the test's time: a prefix within the bounds of the log.
@@ -79,8 +80,8 @@ t_mark=$(cat "$T/log/mark")
 step "backtracked between two commits: exactly 1..300"
 
 "$R" backtrack "$MNT/sq" "$(rfc "$t_end")" || fail "backtrack forward to $(rfc "$t_end")"
-[ "$(tx check "$DB")" = "1300 0" ] || fail "backtracked forward: $(tx check "$DB")"
-step "backtracked forward: 1..1300"
+[ "$(tx check "$DB")" = "2100 0" ] || fail "backtracked forward: $(tx check "$DB")"
+step "backtracked forward: 1..2100"
 
 "$R" detach "$T/sq" >/dev/null || fail "detach"
 e2fsck -fn "$MNT/sq/volume" >"$T/log/fsck.log" 2>&1 || fail "e2fsck of the source"
