@@ -180,7 +180,8 @@ start_pool() {
 	is_mounted "$MNT" || fail "$MNT is not mounted after rewindctl mount"
 }
 
-# Time the tests: "step: N s" lines on stdout (meson keeps them in the log).
+# Progress with timing: "  N.N s  WHAT" lines on stdout (meson keeps them in
+# the test log), N seconds since the test started.
 STEP_START=$(date +%s.%N)
 step() {
 	local t
@@ -296,7 +297,8 @@ maria_ping() { mariadb-admin --no-defaults --socket="$(maria_sock "$1")" ping >/
 
 # The pid of the mariadbd of DIR ("" when it is not running).
 maria_pid() {
-	local f=$T/run/$(basename "$(dirname "$1")").pid pid
+	local f pid
+	f=$T/run/$(basename "$(dirname "$1")").pid
 	[ -f "$f" ] || return 0
 	pid=$(cat "$f")
 	[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = mariadbd ] && echo "$pid"
