@@ -454,8 +454,11 @@ static vol_status read_pool_record(vol_pool *p)
 	p->budget_set = rd_u64(&r);
 	p->next_id = rd_u64(&r);
 	free(v);
-	if (r.bad || strcmp(magic, VOL_POOL_MAGIC))
+	if (strcmp(magic, VOL_POOL_MAGIC))
 		return vol__fail(VOL_ENOTPOOL, "%s: not a rewindfs pool",
+				 p->path);
+	if (r.bad)
+		return vol__fail(VOL_ECORRUPT, "%s: the pool record is damaged",
 				 p->path);
 	if (ver != VOL_POOL_VERSION)
 		return vol__fail(VOL_ENOTPOOL,
@@ -788,11 +791,17 @@ vol_status vol_pool_open(const char *path, const vol_pool_opts *opts,
 		opts = &none;
 	*out = NULL;
 	struct stat sb;
+	vol_status bad = VOL_OK;
 	if (stat(path, &sb))
-		return vol__fail(VOL_ENOENT, "pool %s: %s", path,
-				 strerror(errno));
-	if (!S_ISDIR(sb.st_mode))
-		return vol__fail(VOL_ENOTPOOL, "pool %s: not a folder", path);
+		bad = vol__fail(VOL_ENOENT, "pool %s: %s", path,
+				strerror(errno));
+	else if (!S_ISDIR(sb.st_mode))
+		bad = vol__fail(VOL_ENOTPOOL, "pool %s: not a folder", path);
+	if (bad) {
+		if (opts->kv) /* the pool owns it, even when it fails */
+			opts->kv->ops->close(opts->kv);
+		return bad;
+	}
 
 	vol_pool *p = calloc(1, sizeof *p);
 	if (!p) {

@@ -579,9 +579,10 @@ vol_status vol_retention_run(vol_pool *p, vol_retention_report *out)
 			cutoff = pl.deaths[i].ns + 1;
 		}
 		pthread_mutex_lock(&p->mu);
+		int64_t now = pool_now(p);
 		for (size_t i = 0; i < p->nvols; i++) {
 			struct vol *v = p->vols[i];
-			if (v->floor_ns < cutoff) {
+			if (vol_earliest(p, v, now) < cutoff) {
 				v->floor_ns = cutoff;
 				v->budget_alert = true;
 			}
@@ -594,7 +595,10 @@ vol_status vol_retention_run(vol_pool *p, vol_retention_report *out)
 	} else if (!st) {
 		pthread_mutex_lock(&p->mu);
 		int64_t now = pool_now(p);
-		p->budget_alert = false;
+		/* Over budget with nothing a shorter window would free (the
+		 * rest is held by snapshots and clones' branch points): the
+		 * pool still raises its alert. */
+		p->budget_alert = budget && pl.bytes_history > budget;
 		for (size_t i = 0; i < p->nvols; i++) {
 			struct vol *v = p->vols[i];
 			if (v->budget_alert && v->floor_ns <= now - v->window_ns)
@@ -603,7 +607,7 @@ vol_status vol_retention_run(vol_pool *p, vol_retention_report *out)
 		}
 		pthread_mutex_unlock(&p->mu);
 	}
-	rep.budget_alert = cutoff != 0;
+	rep.budget_alert = cutoff != 0 || (budget && pl.bytes_history > budget);
 	plan_free(&pl);
 	pthread_mutex_lock(&p->mu);
 	p->last_retention_ns = pool_now(p);

@@ -124,9 +124,10 @@ typedef struct vol_pool_stats {
 	uint64_t bytes_pages;         /* stored page bytes (last pass)    */
 	uint64_t bytes_history;       /* of which history (last pass)     */
 	uint64_t disk_total, disk_free; /* the pool's filesystem          */
-	uint64_t db_bytes;            /* RocksDB's live SST + WAL bytes   */
+	uint64_t db_bytes;            /* RocksDB's SST, blob, memtables  */
 	int64_t last_retention_ns;    /* 0 = never                        */
-	bool budget_alert;            /* some window was shrunk by budget */
+	bool budget_alert;            /* history over budget, or a window
+	                               * was shrunk because of it         */
 	char retention_error[200];    /* why the last pass failed, or ""  */
 } vol_pool_stats;
 
