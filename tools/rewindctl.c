@@ -92,6 +92,51 @@ static bool looks_like_option(const char *a)
 	return strncmp(a, "--", 2) == 0 && a[2] != '\0';
 }
 
+/* An option of a command: with val, "--opt VALUE" or "--opt=VALUE"; with
+ * flag, a bare "--opt". A table of them ends with { NULL }. */
+struct opt {
+	const char *name;
+	const char **val;
+	bool *flag;
+};
+
+/* The one argument loop of every command: options from opts (may be NULL),
+ * the rest positional into pos[] (at most max), at least min of them, else
+ * the usage error `missing`. Sets *npos if npos is not NULL. Returns 0, or
+ * EXIT_USAGE after the usage error. */
+static int parse_args(int argc, char **argv, const struct opt *opts,
+		      const char **pos, int min, int max, const char *missing,
+		      int *npos)
+{
+	int n = 0;
+	for (int i = 1; i < argc; i++) {
+		const struct opt *o = opts;
+		for (; o && o->name; o++) {
+			if (o->flag) {
+				if (strcmp(argv[i], o->name) != 0)
+					continue;
+				*o->flag = true;
+				break;
+			}
+			int r = opt_value(argc, argv, &i, o->name, o->val);
+			if (r < 0)
+				return usage_error("%s needs a value", o->name);
+			if (r)
+				break;
+		}
+		if (o && o->name)
+			continue;
+		if (looks_like_option(argv[i]) || n == max)
+			return usage_error("unexpected argument %s", argv[i]);
+		pos[n++] = argv[i];
+	}
+	if (n < min)
+		return usage_error("%s", missing);
+	if (npos)
+		*npos = n;
+	return 0;
+}
+
 /* ------------------------------------------------------------ volumes */
 
 /* Volume, clone and snapshot names: 1-64 chars of [A-Za-z0-9._-], not
@@ -485,18 +530,9 @@ static const char *attach_where(const ctl_attach *a)
 static int cmd_init(int argc, char **argv)
 {
 	const char *pool = NULL, *ps = NULL;
-	for (int i = 1; i < argc; i++) {
-		int r = opt_value(argc, argv, &i, "--page-size", &ps);
-		if (r < 0)
-			return usage_error("%s needs a value", "--page-size");
-		if (r)
-			continue;
-		if (looks_like_option(argv[i]) || pool)
-			return usage_error("unexpected argument %s", argv[i]);
-		pool = argv[i];
-	}
-	if (!pool)
-		return usage_error("%s", "missing POOL");
+	const struct opt opts[] = { { "--page-size", &ps, NULL }, { NULL } };
+	if (parse_args(argc, argv, opts, &pool, 1, 1, "missing POOL", NULL))
+		return EXIT_USAGE;
 	vol_pool_opts o;
 	memset(&o, 0, sizeof o);
 	if (ps) {
@@ -560,19 +596,9 @@ static void find_daemon(char *out, size_t len)
 static int cmd_mount(int argc, char **argv)
 {
 	const char *pos[2] = { NULL, NULL }, *opts = NULL;
-	int npos = 0;
-	for (int i = 1; i < argc; i++) {
-		int r = opt_value(argc, argv, &i, "-o", &opts);
-		if (r < 0)
-			return usage_error("%s needs a value", "-o");
-		if (r)
-			continue;
-		if (looks_like_option(argv[i]) || npos == 2)
-			return usage_error("unexpected argument %s", argv[i]);
-		pos[npos++] = argv[i];
-	}
-	if (npos != 2)
-		return usage_error("%s", "needs POOL and MNT");
+	const struct opt optv[] = { { "-o", &opts, NULL }, { NULL } };
+	if (parse_args(argc, argv, optv, pos, 2, 2, "needs POOL and MNT", NULL))
+		return EXIT_USAGE;
 	char pool[PATH_MAX], mnt[PATH_MAX], bin[PATH_MAX];
 	if (!realpath(pos[0], pool)) {
 		fprintf(stderr, "rewindctl: mount: %s: %s (create a pool with "
@@ -618,13 +644,8 @@ static int cmd_mount(int argc, char **argv)
 static int cmd_umount(int argc, char **argv)
 {
 	const char *arg = NULL;
-	for (int i = 1; i < argc; i++) {
-		if (looks_like_option(argv[i]) || arg)
-			return usage_error("unexpected argument %s", argv[i]);
-		arg = argv[i];
-	}
-	if (!arg)
-		return usage_error("%s", "missing MNT");
+	if (parse_args(argc, argv, NULL, &arg, 1, 1, "missing MNT", NULL))
+		return EXIT_USAGE;
 	char mnt[PATH_MAX], names[2048];
 	ctl_mount m;
 	if (!realpath(arg, mnt) || ctl_mount_at(mnt, &m) != 0 ||
@@ -678,15 +699,10 @@ static int cmd_umount(int argc, char **argv)
 
 static int cmd_create(int argc, char **argv)
 {
-	const char *pos[3];
-	int npos = 0;
-	for (int i = 1; i < argc; i++) {
-		if (looks_like_option(argv[i]) || npos == 3)
-			return usage_error("unexpected argument %s", argv[i]);
-		pos[npos++] = argv[i];
-	}
-	if (npos != 3)
-		return usage_error("%s", "needs MNT, NAME and SIZE");
+	const char *pos[3] = { NULL, NULL, NULL };
+	if (parse_args(argc, argv, NULL, pos, 3, 3, "needs MNT, NAME and SIZE",
+		       NULL))
+		return EXIT_USAGE;
 	if (!name_ok(pos[1]))
 		return usage_error("bad volume name %s (1-64 of A-Z a-z 0-9 . _ -, "
 				   "not starting with .)", pos[1]);
@@ -710,15 +726,9 @@ static int cmd_create(int argc, char **argv)
 
 static int cmd_destroy(int argc, char **argv)
 {
-	const char *pos[2];
-	int npos = 0;
-	for (int i = 1; i < argc; i++) {
-		if (looks_like_option(argv[i]) || npos == 2)
-			return usage_error("unexpected argument %s", argv[i]);
-		pos[npos++] = argv[i];
-	}
-	if (npos != 2)
-		return usage_error("%s", "needs MNT and NAME");
+	const char *pos[2] = { NULL, NULL };
+	if (parse_args(argc, argv, NULL, pos, 2, 2, "needs MNT and NAME", NULL))
+		return EXIT_USAGE;
 	char path[PATH_MAX];
 	snprintf(path, sizeof path, "%s/%s", pos[0], pos[1]);
 	struct volref v;
@@ -756,25 +766,13 @@ static int cmd_destroy(int argc, char **argv)
 
 static int cmd_attach(int argc, char **argv)
 {
-	const char *pos[2], *mkfs = NULL;
-	int npos = 0;
+	const char *pos[2] = { NULL, NULL }, *mkfs = NULL;
 	bool fuse2fs = false;
-	for (int i = 1; i < argc; i++) {
-		int r = opt_value(argc, argv, &i, "--mkfs", &mkfs);
-		if (r < 0)
-			return usage_error("%s needs a value", "--mkfs");
-		if (r)
-			continue;
-		if (strcmp(argv[i], "--fuse2fs") == 0) {
-			fuse2fs = true;
-			continue;
-		}
-		if (looks_like_option(argv[i]) || npos == 2)
-			return usage_error("unexpected argument %s", argv[i]);
-		pos[npos++] = argv[i];
-	}
-	if (npos != 2)
-		return usage_error("%s", "needs MNT/NAME and DIR");
+	const struct opt opts[] = { { "--mkfs", &mkfs, NULL },
+				    { "--fuse2fs", NULL, &fuse2fs }, { NULL } };
+	if (parse_args(argc, argv, opts, pos, 2, 2, "needs MNT/NAME and DIR",
+		       NULL))
+		return EXIT_USAGE;
 	if (mkfs && strcmp(mkfs, "ext4") != 0 && strcmp(mkfs, "xfs") != 0)
 		return usage_error("--mkfs %s: only ext4 and xfs", mkfs);
 	if (!is_root())
@@ -793,13 +791,8 @@ static int cmd_attach(int argc, char **argv)
 static int cmd_detach(int argc, char **argv)
 {
 	const char *arg = NULL;
-	for (int i = 1; i < argc; i++) {
-		if (looks_like_option(argv[i]) || arg)
-			return usage_error("unexpected argument %s", argv[i]);
-		arg = argv[i];
-	}
-	if (!arg)
-		return usage_error("%s", "missing DIR");
+	if (parse_args(argc, argv, NULL, &arg, 1, 1, "missing DIR", NULL))
+		return EXIT_USAGE;
 	char dir[PATH_MAX];
 	ctl_attach a;
 	memset(&a, 0, sizeof a);
@@ -861,15 +854,10 @@ static void print_chosen(const struct volref *v, const char *when)
 
 static int cmd_backtrack(int argc, char **argv)
 {
-	const char *pos[2];
-	int npos = 0;
-	for (int i = 1; i < argc; i++) {
-		if (looks_like_option(argv[i]) || npos == 2)
-			return usage_error("unexpected argument %s", argv[i]);
-		pos[npos++] = argv[i];
-	}
-	if (npos != 2)
-		return usage_error("%s", "needs MNT/NAME and TIME");
+	const char *pos[2] = { NULL, NULL };
+	if (parse_args(argc, argv, NULL, pos, 2, 2, "needs MNT/NAME and TIME",
+		       NULL))
+		return EXIT_USAGE;
 	char when[128];
 	if (ctl_time_absolute(pos[1], when, sizeof when) != 0)
 		return usage_error("bad TIME %s", pos[1]);
@@ -917,25 +905,14 @@ out:
 
 static int cmd_clone(int argc, char **argv)
 {
-	const char *pos[3], *at = NULL;
+	const char *pos[3] = { NULL, NULL, NULL }, *at = NULL;
 	int npos = 0;
 	bool fuse2fs = false;
-	for (int i = 1; i < argc; i++) {
-		int r = opt_value(argc, argv, &i, "--attach", &at);
-		if (r < 0)
-			return usage_error("%s needs a value", "--attach");
-		if (r)
-			continue;
-		if (strcmp(argv[i], "--fuse2fs") == 0) {
-			fuse2fs = true;
-			continue;
-		}
-		if (looks_like_option(argv[i]) || npos == 3)
-			return usage_error("unexpected argument %s", argv[i]);
-		pos[npos++] = argv[i];
-	}
-	if (npos < 2)
-		return usage_error("%s", "needs MNT/NAME and NEW");
+	const struct opt opts[] = { { "--attach", &at, NULL },
+				    { "--fuse2fs", NULL, &fuse2fs }, { NULL } };
+	if (parse_args(argc, argv, opts, pos, 2, 3, "needs MNT/NAME and NEW",
+		       &npos))
+		return EXIT_USAGE;
 	if (!name_ok(pos[1]))
 		return usage_error("bad volume name %s (1-64 of A-Z a-z 0-9 . _ -, "
 				   "not starting with .)", pos[1]);
@@ -979,19 +956,13 @@ static int cat_control(const struct volref *v, const char *ctl)
 
 static int cmd_snapshot(int argc, char **argv)
 {
-	const char *pos[3];
+	const char *pos[3] = { NULL, NULL, NULL };
 	int npos = 0;
 	bool list = false;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--list") == 0) {
-			list = true;
-			continue;
-		}
-		if (looks_like_option(argv[i]) || npos == 3)
-			return usage_error("unexpected argument %s", argv[i]);
-		pos[npos++] = argv[i];
-	}
-	if (npos < 1 || (list && npos > 1))
+	const struct opt opts[] = { { "--list", NULL, &list }, { NULL } };
+	if (parse_args(argc, argv, opts, pos, 1, 3, "needs MNT/NAME", &npos))
+		return EXIT_USAGE;
+	if (list && npos > 1)
 		return usage_error("%s", "needs MNT/NAME");
 	if (npos == 3 && pos[1][0] == '-')
 		return usage_error("%s", "-NAME deletes; it takes no TIME");
@@ -1021,15 +992,10 @@ static int cmd_snapshot(int argc, char **argv)
 
 static int cmd_window(int argc, char **argv)
 {
-	const char *pos[2];
+	const char *pos[2] = { NULL, NULL };
 	int npos = 0;
-	for (int i = 1; i < argc; i++) {
-		if (looks_like_option(argv[i]) || npos == 2)
-			return usage_error("unexpected argument %s", argv[i]);
-		pos[npos++] = argv[i];
-	}
-	if (npos < 1)
-		return usage_error("%s", "needs MNT/NAME");
+	if (parse_args(argc, argv, NULL, pos, 1, 2, "needs MNT/NAME", &npos))
+		return EXIT_USAGE;
 	int64_t ns;
 	if (npos == 2 && ctl_parse_duration(pos[1], &ns) != 0)
 		return usage_error("bad DURATION %s (like 0, 30m, 72h, 7d, 1h30m)",
@@ -1099,17 +1065,10 @@ static int cmd_status(int argc, char **argv)
 {
 	const char *arg = NULL;
 	bool json = false;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0) {
-			json = true;
-			continue;
-		}
-		if (looks_like_option(argv[i]) || arg)
-			return usage_error("unexpected argument %s", argv[i]);
-		arg = argv[i];
-	}
-	if (!arg)
-		return usage_error("%s", "missing MNT or MNT/NAME");
+	const struct opt opts[] = { { "--json", NULL, &json }, { NULL } };
+	if (parse_args(argc, argv, opts, &arg, 1, 1, "missing MNT or MNT/NAME",
+		       NULL))
+		return EXIT_USAGE;
 	char path[PATH_MAX + 16], root[PATH_MAX];
 	char *text = NULL;
 	struct volref v;
