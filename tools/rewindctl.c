@@ -189,21 +189,38 @@ static void control_path(const struct volref *v, const char *ctl, char *out,
 	snprintf(out, len, "%s/%s", v->dir, ctl);
 }
 
+/* The text of control file ctl of v, malloc'ed into *text. 0 or errno. */
+static int read_control(const struct volref *v, const char *ctl, char **text)
+{
+	char path[PATH_MAX + 16];
+	control_path(v, ctl, path, sizeof path);
+	return ctl_read_file(path, text);
+}
+
 /* The errno text, then the volume's last_error line (doc/control.md). */
 static int report_failure(const struct volref *v, const char *what, int err)
 {
 	fprintf(stderr, "rewindctl: %s: %s: %s\n", current->name, what, strerror(err));
 	if (!v)
 		return 1;
-	char path[PATH_MAX + 16], last[1024];
+	char last[1024];
 	char *text = NULL;
-	control_path(v, ".status", path, sizeof path);
-	if (ctl_read_file(path, &text) == 0 &&
+	if (read_control(v, ".status", &text) == 0 &&
 	    ctl_text_value(text, "last_error", last, sizeof last) && last[0] &&
 	    strcmp(last, "none") != 0)
 		fprintf(stderr, "rewindctl: last_error: %s\n", last);
 	free(text);
 	return 1;
+}
+
+/* Write cmd to control file ctl of v: 0, or 1 after report_failure. */
+static int write_control(const struct volref *v, const char *ctl,
+			 const char *cmd)
+{
+	char path[PATH_MAX + 16];
+	control_path(v, ctl, path, sizeof path);
+	int err = ctl_write_cmd(path, cmd);
+	return err ? report_failure(v, cmd, err) : 0;
 }
 
 /* Processes that have the block file open, into names; their count. */
@@ -830,10 +847,9 @@ static int cmd_detach(int argc, char **argv)
  * history ("- when=... chosen_lsn=N ... chosen_time=T ..."). */
 static void print_chosen(const struct volref *v, const char *when)
 {
-	char path[PATH_MAX + 16], lsn[32] = "", at[64] = "";
+	char lsn[32] = "", at[64] = "";
 	char *text = NULL;
-	control_path(v, ".backtrack", path, sizeof path);
-	if (ctl_read_file(path, &text) == 0) {
+	if (read_control(v, ".backtrack", &text) == 0) {
 		const char *last = NULL;
 		for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
 			if (l[0] == '-' && l[1] == ' ')
@@ -923,11 +939,8 @@ static int cmd_clone(int argc, char **argv)
 	if (volref_get(pos[0], &v) != 0)
 		return 1;
 	snprintf(cmd, sizeof cmd, "%s%s%s", pos[1], when[0] ? " " : "", when);
-	char path[PATH_MAX + 16];
-	control_path(&v, ".clone", path, sizeof path);
-	int err = ctl_write_cmd(path, cmd);
-	if (err)
-		return report_failure(&v, cmd, err);
+	if (write_control(&v, ".clone", cmd))
+		return 1;
 	printf("cloned %s as %s%s%s\n", v.name, pos[1], when[0] ? " from " : "", when);
 	if (!at)
 		return 0;
@@ -977,11 +990,8 @@ static int cmd_snapshot(int argc, char **argv)
 	if (npos == 1)
 		return cat_control(&v, ".snapshot");
 	snprintf(cmd, sizeof cmd, "%s%s%s", pos[1], when[0] ? " " : "", when);
-	char path[PATH_MAX + 16];
-	control_path(&v, ".snapshot", path, sizeof path);
-	int err = ctl_write_cmd(path, cmd);
-	if (err)
-		return report_failure(&v, cmd, err);
+	if (write_control(&v, ".snapshot", cmd))
+		return 1;
 	if (pos[1][0] == '-')
 		printf("deleted snapshot %s of %s\n", pos[1] + 1, v.name);
 	else
@@ -1005,11 +1015,8 @@ static int cmd_window(int argc, char **argv)
 		return 1;
 	if (npos == 1)
 		return cat_control(&v, ".window");
-	char path[PATH_MAX + 16];
-	control_path(&v, ".window", path, sizeof path);
-	int err = ctl_write_cmd(path, pos[1]);
-	if (err)
-		return report_failure(&v, pos[1], err);
+	if (write_control(&v, ".window", pos[1]))
+		return 1;
 	printf("window of %s set to %s\n", v.name, pos[1]);
 	return 0;
 }
@@ -1017,10 +1024,8 @@ static int cmd_window(int argc, char **argv)
 /* A volume's .status plus "attached:" lines, malloc'ed. */
 static int volume_status_text(const struct volref *v, char **out)
 {
-	char path[PATH_MAX + 16];
 	char *text = NULL;
-	control_path(v, ".status", path, sizeof path);
-	int err = ctl_read_file(path, &text);
+	int err = read_control(v, ".status", &text);
 	if (err)
 		return err;
 	ctl_attach *att = NULL;
