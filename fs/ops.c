@@ -172,6 +172,27 @@ static fs_kind kind_by_name(const char *name)
 	return FS_DIR; /* not a file name */
 }
 
+/* The vol_info of the volume of a volume inode. 0 or errno. */
+static int info_of(fs *f, fuse_ino_t ino, vol_info *vi)
+{
+	return fs_errno(vol_info_get(f->pool, id_of(ino), vi));
+}
+
+/* The volume named name (an invalid name is not found). 0 or errno. */
+static int lookup_name(fs *f, const char *name, vol_id *id)
+{
+	return fs_errno(vol_name_valid(name) ? vol_lookup(f->pool, name, id)
+					     : VOL_ENOENT);
+}
+
+/* If err is an error, reply it; true if it did (the request is done). */
+static bool reply_failed(fuse_req_t req, int err)
+{
+	if (err)
+		fuse_reply_err(req, err);
+	return err != 0;
+}
+
 /* The fs_vol of id, created on demand. Caller holds f->lock. NULL: ENOMEM. */
 static fs_vol *vol_state(fs *f, vol_id id)
 {
@@ -261,7 +282,7 @@ static int stat_ino(fs *f, fuse_ino_t ino, struct stat *st, uint64_t *gen)
 		return ENOENT;
 
 	vol_info vi;
-	int err = fs_errno(vol_info_get(f->pool, id_of(ino), &vi));
+	int err = info_of(f, ino, &vi);
 	if (err)
 		return err;
 	int64_t t = vi.created_ns;
@@ -358,12 +379,8 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			return;
 		}
 		vol_id id;
-		vol_status st = vol_name_valid(name) ? vol_lookup(f->pool, name, &id)
-						     : VOL_ENOENT;
-		if (st != VOL_OK) {
-			fuse_reply_err(req, fs_errno(st));
+		if (reply_failed(req, lookup_name(f, name, &id)))
 			return;
-		}
 		reply_entry(req, f, ino_of(id, FS_DIR));
 		return;
 	}
@@ -489,12 +506,8 @@ static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, EPERM);
 		return;
 	}
-	vol_status vs = vol_name_valid(name) ? vol_lookup(f->pool, name, &id)
-					     : VOL_ENOENT;
-	if (vs != VOL_OK) {
-		fuse_reply_err(req, fs_errno(vs));
+	if (reply_failed(req, lookup_name(f, name, &id)))
 		return;
-	}
 	pthread_mutex_lock(&f->lock);
 	if (!wait_closed(f, id)) {
 		err = EBUSY;
@@ -502,7 +515,7 @@ static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		note_error(f, 0, true, "rmdir %s: the block file is open", name);
 		goto out;
 	}
-	vs = vol_delete(f->pool, id);
+	vol_status vs = vol_delete(f->pool, id);
 	if (vs != VOL_OK) {
 		err = fs_errno(vs);
 		note_error(f, 0, true, "rmdir %s: %s", name, vol_errmsg());
@@ -528,12 +541,8 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	vol_status vs = vol_name_valid(name) ? vol_lookup(f->pool, name, &id)
-					     : VOL_ENOENT;
-	if (vs != VOL_OK) {
-		fuse_reply_err(req, fs_errno(vs));
+	if (reply_failed(req, lookup_name(f, name, &id)))
 		return;
-	}
 	if (strcmp(name, newname) == 0) {
 		fuse_reply_err(req, 0);
 		return;
@@ -550,7 +559,7 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, flags & RENAME_NOREPLACE ? EEXIST : ENOTEMPTY);
 		return;
 	}
-	vs = vol_rename(f->pool, id, newname);
+	vol_status vs = vol_rename(f->pool, id, newname);
 	if (vs != VOL_OK) {
 		int err = fs_errno(vs);
 		note_error(f, 0, false, "rename %s to %s: %s", name, newname,
@@ -594,11 +603,8 @@ static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 	vol_pool_stats ps;
 	struct statvfs sv;
 	(void)ino;
-	vol_status vs = vol_pool_stats_get(f->pool, &ps);
-	if (vs != VOL_OK) {
-		fuse_reply_err(req, fs_errno(vs));
+	if (reply_failed(req, fs_errno(vol_pool_stats_get(f->pool, &ps))))
 		return;
-	}
 	memset(&sv, 0, sizeof(sv));
 	uint32_t bs = ps.page_size ? ps.page_size : 4096;
 	sv.f_bsize = bs;
@@ -639,11 +645,9 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino,
 		return;
 	}
 	if (ino == FUSE_ROOT_ID) {
-		vol_status vs = vol_list(f->pool, &vols, &nvols);
-		if (vs != VOL_OK) {
-			err = fs_errno(vs);
+		err = fs_errno(vol_list(f->pool, &vols, &nvols));
+		if (err)
 			goto fail;
-		}
 		d->ents = calloc(nvols + 3, sizeof(*d->ents));
 		if (!d->ents) {
 			err = ENOMEM;
@@ -661,11 +665,9 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino,
 		}
 	} else if (is_vol_ino(ino) && kind_of(ino) == FS_DIR) {
 		vol_info vi;
-		vol_status vs = vol_info_get(f->pool, id_of(ino), &vi);
-		if (vs != VOL_OK) {
-			err = fs_errno(vs);
+		err = info_of(f, ino, &vi);
+		if (err)
 			goto fail;
-		}
 		d->ents = calloc(FS_NKINDS + 1, sizeof(*d->ents));
 		if (!d->ents) {
 			err = ENOMEM;
@@ -1102,6 +1104,18 @@ static int ctl_write(fs *f, fuse_ino_t ino, const char *buf, size_t size,
 
 /* ------------------------------------------------------------- files */
 
+/* One open handle of the block file of volume id is gone; wake whoever
+ * waits for it to be closed (wait_closed). */
+static void block_closed(fs *f, vol_id id)
+{
+	pthread_mutex_lock(&f->lock);
+	fs_vol *v = vol_state(f, id);
+	if (v && v->opens)
+		v->opens--;
+	pthread_cond_broadcast(&f->closed);
+	pthread_mutex_unlock(&f->lock);
+}
+
 static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	fs *f = fs_of(req);
@@ -1118,11 +1132,8 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	if (is_vol_ino(ino) && kind_of(ino) == FS_BLOCK) {
 		vol_info vi;
-		err = fs_errno(vol_info_get(f->pool, id_of(ino), &vi));
-		if (err) {
-			fuse_reply_err(req, err);
+		if (reply_failed(req, info_of(f, ino, &vi)))
 			return;
-		}
 		pthread_mutex_lock(&f->lock);
 		fs_vol *v = vol_state(f, id_of(ino));
 		if (v)
@@ -1144,15 +1155,9 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			fi->keep_cache = 1;
 			fi->fh = FS_FH_CACHED;
 		}
-		if (fuse_reply_open(req, fi) == -ENOENT) {
-			/* The opener was interrupted: no release will come. */
-			pthread_mutex_lock(&f->lock);
-			v = vol_state(f, id_of(ino));
-			if (v && v->opens)
-				v->opens--;
-			pthread_cond_broadcast(&f->closed);
-			pthread_mutex_unlock(&f->lock);
-		}
+		/* An interrupted opener: no release will come. */
+		if (fuse_reply_open(req, fi) == -ENOENT)
+			block_closed(f, id_of(ino));
 		return;
 	}
 
@@ -1177,7 +1182,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	} else if (is_vol_ino(ino)) {
 		/* Fail the open early if the volume is gone. */
 		vol_info vi;
-		err = fs_errno(vol_info_get(f->pool, id_of(ino), &vi));
+		err = info_of(f, ino, &vi);
 		if (err) {
 			free(h);
 			fuse_reply_err(req, err);
@@ -1256,28 +1261,23 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	 * end is EFBIG, one crossing it is short (like a file at its
 	 * RLIMIT_FSIZE). */
 	vol_info vi;
-	vol_status vs = vol_info_get(f->pool, id_of(ino), &vi);
-	if (vs != VOL_OK) {
-		fuse_reply_err(req, fs_errno(vs));
+	if (reply_failed(req, info_of(f, ino, &vi)))
 		return;
-	}
 	if (off < 0 || (uint64_t)off >= vi.size) {
 		fuse_reply_err(req, size ? EFBIG : 0);
 		return;
 	}
 	if (size > vi.size - (uint64_t)off)
 		size = (size_t)(vi.size - (uint64_t)off);
-	vs = vol_write(f->pool, id_of(ino), buf, (uint64_t)off, size);
+	vol_status vs = vol_write(f->pool, id_of(ino), buf, (uint64_t)off, size);
 	/* O_SYNC/O_DSYNC (or RWF_DSYNC) writes must be durable on return. For
 	 * page-cache handles the kernel follows the write with an FSYNC; for
 	 * FOPEN_DIRECT_IO handles it does not (measured: WRITE requests only),
 	 * so the write flags it passes along decide here. */
 	if (vs == VOL_OK && fi->fh == FS_FH_DIRECT && (fi->flags & O_DSYNC))
 		vs = vol_sync(f->pool, id_of(ino), NULL);
-	if (vs != VOL_OK) {
-		fuse_reply_err(req, fs_errno(vs));
+	if (reply_failed(req, fs_errno(vs)))
 		return;
-	}
 	pthread_mutex_lock(&f->lock);
 	fs_vol *v = vol_state(f, id_of(ino));
 	if (v)
@@ -1301,12 +1301,7 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino,
 {
 	fs *f = fs_of(req);
 	if (is_vol_ino(ino) && kind_of(ino) == FS_BLOCK) {
-		pthread_mutex_lock(&f->lock);
-		fs_vol *v = vol_state(f, id_of(ino));
-		if (v && v->opens)
-			v->opens--;
-		pthread_cond_broadcast(&f->closed);
-		pthread_mutex_unlock(&f->lock);
+		block_closed(f, id_of(ino));
 	} else {
 		struct ctl_handle *h = (struct ctl_handle *)(uintptr_t)fi->fh;
 		if (h) {
@@ -1357,11 +1352,8 @@ static void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 		return;
 	}
 	vol_info vi;
-	vol_status vs = vol_info_get(f->pool, id_of(ino), &vi);
-	if (vs != VOL_OK) {
-		fuse_reply_err(req, fs_errno(vs));
+	if (reply_failed(req, info_of(f, ino, &vi)))
 		return;
-	}
 	uint64_t start = (uint64_t)offset, end = start + (uint64_t)length;
 	if (end < start) {
 		fuse_reply_err(req, EFBIG);
@@ -1392,8 +1384,8 @@ static void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 		fuse_reply_err(req, 0);
 		return;
 	}
-	vs = vol_discard(f->pool, id_of(ino), start, end - start);
-	fuse_reply_err(req, fs_errno(vs));
+	fuse_reply_err(req, fs_errno(vol_discard(f->pool, id_of(ino), start,
+						 end - start)));
 }
 
 const struct fuse_lowlevel_ops fs_ops = {
