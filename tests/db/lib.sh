@@ -14,29 +14,17 @@
 #   4. on failure prints the tail of every server log, then removes $T.
 # Servers run as their own users (postgres, mysql; SQLite as nobody) on free
 # ports of 127.0.0.1. Nothing sleeps to synchronise: helpers poll for a
-# condition in bounded loops.
-set -euo pipefail
-
-: "${REWINDCTL:?REWINDCTL must name the rewindctl binary}"
-R=$REWINDCTL
-export REWINDFS="${REWINDFS:-}"
+# condition in bounded loops. The helpers shared with tests/tools (fail,
+# wait_for, is_mounted, now, mounts_under, loops_under, ...) are in
+# tests/common.sh.
+. "$(dirname "${BASH_SOURCE[0]}")/../common.sh"
 
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
-
-# A test that mounts may skip only on a machine without /dev/fuse, and
-# never in CI. A missing database server is a failure: tools/install-deps
-# --test installs them.
+# As need_dev_fuse, and root. A missing database server is a failure:
+# tools/install-deps --test installs them.
 need_fuse() {
-	if [ ! -e /dev/fuse ]; then
-		[ "${CI:-}" = true ] && fail "no /dev/fuse (in CI a skip is a failure)"
-		echo "SKIP: no /dev/fuse"
-		exit 77
-	fi
+	need_dev_fuse
 	[ "$(id -u)" = 0 ] || fail "the database tests run as root (loop devices, runuser)"
 }
 
@@ -46,22 +34,6 @@ POOL=$T/pool
 MNT=$T/mnt
 # Logs and sockets, writable by the servers' users.
 mkdir -m 1777 "$T/log" "$T/run"
-
-# RFC 3339 UTC with nanoseconds: what the control files accept.
-now() { date -u +%Y-%m-%dT%H:%M:%S.%NZ; }
-
-# Poll CMD... until it succeeds, at most SECONDS seconds.
-wait_for() {
-	local secs=$1 i
-	shift
-	for i in $(seq 1 $((secs * 20))); do
-		"$@" && return 0
-		sleep 0.05
-	done
-	return 1
-}
-
-is_mounted() { awk -v d="$1" '$5 == d { found = 1 } END { exit !found }' /proc/self/mountinfo; }
 
 # A TCP port of 127.0.0.1 that nothing listens on, picked at random in
 # 20000..59999 (random, so tests running in parallel do not pick the same).
@@ -97,13 +69,6 @@ pids_of_test() {
 	done
 }
 
-# "mountpoint fstype" of every mount under $T, deepest first.
-mounts_under() {
-	awk -v t="$T/" 'index($5, t) == 1 {
-		for (i = 7; i < NF; i++) if ($i == "-") { print $5 " " $(i + 1); break }
-	}' /proc/self/mountinfo | sort -r
-}
-
 # Commands run first by the trap, to stop servers cleanly (newest first).
 STOP_HOOKS=()
 
@@ -123,7 +88,7 @@ kill_wait() {
 }
 
 cleanup() {
-	local rc=$? dir type f dev pid i n log
+	local rc=$? dir type f pid n log
 	set +e
 	trap - EXIT
 	for pid in $(jobs -p); do kill "$pid" 2>/dev/null; done
@@ -136,26 +101,12 @@ cleanup() {
 		[ "$type" = fuse.rewindfs ] || [ "$dir" = "$MNT" ] && continue
 		umount "$dir" 2>/dev/null || umount -l "$dir"
 	done
-	for f in /sys/block/loop*/loop/backing_file; do
-		[ -r "$f" ] || continue
-		case "$(cat "$f" 2>/dev/null)" in
-		"$T"/*)
-			dev=${f#/sys/block/}
-			losetup -d "/dev/${dev%%/*}"
-			;;
-		esac
-	done
+	for f in $(loops_under); do losetup -d "$f"; done
 	mounts_under | while read -r dir type; do
 		fusermount3 -u "$dir" 2>/dev/null || umount "$dir" 2>/dev/null ||
 			umount -l "$dir"
 	done
-	for i in $(seq 1 100); do
-		[ -z "$(pids_of_test)" ] && break
-		[ "$i" = 50 ] && kill $(pids_of_test) 2>/dev/null
-		sleep 0.1
-	done
-	pids=$(pids_of_test)
-	[ -n "$pids" ] && kill -9 $pids 2>/dev/null
+	kill_test_daemons
 	if [ "$rc" != 0 ]; then
 		for log in "$T"/log/*; do
 			[ -f "$log" ] || continue
@@ -174,11 +125,7 @@ trap 'exit 130' INT
 trap 'exit 129' HUP
 
 # A pool at $POOL mounted at $MNT.
-start_pool() {
-	"$R" init "$POOL" >/dev/null || fail "rewindctl init"
-	"$R" mount "$POOL" "$MNT" >/dev/null || fail "rewindctl mount"
-	is_mounted "$MNT" || fail "$MNT is not mounted after rewindctl mount"
-}
+start_pool() { start_pool_ctl; }
 
 # Progress with timing: "  N.N s  WHAT" lines on stdout (meson keeps them in
 # the test log), N seconds since the test started.

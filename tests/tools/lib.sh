@@ -5,27 +5,12 @@
 # that on any exit unmounts everything under $T, detaches the loop devices
 # backed by files under $T, kills the daemons (rewindfs, fuse2fs) started for
 # $T by their pids, and removes $T. Helpers poll for conditions with bounded
-# loops; nothing sleeps to synchronise.
-set -euo pipefail
+# loops; nothing sleeps to synchronise. The helpers shared with tests/db
+# (fail, wait_for, is_mounted, now, mounts_under, loops_under,
+# start_pool_ctl, ...) are in tests/common.sh.
+. "$(dirname "${BASH_SOURCE[0]}")/../common.sh"
 
-: "${REWINDCTL:?REWINDCTL must name the rewindctl binary}"
-R=$REWINDCTL
-export REWINDFS="${REWINDFS:-}"
-
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
-
-# A test that mounts may skip only on a machine without /dev/fuse, and
-# never in CI.
-need_fuse() {
-	if [ ! -e /dev/fuse ]; then
-		[ "${CI:-}" = true ] && fail "no /dev/fuse (in CI a skip is a failure)"
-		echo "SKIP: no /dev/fuse"
-		exit 77
-	fi
-}
+need_fuse() { need_dev_fuse; }
 
 T=$(mktemp -d /tmp/rewindfs-tools.XXXXXX)
 POOL=$T/pool
@@ -49,37 +34,16 @@ pids_of_test() {
 	done
 }
 
-# "mountpoint fstype" of every mount under $T, deepest first.
-mounts_under() {
-	awk -v t="$T/" 'index($5, t) == 1 {
-		for (i = 7; i < NF; i++) if ($i == "-") { print $5 " " $(i + 1); break }
-	}' /proc/self/mountinfo | sort -r
-}
-
 # The filesystem type mounted at DIR ("" if none).
 fstype() {
 	awk -v d="$1" '$5 == d { for (i = 7; i < NF; i++) if ($i == "-") t = $(i + 1) }
 		END { print t }' /proc/self/mountinfo
 }
 
-# Loop devices whose backing file is under $T.
-loops_under() {
-	local f dev
-	for f in /sys/block/loop*/loop/backing_file; do
-		[ -r "$f" ] || continue
-		case "$(cat "$f" 2>/dev/null)" in
-		"$T"/*)
-			dev=${f#/sys/block/}
-			echo "/dev/${dev%%/*}"
-			;;
-		esac
-	done
-}
-
 no_loops_under() { [ -z "$(loops_under)" ]; }
 
 cleanup() {
-	local rc=$? dir type f dev pid i
+	local rc=$? dir type f pid
 	set +e
 	trap - EXIT
 	# Background jobs of the test (holders, writers), but not the daemon
@@ -102,13 +66,7 @@ cleanup() {
 		wait_for 10 fusermount3 -u "$dir" 2>/dev/null || umount -l "$dir"
 	done
 	# Daemons get a bounded time to exit after their unmount, then SIGKILL.
-	for i in $(seq 1 100); do
-		[ -z "$(pids_of_test)" ] && break
-		[ "$i" = 50 ] && kill $(pids_of_test) 2>/dev/null
-		sleep 0.1
-	done
-	pids=$(pids_of_test)
-	[ -n "$pids" ] && kill -9 $pids 2>/dev/null
+	kill_test_daemons
 	if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$T/daemon.log" 2>/dev/null; then
 		echo "FAIL: sanitizer report in the daemon's log:" >&2
 		cat "$T/daemon.log" >&2
@@ -120,25 +78,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Poll CMD... until it succeeds, at most SECONDS seconds.
-wait_for() {
-	local secs=$1 i
-	shift
-	for i in $(seq 1 $((secs * 20))); do
-		"$@" && return 0
-		sleep 0.05
-	done
-	return 1
-}
-
-is_mounted() { awk -v d="$1" '$5 == d { found = 1 } END { exit !found }' /proc/self/mountinfo; }
-
 # Does TEXT have a line matching the grep pattern PATTERN? (A here-string,
 # not a pipe: with pipefail, `cmd | grep -q` fails when grep exits early.)
 matches() { grep -q -e "$2" <<<"$1"; }
-
-# RFC 3339 UTC with nanoseconds: what the control files accept.
-now() { date -u +%Y-%m-%dT%H:%M:%S.%NZ; }
 
 # Checksums of every file under a folder, by relative path.
 sums() { (cd "$1" && find . -type f -print0 | sort -z | xargs -0 -r sha256sum); }
@@ -154,13 +96,9 @@ start_pool() {
 	wait_for 20 is_mounted "$MNT" || { cat "$T/daemon.log" >&2; fail "daemon did not mount"; }
 }
 
-# The same through `rewindctl mount` (the daemon detaches; its sanitizer
-# reports cannot be seen, but any that halts it fails the test).
-start_pool_ctl() {
-	"$R" init "$POOL" >/dev/null || fail "rewindctl init"
-	"$R" mount "$POOL" "$MNT" >/dev/null || fail "rewindctl mount"
-	is_mounted "$MNT" || fail "$MNT is not mounted after rewindctl mount"
-}
+# start_pool_ctl (common.sh) does the same through `rewindctl mount` (the
+# daemon detaches; its sanitizer reports cannot be seen, but any that halts
+# it fails the test).
 
 # N files of random content (sizes 1 KiB .. 300 KiB) in folder DIR.
 make_files() {
