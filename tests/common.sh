@@ -80,3 +80,10 @@ start_pool_ctl() {
 	"$R" mount "$POOL" "$MNT" >/dev/null || fail "rewindctl mount"
 	is_mounted "$MNT" || fail "$MNT is not mounted after rewindctl mount"
 }
+
+# Volume NAME of SIZE on the pool at $MNT, formatted ext4 and attached at
+# DIR. Fails with "create", or with WHAT ("attach" if not given).
+ext4_volume() {
+	"$R" create "$MNT" "$1" "$2" >/dev/null || fail "create"
+	"$R" attach "$MNT/$1" "$3" --mkfs ext4 >/dev/null || fail "${4:-attach}"
+}

@@ -19,8 +19,7 @@ need_fuse
 sums() { maria_sql "$1" "CHECKSUM TABLE app.t, app.acct, app.hist EXTENDED"; }
 
 start_pool
-"$R" create "$MNT" my 4G >/dev/null || fail "create"
-"$R" attach "$MNT/my" "$T/my" --mkfs ext4 >/dev/null || fail "attach --mkfs ext4"
+ext4_volume my 4G "$T/my" "attach --mkfs ext4"
 D=$T/my/data
 maria_init "$D"
 port=$(free_port)
@@ -29,6 +28,14 @@ maria_start "$D" "$port"
 	"$(printf 'O_DIRECT\tInnoDB\t%s' "$port")" ] ||
 	fail "not InnoDB with O_DIRECT on port $port: $(maria_sql "$D" "SELECT @@innodb_flush_method, @@default_storage_engine, @@port")"
 step "mariadbd up on 127.0.0.1:$port (InnoDB, O_DIRECT)"
+
+# Stop the server, backtrack the volume to TIME (else fail with WHAT), start
+# the server again.
+maria_backtrack_to() {
+	maria_stop "$D"
+	"$R" backtrack "$MNT/my" "$1" || fail "$2"
+	maria_start "$D" "$port"
+}
 
 # Step 1.
 maria_sql "$D" "CREATE DATABASE app;
@@ -47,17 +54,13 @@ step "100k rows"
 t_ok=$(now)
 maria_sql "$D" "DROP TABLE app.t"
 t_bad=$(now)
-maria_stop "$D"
-"$R" backtrack "$MNT/my" "$t_ok" || fail "backtrack to $t_ok"
-maria_start "$D" "$port"
+maria_backtrack_to "$t_ok" "backtrack to $t_ok"
 sums2=$(sums "$D")
 [ "$sums2" = "$sums1" ] || fail "checksums differ after the backtrack:
 $(diff <(echo "$sums1") <(echo "$sums2"))"
 step "backtracked: the table is back, equal"
 
-maria_stop "$D"
-"$R" backtrack "$MNT/my" "$t_bad" || fail "backtrack forward to $t_bad"
-maria_start "$D" "$port"
+maria_backtrack_to "$t_bad" "backtrack forward to $t_bad"
 # DROP TABLE returns once InnoDB's redo log is synced; the unlink of t.frm
 # reaches the disk with ext4's next journal commit. So a power cut right
 # after it (which is what this point is) may leave the .frm, and MariaDB then
@@ -70,9 +73,7 @@ out=$(maria_sql "$D" "SELECT count(*) FROM app.t" 2>&1) &&
 	fail "app.acct lost after backtracking forward"
 step "backtracked forward: dropped again"
 
-maria_stop "$D"
-"$R" backtrack "$MNT/my" "$t_ok" || fail "second backtrack to $t_ok"
-maria_start "$D" "$port"
+maria_backtrack_to "$t_ok" "second backtrack to $t_ok"
 sums3=$(sums "$D")
 [ "$sums3" = "$sums1" ] || fail "checksums differ after the second backtrack:
 $(diff <(echo "$sums1") <(echo "$sums3"))"

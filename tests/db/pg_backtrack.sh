@@ -13,13 +13,21 @@
 need_fuse
 
 start_pool
-"$R" create "$MNT" pg 4G >/dev/null || fail "create"
-"$R" attach "$MNT/pg" "$T/pg" --mkfs ext4 >/dev/null || fail "attach --mkfs ext4"
+ext4_volume pg 4G "$T/pg" "attach --mkfs ext4"
 D=$T/pg/data
 pg_init "$D"
 port=$(free_port)
 pg_start "$D" "$port"
 step "server up on 127.0.0.1:$port"
+
+# Stop the server, backtrack the volume to TIME (else fail with WHAT), start
+# the server again (postmaster.pid of the old point forgotten).
+pg_backtrack_to() {
+	pg_stop "$D"
+	"$R" backtrack "$MNT/pg" "$1" || fail "$2"
+	pg_forget_pid "$D"
+	pg_start "$D" "$port"
+}
 
 # Step 1.
 "$PGBIN/pgbench" -h 127.0.0.1 -p "$port" -U postgres -i -s 10 -q postgres \
@@ -43,19 +51,13 @@ t_bad=$(now)
 [ "$(pg_sql "$port" "SELECT count(*) FROM pgbench_accounts")" = 0 ] || fail "DELETE did not delete"
 step "accident between $t_ok and $t_bad"
 
-pg_stop "$D"
-"$R" backtrack "$MNT/pg" "$t_ok" || fail "backtrack to $t_ok"
-pg_forget_pid "$D"
-pg_start "$D" "$port"
+pg_backtrack_to "$t_ok" "backtrack to $t_ok"
 sums2=$(pg_sums "$port")
 [ "$sums2" = "$sums1" ] || fail "tables differ after the backtrack:
 $(diff <(echo "$sums1") <(echo "$sums2"))"
 step "backtracked: every table as before the accident"
 
-pg_stop "$D"
-"$R" backtrack "$MNT/pg" "$t_bad" || fail "backtrack forward to $t_bad"
-pg_forget_pid "$D"
-pg_start "$D" "$port"
+pg_backtrack_to "$t_bad" "backtrack forward to $t_bad"
 [ "$(pg_sql "$port" "SELECT count(*) FROM pgbench_accounts")" = 0 ] ||
 	fail "accounts back after backtracking forward past the DELETE"
 [ -z "$(pg_sql "$port" "SELECT to_regclass('public.pgbench_history')")" ] ||
@@ -64,10 +66,7 @@ pg_start "$D" "$port"
 	fail "tellers lost after backtracking forward"
 step "backtracked forward: the accident is there again"
 
-pg_stop "$D"
-"$R" backtrack "$MNT/pg" "$t_ok" || fail "second backtrack to $t_ok"
-pg_forget_pid "$D"
-pg_start "$D" "$port"
+pg_backtrack_to "$t_ok" "second backtrack to $t_ok"
 sums3=$(pg_sums "$port")
 [ "$sums3" = "$sums1" ] || fail "tables differ after the second backtrack:
 $(diff <(echo "$sums1") <(echo "$sums3"))"
@@ -83,10 +82,7 @@ pg_sql "$port" "ALTER TABLE pgbench_tellers DROP COLUMN filler"
 [ "$(pg_sql "$port" "SELECT count(*) FROM pgbench_accounts WHERE note = 'v2'")" = 200000 ] ||
 	fail "the migration did not run"
 step "migration done"
-pg_stop "$D"
-"$R" backtrack "$MNT/pg" @premigration || fail "backtrack to @premigration"
-pg_forget_pid "$D"
-pg_start "$D" "$port"
+pg_backtrack_to @premigration "backtrack to @premigration"
 cols=$(pg_sql "$port" "SELECT table_name || '.' || column_name FROM information_schema.columns
 	WHERE table_schema = 'public' AND column_name IN ('note', 'filler') ORDER BY 1")
 [ "$cols" = "pgbench_accounts.filler

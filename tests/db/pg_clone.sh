@@ -31,8 +31,7 @@ pg_consistent() {
 }
 
 start_pool
-"$R" create "$MNT" pg 4G >/dev/null || fail "create"
-"$R" attach "$MNT/pg" "$T/pg" --mkfs ext4 >/dev/null || fail "attach --mkfs ext4"
+ext4_volume pg 4G "$T/pg" "attach --mkfs ext4"
 D=$T/pg/data
 pg_init "$D"
 port=$(free_port)

@@ -25,8 +25,7 @@ rfc() { date -u -d "@$(($1 / 1000000000)).$(printf %09d $(($1 % 1000000000)))" +
 logged() { [ "$(wc -l <"$T/log/tx.log")" -ge "$1" ]; }
 
 start_pool
-"$R" create "$MNT" sq 1G >/dev/null || fail "create"
-"$R" attach "$MNT/sq" "$T/sq" --mkfs ext4 >/dev/null || fail "attach --mkfs ext4"
+ext4_volume sq 1G "$T/sq" "attach --mkfs ext4"
 install -d -o nobody -g nogroup "$T/sq/db"
 DB=$T/sq/db/app.db
 touch "$T/log/tx.log"

@@ -7,8 +7,7 @@
 need_fuse
 
 start_pool
-"$R" create "$MNT" prod 256M >/dev/null || fail "create"
-"$R" attach "$MNT/prod" "$T/data" --mkfs ext4 >/dev/null || fail "attach"
+ext4_volume prod 256M "$T/data"
 make_files "$T/data/base" 10
 sync -f "$T/data"
 base=$(sums "$T/data/base")

@@ -6,8 +6,7 @@
 need_fuse
 
 start_pool
-"$R" create "$MNT" prod 128M >/dev/null || fail "create"
-"$R" attach "$MNT/prod" "$T/data" --mkfs ext4 >/dev/null || fail "attach"
+ext4_volume prod 128M "$T/data"
 make_files "$T/data/a" 8
 sync -f "$T/data"
 old=$(sums "$T/data")

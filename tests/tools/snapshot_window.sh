@@ -5,8 +5,7 @@
 need_fuse
 
 start_pool
-"$R" create "$MNT" v 64M >/dev/null || fail "create"
-"$R" attach "$MNT/v" "$T/data" --mkfs ext4 >/dev/null || fail "attach"
+ext4_volume v 64M "$T/data"
 echo one >"$T/data/f"
 sync -f "$T/data"
 "$R" snapshot "$MNT/v" first >/dev/null || fail "snapshot first"
