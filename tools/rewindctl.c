@@ -151,6 +151,12 @@ static bool name_ok(const char *s)
 			 "0123456789._-") == n;
 }
 
+static int bad_volume_name(const char *s)
+{
+	return usage_error("bad volume name %s (1-64 of A-Z a-z 0-9 . _ -, "
+			   "not starting with .)", s);
+}
+
 /* A volume folder of a mounted pool, "MNT/NAME", resolved. */
 struct volref {
 	char dir[PATH_MAX];  /* /abs/MNT/NAME          */
@@ -542,6 +548,19 @@ static const char *attach_where(const ctl_attach *a)
 	return a->mnt.dir[0] ? a->mnt.dir : a->loop;
 }
 
+/* Name each of the n attachments (as name, else by its block file) with how
+ * to detach it; free att. True if there were any. */
+static bool refuse_attached(ctl_attach *att, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		fprintf(stderr, "rewindctl: %s: %s is attached at %s: run "
+			"rewindctl detach %s first\n", current->name,
+			name ? name : att[i].file, attach_where(&att[i]),
+			attach_where(&att[i]));
+	free(att);
+	return n > 0;
+}
+
 /* ------------------------------------------------------------ commands */
 
 static int cmd_init(int argc, char **argv)
@@ -675,12 +694,7 @@ static int cmd_umount(int argc, char **argv)
 	int err = ctl_attach_list_under(mnt, &att, &n);
 	if (err)
 		return report_failure(NULL, mnt, err);
-	for (size_t i = 0; i < n; i++)
-		fprintf(stderr, "rewindctl: umount: %s is attached at %s: run "
-			"rewindctl detach %s first\n", att[i].file,
-			attach_where(&att[i]), attach_where(&att[i]));
-	free(att);
-	if (n)
+	if (refuse_attached(att, n, NULL))
 		return 1;
 	if (ctl_procs_using(m.major, m.minor, 0, names, sizeof names) > 0) {
 		fprintf(stderr, "rewindctl: umount: %s is busy: %s\n", mnt, names);
@@ -721,8 +735,7 @@ static int cmd_create(int argc, char **argv)
 		       NULL))
 		return EXIT_USAGE;
 	if (!name_ok(pos[1]))
-		return usage_error("bad volume name %s (1-64 of A-Z a-z 0-9 . _ -, "
-				   "not starting with .)", pos[1]);
+		return bad_volume_name(pos[1]);
 	uint64_t size;
 	if (ctl_parse_size(pos[2], &size) != 0 || size > (uint64_t)INT64_MAX)
 		return usage_error("bad size %s (bytes, or with K, M, G, T)", pos[2]);
@@ -756,12 +769,7 @@ static int cmd_destroy(int argc, char **argv)
 	int err = ctl_attach_list(v.file, &att, &n);
 	if (err)
 		return report_failure(&v, v.name, err);
-	for (size_t i = 0; i < n; i++)
-		fprintf(stderr, "rewindctl: destroy: %s is attached at %s: run "
-			"rewindctl detach %s first\n", v.name, attach_where(&att[i]),
-			attach_where(&att[i]));
-	free(att);
-	if (n)
+	if (refuse_attached(att, n, v.name))
 		return 1;
 	char names[1024];
 	for (unsigned waited = 0;; waited += POLL_STEP_MS) {
@@ -930,8 +938,7 @@ static int cmd_clone(int argc, char **argv)
 		       &npos))
 		return EXIT_USAGE;
 	if (!name_ok(pos[1]))
-		return usage_error("bad volume name %s (1-64 of A-Z a-z 0-9 . _ -, "
-				   "not starting with .)", pos[1]);
+		return bad_volume_name(pos[1]);
 	char cmd[256], when[128] = "";
 	if (npos == 3 && ctl_time_absolute(pos[2], when, sizeof when) != 0)
 		return usage_error("bad TIME %s", pos[2]);
