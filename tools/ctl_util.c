@@ -237,15 +237,26 @@ bool ctl_text_value(const char *text, const char *key, char *val, size_t len)
 
 /* ------------------------------------------------------------- parsing */
 
-int ctl_parse_size(const char *s, uint64_t *bytes)
+/* The decimal number that s starts with (a digit, no sign or space), *end
+ * after it. 0, EINVAL or ERANGE. */
+static int parse_decimal(const char *s, unsigned long long *v, char **end)
 {
-	if (!s || !isdigit((unsigned char)*s))
+	if (!isdigit((unsigned char)*s))
 		return EINVAL;
 	errno = 0;
+	*v = strtoull(s, end, 10);
+	return errno == ERANGE ? ERANGE : 0;
+}
+
+int ctl_parse_size(const char *s, uint64_t *bytes)
+{
+	if (!s)
+		return EINVAL;
 	char *end;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno == ERANGE)
-		return ERANGE;
+	unsigned long long v;
+	int err = parse_decimal(s, &v, &end);
+	if (err)
+		return err;
 	unsigned shift = 0;
 	switch (toupper((unsigned char)*end)) {
 	case '\0': break;
@@ -286,13 +297,11 @@ int ctl_parse_duration(const char *s, int64_t *ns)
 	int64_t total = 0;
 	size_t next_unit = 0; /* units must come in order, each once */
 	while (*s) {
-		if (!isdigit((unsigned char)*s))
-			return EINVAL;
-		errno = 0;
 		char *end;
-		unsigned long long v = strtoull(s, &end, 10);
-		if (errno == ERANGE)
-			return ERANGE;
+		unsigned long long v;
+		int err = parse_decimal(s, &v, &end);
+		if (err)
+			return err;
 		size_t u = next_unit;
 		while (u < 4 && units[u].unit != *end)
 			u++;
