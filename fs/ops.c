@@ -632,6 +632,27 @@ struct dir_handle {
 	size_t n;
 };
 
+static void dir_add(struct dir_handle *d, const char *name, fuse_ino_t ino,
+		    mode_t type)
+{
+	struct dir_ent *e = &d->ents[d->n++];
+	snprintf(e->name, sizeof(e->name), "%s", name);
+	e->ino = ino;
+	e->type = type;
+}
+
+/* Room for "." (self), ".." (the root) and n more entries; both added.
+ * 0 or ENOMEM. */
+static int dir_begin(struct dir_handle *d, fuse_ino_t self, size_t n)
+{
+	d->ents = calloc(n + 2, sizeof(*d->ents));
+	if (!d->ents)
+		return ENOMEM;
+	dir_add(d, ".", self, S_IFDIR);
+	dir_add(d, "..", FUSE_ROOT_ID, S_IFDIR);
+	return 0;
+}
+
 static void fs_opendir(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
@@ -648,39 +669,23 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino,
 		err = fs_errno(vol_list(f->pool, &vols, &nvols));
 		if (err)
 			goto fail;
-		d->ents = calloc(nvols + 3, sizeof(*d->ents));
-		if (!d->ents) {
-			err = ENOMEM;
+		err = dir_begin(d, FUSE_ROOT_ID, 1 + nvols);
+		if (err)
 			goto fail;
-		}
-		d->ents[d->n++] = (struct dir_ent){ ".", FUSE_ROOT_ID, S_IFDIR };
-		d->ents[d->n++] = (struct dir_ent){ "..", FUSE_ROOT_ID, S_IFDIR };
-		d->ents[d->n++] = (struct dir_ent){ ".status", FS_INO_POOL_STATUS,
-						    S_IFREG };
-		for (size_t i = 0; i < nvols; i++) {
-			struct dir_ent *e = &d->ents[d->n++];
-			snprintf(e->name, sizeof(e->name), "%s", vols[i].name);
-			e->ino = ino_of(vols[i].id, FS_DIR);
-			e->type = S_IFDIR;
-		}
+		dir_add(d, ".status", FS_INO_POOL_STATUS, S_IFREG);
+		for (size_t i = 0; i < nvols; i++)
+			dir_add(d, vols[i].name, ino_of(vols[i].id, FS_DIR), S_IFDIR);
 	} else if (is_vol_ino(ino) && kind_of(ino) == FS_DIR) {
 		vol_info vi;
 		err = info_of(f, ino, &vi);
 		if (err)
 			goto fail;
-		d->ents = calloc(FS_NKINDS + 1, sizeof(*d->ents));
-		if (!d->ents) {
-			err = ENOMEM;
+		err = dir_begin(d, ino, FS_NKINDS - FS_BLOCK);
+		if (err)
 			goto fail;
-		}
-		d->ents[d->n++] = (struct dir_ent){ ".", ino, S_IFDIR };
-		d->ents[d->n++] = (struct dir_ent){ "..", FUSE_ROOT_ID, S_IFDIR };
-		for (int k = FS_BLOCK; k < FS_NKINDS; k++) {
-			struct dir_ent *e = &d->ents[d->n++];
-			snprintf(e->name, sizeof(e->name), "%s", kind_names[k]);
-			e->ino = ino_of(id_of(ino), (fs_kind)k);
-			e->type = S_IFREG;
-		}
+		for (int k = FS_BLOCK; k < FS_NKINDS; k++)
+			dir_add(d, kind_names[k], ino_of(id_of(ino), (fs_kind)k),
+				S_IFREG);
 	} else {
 		err = ENOTDIR;
 		goto fail;
