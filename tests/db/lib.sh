@@ -163,6 +163,18 @@ pg_start() {
 		fail "server of $dir not ready on port $port"
 }
 
+# A pool, volume pg of 4G formatted ext4 and attached at $T/pg, a new
+# cluster in D=$T/pg/data and its server started on a free port (sets D and
+# port).
+pg_volume_start() {
+	start_pool
+	ext4_volume pg 4G "$T/pg" "attach --mkfs ext4"
+	D=$T/pg/data
+	pg_init "$D"
+	port=$(free_port)
+	pg_start "$D" "$port"
+}
+
 # pg_stop DIR: clean shutdown (a checkpoint), waits until it is down.
 pg_stop() {
 	as_postgres "$PGBIN/pg_ctl" -D "$1" -m fast -w -t 300 stop >/dev/null ||

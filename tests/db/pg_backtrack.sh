@@ -12,12 +12,7 @@
 . "$(dirname "$0")/lib.sh"
 need_fuse
 
-start_pool
-ext4_volume pg 4G "$T/pg" "attach --mkfs ext4"
-D=$T/pg/data
-pg_init "$D"
-port=$(free_port)
-pg_start "$D" "$port"
+pg_volume_start
 step "server up on 127.0.0.1:$port"
 
 # Stop the server, backtrack the volume to TIME (else fail with WHAT), start

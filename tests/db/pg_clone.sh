@@ -30,12 +30,7 @@ pg_consistent() {
 	echo "$nh"
 }
 
-start_pool
-ext4_volume pg 4G "$T/pg" "attach --mkfs ext4"
-D=$T/pg/data
-pg_init "$D"
-port=$(free_port)
-pg_start "$D" "$port"
+pg_volume_start
 pgbench -p "$port" -i -s 10 -q postgres >"$T/log/pgbench-init.log" 2>&1 ||
 	fail "pgbench -i -s 10"
 step "pgbench -i -s 10 on 127.0.0.1:$port"
