@@ -128,8 +128,6 @@ struct tl {
 	bool dead;              /* dropped by retention                   */
 	struct szrec *sizes;    /* size changes on this timeline, by lsn  */
 	size_t nsizes, capsizes;
-	/* retention scratch */
-	uint64_t bytes_stored;
 };
 
 struct seg {
