@@ -173,9 +173,9 @@ static fs_kind kind_by_name(const char *name)
 }
 
 /* The vol_info of the volume of a volume inode. 0 or errno. */
-static int info_of(fs *f, fuse_ino_t ino, vol_info *vi)
+static int info_of(fs *f, vol_id id, vol_info *vi)
 {
-	return fs_errno(vol_info_get(f->pool, id_of(ino), vi));
+	return fs_errno(vol_info_get(f->pool, id, vi));
 }
 
 /* The volume named name (an invalid name is not found). 0 or errno. */
@@ -282,7 +282,7 @@ static int stat_ino(fs *f, fuse_ino_t ino, struct stat *st, uint64_t *gen)
 		return ENOENT;
 
 	vol_info vi;
-	int err = info_of(f, ino, &vi);
+	int err = info_of(f, id_of(ino), &vi);
 	if (err)
 		return err;
 	int64_t t = vi.created_ns;
@@ -677,7 +677,7 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino,
 			dir_add(d, vols[i].name, ino_of(vols[i].id, FS_DIR), S_IFDIR);
 	} else if (is_vol_ino(ino) && kind_of(ino) == FS_DIR) {
 		vol_info vi;
-		err = info_of(f, ino, &vi);
+		err = info_of(f, id_of(ino), &vi);
 		if (err)
 			goto fail;
 		err = dir_begin(d, ino, FS_NKINDS - FS_BLOCK);
@@ -811,9 +811,9 @@ static int gen_pool_status(fs *f, FILE *o)
 static int gen_vol_status(fs *f, FILE *o, vol_id id)
 {
 	vol_info vi;
-	vol_status vs = vol_info_get(f->pool, id, &vi);
-	if (vs != VOL_OK)
-		return fs_errno(vs);
+	int err = info_of(f, id, &vi);
+	if (err)
+		return err;
 	unsigned opens = 0;
 	pthread_mutex_lock(&f->lock);
 	fs_vol *v = vol_state(f, id);
@@ -954,9 +954,9 @@ static int gen_snapshots(fs *f, FILE *o, vol_id id)
 static int gen_window(fs *f, FILE *o, vol_id id)
 {
 	vol_info vi;
-	vol_status vs = vol_info_get(f->pool, id, &vi);
-	if (vs != VOL_OK)
-		return fs_errno(vs);
+	int err = info_of(f, id, &vi);
+	if (err)
+		return err;
 	put_dur(o, "target", vi.window_ns);
 	put_dur(o, "actual", vi.actual_window_ns);
 	put_time(o, "earliest", vi.earliest_ns);
@@ -1137,7 +1137,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	if (is_vol_ino(ino) && kind_of(ino) == FS_BLOCK) {
 		vol_info vi;
-		if (reply_failed(req, info_of(f, ino, &vi)))
+		if (reply_failed(req, info_of(f, id_of(ino), &vi)))
 			return;
 		pthread_mutex_lock(&f->lock);
 		fs_vol *v = vol_state(f, id_of(ino));
@@ -1187,7 +1187,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	} else if (is_vol_ino(ino)) {
 		/* Fail the open early if the volume is gone. */
 		vol_info vi;
-		err = info_of(f, ino, &vi);
+		err = info_of(f, id_of(ino), &vi);
 		if (err) {
 			free(h);
 			fuse_reply_err(req, err);
@@ -1265,15 +1265,16 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	/* The size is set only by truncate: a write starting at or past the
 	 * end is EFBIG, one crossing it is short (like a file at its
 	 * RLIMIT_FSIZE). */
-	vol_info vi;
-	if (reply_failed(req, info_of(f, ino, &vi)))
+	uint64_t vsize;
+	if (reply_failed(req, fs_errno(vol_size_get(f->pool, id_of(ino),
+						    &vsize))))
 		return;
-	if (off < 0 || (uint64_t)off >= vi.size) {
+	if (off < 0 || (uint64_t)off >= vsize) {
 		fuse_reply_err(req, size ? EFBIG : 0);
 		return;
 	}
-	if (size > vi.size - (uint64_t)off)
-		size = (size_t)(vi.size - (uint64_t)off);
+	if (size > vsize - (uint64_t)off)
+		size = (size_t)(vsize - (uint64_t)off);
 	vol_status vs = vol_write(f->pool, id_of(ino), buf, (uint64_t)off, size);
 	/* O_SYNC/O_DSYNC (or RWF_DSYNC) writes must be durable on return. For
 	 * page-cache handles the kernel follows the write with an FSYNC; for
@@ -1356,8 +1357,9 @@ static void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	vol_info vi;
-	if (reply_failed(req, info_of(f, ino, &vi)))
+	uint64_t vsize;
+	if (reply_failed(req, fs_errno(vol_size_get(f->pool, id_of(ino),
+						    &vsize))))
 		return;
 	uint64_t start = (uint64_t)offset, end = start + (uint64_t)length;
 	if (end < start) {
@@ -1376,12 +1378,12 @@ static void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 	}
 	/* Growing is truncate's job: a range past the end is EFBIG unless
 	 * KEEP_SIZE says to clip it. */
-	if (end > vi.size) {
+	if (end > vsize) {
 		if (!keep) {
 			fuse_reply_err(req, EFBIG);
 			return;
 		}
-		end = vi.size;
+		end = vsize;
 	}
 	if (op == 0 || start >= end) {
 		/* Mode 0: every page inside the size is already "allocated"

@@ -1154,6 +1154,18 @@ vol_status vol_info_get(vol_pool *p, vol_id id, vol_info *out)
 			     (unsigned long long)id);
 }
 
+vol_status vol_size_get(vol_pool *p, vol_id id, uint64_t *size)
+{
+	pthread_mutex_lock(&p->mu);
+	struct vol *v = vol_find(p, id);
+	if (v)
+		*size = v->size;
+	pthread_mutex_unlock(&p->mu);
+	return v ? VOL_OK
+		 : vol__fail(VOL_ENOENT, "no volume with id %llu",
+			     (unsigned long long)id);
+}
+
 static int info_cmp(const void *a, const void *b)
 {
 	return strcmp(((const vol_info *)a)->name, ((const vol_info *)b)->name);

@@ -170,6 +170,8 @@ vol_status vol_create(vol_pool *p, const char *name, uint64_t size,
 		      vol_id *out);
 vol_status vol_lookup(vol_pool *p, const char *name, vol_id *out);
 vol_status vol_info_get(vol_pool *p, vol_id id, vol_info *out);
+/* Just the current size in bytes: cheap enough for every I/O request. */
+vol_status vol_size_get(vol_pool *p, vol_id id, uint64_t *size);
 /* All volumes, ordered by name. */
 vol_status vol_list(vol_pool *p, vol_info **out, size_t *n);
 vol_status vol_rename(vol_pool *p, vol_id id, const char *new_name);
