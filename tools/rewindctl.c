@@ -19,6 +19,7 @@
  * command's usage on stdout and exits 0.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -52,6 +53,20 @@ struct command {
 };
 
 static const struct command *current;
+
+/* The caller's umask; rewindctl runs under 077 (see main). */
+static mode_t user_umask;
+
+/* mkdir for a folder that is not part of a pool (a parent of one, a mount
+ * point): mode as the caller's umask makes it, as if umask were not 077. */
+static int mkdir_user(const char *dir, mode_t mode)
+{
+	if (mkdir(dir, mode) != 0)
+		return -1;
+	if (chmod(dir, mode & ~user_umask) != 0)
+		return -1;
+	return 0;
+}
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -294,7 +309,7 @@ static void probe_fs(const char *path, char *type, size_t len)
 
 static int make_dir(const char *dir)
 {
-	if (mkdir(dir, 0755) == 0 || errno == EEXIST)
+	if (mkdir_user(dir, 0755) == 0 || errno == EEXIST)
 		return 0;
 	int err = errno;
 	fprintf(stderr, "rewindctl: %s: mkdir %s: %s\n", current->name, dir,
@@ -584,7 +599,7 @@ static int cmd_init(int argc, char **argv)
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		if (mkdir(parent, 0755) != 0 && errno != EEXIST) {
+		if (mkdir_user(parent, 0755) != 0 && errno != EEXIST) {
 			fprintf(stderr, "rewindctl: init: mkdir %s: %s\n", parent,
 				strerror(errno));
 			return 1;
@@ -1160,6 +1175,70 @@ static int cmd_status(int argc, char **argv)
 	return rc;
 }
 
+/* ------------------------------------------------------------------ check */
+
+/* Problems found by vol_check, one line each on stdout as they come. */
+static void check_problem(void *ctx, const char *problem)
+{
+	(void)ctx;
+	printf("%s\n", problem);
+}
+
+/* Opens the pool itself (the only command besides init that does): the
+ * engine's pool lock refuses while a daemon serves it. No background
+ * retention, so nothing is deleted while it looks. */
+static int cmd_check(int argc, char **argv)
+{
+	const char *pool = NULL;
+	bool quiet = false;
+	const struct opt opts[] = { { "--quiet", NULL, &quiet }, { NULL } };
+	if (parse_args(argc, argv, opts, &pool, 1, 1, "missing POOL", NULL))
+		return EXIT_USAGE;
+	vol_pool_opts o;
+	memset(&o, 0, sizeof o);
+	vol_pool *p = NULL;
+	vol_status st = vol_pool_open(pool, &o, &p);
+	if (st == VOL_EBUSY) {
+		fprintf(stderr, "rewindctl: check: %s: pool is in use (a rewindfs "
+			"daemon serves it?): unmount it first (rewindctl umount "
+			"MNT)\n", pool);
+		return 1;
+	}
+	if (st != VOL_OK) {
+		fprintf(stderr, "rewindctl: check: %s: %s%s%s\n", pool,
+			vol_strerror(st), vol_errmsg()[0] ? ": " : "", vol_errmsg());
+		return 1;
+	}
+	vol_info *vols = NULL;
+	size_t nvols = 0;
+	uint64_t problems = 0;
+	int rc = 0;
+	st = vol_list(p, &vols, &nvols);
+	free(vols);
+	if (st == VOL_OK)
+		st = vol_check(p, check_problem, NULL, &problems);
+	if (st != VOL_OK) {
+		fprintf(stderr, "rewindctl: check: %s: the check could not finish: "
+			"%s%s%s\n", pool, vol_strerror(st),
+			vol_errmsg()[0] ? ": " : "", vol_errmsg());
+		rc = 1;
+	}
+	vol_status cst = vol_pool_close(p);
+	if (cst != VOL_OK) {
+		fprintf(stderr, "rewindctl: check: %s: close: %s%s%s\n", pool,
+			vol_strerror(cst), vol_errmsg()[0] ? ": " : "",
+			vol_errmsg());
+		rc = 1;
+	}
+	if (problems)
+		rc = 1;
+	if (!quiet || rc)
+		printf("%zu volume%s, %" PRIu64 " problem%s%s\n", nvols,
+		       nvols == 1 ? "" : "s", problems, problems == 1 ? "" : "s",
+		       st != VOL_OK ? " (check incomplete)" : "");
+	return rc;
+}
+
 /* ------------------------------------------------------------------ main */
 
 static const struct command commands[] = {
@@ -1215,6 +1294,13 @@ static const struct command commands[] = {
 	{ "status", cmd_status, "MNT[/NAME] [--json]",
 	  "Show the pool's or one volume's status (the .status files, plus where\n"
 	  "volumes are attached); --json prints it as JSON.\n" },
+	{ "check", cmd_check, "POOL [--quiet]",
+	  "Verify an unmounted pool offline: every stored page version's checksum,\n"
+	  "its entry in the change log, and the metadata invariants. Prints each\n"
+	  "problem on a line (naming volume, page and LSN where it can), then\n"
+	  "\"N volumes, M problems\" (--quiet: the summary only when not clean).\n"
+	  "Exit 0 clean, 1 problems found or the check could not run (for a\n"
+	  "mounted pool: \"pool is in use\").\n" },
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -1229,6 +1315,12 @@ static void usage_all(FILE *f)
 
 int main(int argc, char **argv)
 {
+	/* Whatever the caller's umask, what rewindctl creates (a pool folder
+	 * and its files by init, a pool's files by check) is for its owner
+	 * only: a pool holds whole filesystem images. Folders it creates
+	 * with an explicit mode (mount points, parents of a pool) get that
+	 * mode minus this. */
+	user_umask = umask(077);
 	if (argc < 2) {
 		usage_all(stderr);
 		return EXIT_USAGE;

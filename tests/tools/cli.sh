@@ -4,7 +4,7 @@
 # stderr. Needs no mount.
 . "$(dirname "$0")/lib.sh"
 
-cmds="init mount umount create destroy attach detach backtrack clone snapshot window status"
+cmds="init mount umount create destroy attach detach backtrack clone snapshot window status check"
 for c in $cmds; do
 	out=$("$R" "$c" --help) || fail "$c --help exited $?"
 	matches "$out" "^usage: rewindctl $c " || fail "$c --help: no usage line: $out"
