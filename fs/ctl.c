@@ -25,6 +25,9 @@
 static int fail(int err, char *why, size_t whylen, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/* The reason goes into .status and the log, one line of text whatever the
+ * command held: every byte outside printable ASCII (control characters such
+ * as CR, bytes of other encodings) becomes '?'. */
 static int fail(int err, char *why, size_t whylen, const char *fmt, ...)
 {
 	if (why && whylen > 0) {
@@ -32,6 +35,9 @@ static int fail(int err, char *why, size_t whylen, const char *fmt, ...)
 		va_start(ap, fmt);
 		vsnprintf(why, whylen, fmt, ap);
 		va_end(ap);
+		for (char *c = why; *c; c++)
+			if (*c < 0x20 || *c > 0x7e)
+				*c = '?';
 	}
 	return err;
 }
@@ -234,11 +240,18 @@ static int parse_rfc3339(const char *s, int64_t *ns, char *why, size_t whylen)
 
 	int64_t secs = days_from_civil(year, mon, day) * 86400 +
 		       (int64_t)(hh * 3600 + mm * 60 + ss) - off_s;
-	/* int64 ns spans 1677-09-21 .. 2262-04-11. */
-	if (secs > (INT64_MAX - frac) / NS_PER_S || secs < INT64_MIN / NS_PER_S)
+	/* int64 ns spans 1677-09-21T00:12:43.145224192Z ..
+	 * 2262-04-11T23:47:16.854775807Z, and every instant ctl_format_time
+	 * prints must parse back. Below zero, (secs + 1) s - (1 s - frac)
+	 * reaches INT64_MIN without the product secs * NS_PER_S overflowing
+	 * in the last second of the range. */
+	if (secs > (INT64_MAX - frac) / NS_PER_S ||
+	    secs < INT64_MIN / NS_PER_S - 1 ||
+	    (secs < 0 && (secs + 1) * NS_PER_S < INT64_MIN + (NS_PER_S - frac)))
 		return fail(ERANGE, why, whylen,
-			    "time '%s' is outside 1678..2262", s);
-	*ns = secs * NS_PER_S + frac;
+			    "time '%s' is outside 1677-09-21..2262-04-11", s);
+	*ns = secs < 0 ? (secs + 1) * NS_PER_S - (NS_PER_S - frac)
+		       : secs * NS_PER_S + frac;
 	return 0;
 syntax:
 	return fail(EINVAL, why, whylen,

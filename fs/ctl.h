@@ -4,7 +4,8 @@
  *
  * Error rule: every parser returns 0 or a POSITIVE errno (EINVAL: cannot
  * parse; ERANGE: a number that does not fit), and on failure writes a one-line
- * reason into why[whylen] (always NUL-terminated when whylen > 0).
+ * reason into why[whylen] (always NUL-terminated when whylen > 0, printable
+ * ASCII only: input bytes outside 0x20..0x7e are shown as '?').
  * Thread-safe: no global state.
  */
 #ifndef REWINDFS_FS_CTL_H

@@ -229,6 +229,42 @@ static void test_time_other_bad(void **state)
 	time_bad(toolong, EINVAL);
 }
 
+/* The whole int64 range parses, to the nanosecond at both ends (the fuzzer's
+ * format/parse round trip found the last second before INT64_MIN refused). */
+static void test_time_range_edges(void **state)
+{
+	(void)state;
+	char b[64];
+	assert_true(abs_ok("1677-09-21T00:12:43.145224192Z") == INT64_MIN);
+	assert_true(abs_ok("1677-09-21T00:12:43.145224193Z") == INT64_MIN + 1);
+	assert_true(abs_ok("1677-09-21T00:12:44Z") ==
+		    INT64_MIN + 854775808); /* first whole second */
+	assert_true(abs_ok("2262-04-11T23:47:16.854775807Z") == INT64_MAX);
+	assert_true(abs_ok("1677-09-21T01:12:43.145224192+01:00") == INT64_MIN);
+	time_bad("1677-09-21T00:12:43.145224191Z", ERANGE);
+	time_bad("1677-09-21T00:12:43Z", ERANGE);
+	time_bad("1677-09-21T00:12:42.999999999Z", ERANGE);
+	time_bad("2262-04-11T23:47:16.854775808Z", ERANGE);
+	time_bad("2262-04-11T23:47:17Z", ERANGE);
+	time_bad("1677-09-21T00:12:43.145224192+00:01", ERANGE);
+	/* What the formatter prints for either end parses back. */
+	assert_true(abs_ok(ctl_format_time(INT64_MIN, b, sizeof(b))) ==
+		    INT64_MIN);
+	assert_true(abs_ok(ctl_format_time(INT64_MAX, b, sizeof(b))) ==
+		    INT64_MAX);
+	/* A relative time may land exactly on INT64_MIN, not past it. */
+	vol_target t;
+	char why[128];
+	assert_int_equal(ctl_parse_time("-0", INT64_MIN, &t, why, sizeof(why)),
+			 0);
+	assert_true(t.time_ns == INT64_MIN);
+	assert_int_equal(ctl_parse_time("-1s", INT64_MIN + S, &t, why,
+					sizeof(why)), 0);
+	assert_true(t.time_ns == INT64_MIN);
+	assert_int_equal(ctl_parse_time("-1s", INT64_MIN + S - 1, &t, why,
+					sizeof(why)), ERANGE);
+}
+
 /* -------------------------------------------------------------- commands */
 
 static ctl_cmd cmd_ok(ctl_file f, const char *s)
@@ -319,6 +355,40 @@ static void test_cmd_length(void **state)
 	assert_int_equal(ctl_parse_command(CTL_WINDOW, "x", 1, NOW, &c, tiny,
 					   sizeof(tiny)), EINVAL);
 	assert_true(strlen(tiny) < sizeof(tiny));
+}
+
+/* The reason of a refused command is one line of printable ASCII whatever
+ * the command held (it goes into .status and the log): the fuzzer found
+ * newlines and other bytes copied through. */
+static void test_why_printable(void **state)
+{
+	(void)state;
+	static const char *junk[] = {
+		"a\nlast_error: none", "x\ry", "\x01\x02\x7f", "\xff\xfe\xc3\xa9",
+		"1h\v2m", "c \x1b[31m", "-\x80", "@\x7f", "lsn:\x85",
+		"2026-11-21T13:00:00\x0cZ",
+	};
+	for (ctl_file f = CTL_BACKTRACK; f <= CTL_WINDOW; f++) {
+		for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++) {
+			ctl_cmd c;
+			char why[256] = "";
+			int err = ctl_parse_command(f, junk[i], strlen(junk[i]),
+						    NOW, &c, why, sizeof(why));
+			assert_int_equal(err, EINVAL);
+			assert_true(why[0] != '\0');
+			for (const char *p = why; *p; p++)
+				if (*p < 0x20 || *p > 0x7e)
+					fail_msg("file %d, junk %zu: byte 0x%02x in"
+						 " why: %s", (int)f, i,
+						 (unsigned char)*p, why);
+		}
+	}
+	/* The bytes still show where they were, as '?'. */
+	char why[256];
+	int64_t ns;
+	assert_int_equal(ctl_parse_duration("1h\r5m", &ns, why, sizeof(why)),
+			 EINVAL);
+	assert_non_null(strstr(why, "'1h?5m'"));
 }
 
 static void test_cmd_clone(void **state)
@@ -482,8 +552,10 @@ int main(void)
 		cmocka_unit_test(test_time_rfc3339_bad),
 		cmocka_unit_test(test_time_other_forms),
 		cmocka_unit_test(test_time_other_bad),
+		cmocka_unit_test(test_time_range_edges),
 		cmocka_unit_test(test_cmd_backtrack),
 		cmocka_unit_test(test_cmd_length),
+		cmocka_unit_test(test_why_printable),
 		cmocka_unit_test(test_cmd_clone),
 		cmocka_unit_test(test_cmd_snapshot),
 		cmocka_unit_test(test_cmd_window),
