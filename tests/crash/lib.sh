@@ -1,0 +1,171 @@
+# tests/crash/lib.sh - sourced by the crash tests (issue 6 item 1).
+#
+# Contract: the test gets $REWINDCTL and $REWINDFS (from meson, or from
+# tools/crash-loop), a private temp folder $T (mktemp -d, mode 0755 so a
+# PostgreSQL server running as postgres can reach its data directory under
+# it), and a trap that on any exit:
+#   1. on failure, aborts every FUSE connection of a pool mounted under $T
+#      (/sys/fs/fuse/connections/N/abort), so that nothing stays blocked on
+#      a daemon that hangs;
+#   2. kills the test's background jobs and every process whose command
+#      line or working directory is under $T, except the rewindfs daemon;
+#   3. unmounts the filesystems attached under $T, detaches their loop
+#      devices, unmounts the pool, gives the daemon a bounded time to exit
+#      (then SIGKILL);
+#   4. fails the test if the daemon's log ($T/daemon.log, every round's
+#      daemon appends to it) holds a sanitizer report; removes $T.
+# Nothing sleeps to synchronise: helpers poll in bounded loops (wait_for).
+. "$(dirname "${BASH_SOURCE[0]}")/../common.sh"
+
+: "${REWINDFS:?REWINDFS must name the rewindfs binary}"
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+
+need_fuse() {
+	need_dev_fuse
+	[ "$(id -u)" = 0 ] || fail "the crash tests run as root (loop devices)"
+}
+
+T=$(mktemp -d /tmp/rewindfs-crash.XXXXXX)
+chmod 755 "$T"
+POOL=$T/pool
+MNT=$T/mnt
+DAEMON=
+
+# The pids of processes whose command line mentions $T or whose working
+# directory is under $T, except this shell; with "servers", not the daemon.
+pids_of_test() {
+	local p pid
+	for p in /proc/[0-9]*; do
+		pid=${p#/proc/}
+		[ "$pid" = $$ ] && continue
+		[ "$pid" = "${BASHPID:-$$}" ] && continue
+		if [[ "$({ tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null)" == *"$T"* ]] ||
+			[[ "$(readlink "$p/cwd" 2>/dev/null)" == "$T"/* ]]; then
+			if [ "${1:-}" = servers ] &&
+				[ "$(cat "$p/comm" 2>/dev/null)" = rewindfs ]; then
+				continue
+			fi
+			echo "$pid"
+		fi
+	done
+}
+
+# Abort the FUSE connection of every rewindfs mount under $T: the kernel
+# fails every request in flight and to come, so blocked processes return.
+abort_fuse_under() {
+	local id
+	for id in $(awk -v t="$T/" 'index($5, t) == 1 && / - fuse\.rewindfs / {
+			split($3, d, ":"); print d[2] }' /proc/self/mountinfo); do
+		[ -w "/sys/fs/fuse/connections/$id/abort" ] &&
+			echo 1 >"/sys/fs/fuse/connections/$id/abort"
+	done
+	return 0
+}
+
+no_loops_under() { [ -z "$(loops_under)" ]; }
+
+cleanup() {
+	local rc=$? dir type f pid
+	set +e
+	trap - EXIT
+	[ "$rc" != 0 ] && abort_fuse_under
+	for pid in $(jobs -p); do
+		[ "$pid" = "$DAEMON" ] || kill -9 "$pid" 2>/dev/null
+	done
+	pids=$(pids_of_test servers)
+	[ -n "$pids" ] && kill -9 $pids 2>/dev/null
+	mounts_under | while read -r dir type; do
+		[ "$type" = fuse.rewindfs ] && continue
+		umount "$dir" 2>/dev/null || umount -l "$dir"
+	done
+	for f in $(loops_under); do losetup -d "$f"; done
+	wait_for 10 no_loops_under
+	mounts_under | while read -r dir type; do
+		wait_for 10 fusermount3 -u "$dir" 2>/dev/null || umount -l "$dir"
+	done
+	kill_test_daemons
+	if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$T/daemon.log" 2>/dev/null; then
+		echo "FAIL: sanitizer report in the daemon's log:" >&2
+		grep -A 30 -E 'AddressSanitizer|LeakSanitizer|runtime error:' "$T/daemon.log" >&2
+		rc=1
+	fi
+	if [ "$rc" != 0 ]; then
+		for f in "$T/daemon.log" "$T"/log/*; do
+			[ -f "$f" ] || continue
+			echo "---- last lines of ${f#"$T"/}" >&2
+			tail -n 25 "$f" >&2
+		done
+	fi
+	rm -rf "$T"
+	if [ "$rc" = 0 ]; then echo "PASS"; fi
+	exit "$rc"
+}
+trap cleanup EXIT
+# meson's timeout sends SIGTERM: leave through the EXIT trap.
+trap 'exit 143' TERM
+trap 'exit 130' INT
+trap 'exit 129' HUP
+
+mkdir -m 1777 "$T/log"
+
+# Progress with timing: "  N.N s  WHAT" on stdout (meson keeps the log).
+STEP_START=$(date +%s.%N)
+step() {
+	awk -v a="$STEP_START" -v b="$(date +%s.%N)" -v m="$*" \
+		'BEGIN { printf "%7.1f s  %s\n", b - a, m }'
+}
+
+# Start the daemon on $POOL at $MNT in the foreground, as a job of this
+# shell (DAEMON is its pid, the one to kill), stderr appended to
+# $T/daemon.log.
+daemon_start() {
+	mkdir -p "$MNT"
+	"$REWINDFS" -f "$POOL" "$MNT" 2>>"$T/daemon.log" &
+	DAEMON=$!
+	wait_for 30 is_mounted "$MNT" || fail "the daemon did not mount $MNT"
+}
+
+# kill -9 the daemon and reap it.
+daemon_kill() {
+	kill -9 "$DAEMON" 2>/dev/null || true
+	wait "$DAEMON" 2>/dev/null || true
+	DAEMON=
+}
+
+# A clean stop: unmount, the daemon must exit 0 within 60 s (under ASan
+# that exit is where leaks are reported).
+daemon_stop() {
+	local st=0
+	fusermount3 -u "$MNT" || fail "fusermount3 -u $MNT"
+	wait_for 60 eval "! kill -0 $DAEMON 2>/dev/null" || fail "the daemon did not exit"
+	wait "$DAEMON" || st=$?
+	DAEMON=
+	[ "$st" = 0 ] || fail "the daemon exited with status $st"
+}
+
+# Clear what a killed daemon leaves: DIR (ext4 on a loop device on the dead
+# FUSE file) through `rewindctl detach`, by hand (umount, losetup -d) if
+# that fails; then the dead pool mount. Fails if anything stays.
+clear_dead() {
+	local dir=$1 f
+	if is_mounted "$dir"; then
+		timeout 60 "$R" detach "$dir" >/dev/null 2>"$T/log/detach.err" ||
+			{ cat "$T/log/detach.err" >&2; umount "$dir"; } ||
+			fail "cannot unmount $dir after the kill"
+	fi
+	for f in $(loops_under); do losetup -d "$f"; done
+	wait_for 10 no_loops_under || fail "loop devices left after the kill: $(loops_under)"
+	fusermount3 -u "$MNT" || umount "$MNT" || fail "cannot unmount the dead pool mount"
+	! is_mounted "$MNT" || fail "$MNT still mounted"
+}
+
+# `rewindctl check POOL` on the unmounted pool: every page checksum and the
+# metadata invariants; it prints each problem and exits 0 when clean. Its
+# summary line ("N volumes, M problems") is left in CHECK_SUMMARY.
+CHECK_RUNS=0
+pool_check() {
+	timeout 300 "$R" check "$POOL" >"$T/log/check.out" 2>&1 ||
+		{ cat "$T/log/check.out" >&2; fail "rewindctl check $POOL ($*)"; }
+	CHECK_SUMMARY=$(tail -n 1 "$T/log/check.out")
+	CHECK_RUNS=$((CHECK_RUNS + 1))
+}
