@@ -176,11 +176,12 @@ pgbench_round() {
 	[ -n "$pids" ] && kill -9 $pids 2>/dev/null
 	wait_for 60 eval '[ -z "$(pids_of_test servers)" ]' || fail "round $r: processes left"
 	# "R client count" per client, and the logs must number each client's
-	# transactions 0..count-1 (else the acknowledged set is not known).
+	# transactions 1..count, as n counts them (else the acknowledged set is
+	# not known).
 	cat "$T/pgb/r$r".* 2>/dev/null | awk -v r="$r" '
-		{ if ($2 != cnt[$1] + 0) bad = 1; cnt[$1]++ }
+		{ if ($2 != cnt[$1] + 1) bad = 1; cnt[$1]++ }
 		END { for (c in cnt) print r, c, cnt[c]; exit bad }' >"$T/exp.$r" ||
-		fail "round $r: pgbench logs do not number transactions 0..N-1"
+		fail "round $r: pgbench logs do not number transactions 1..N"
 	cat "$T/exp.$r" >>"$T/expected"
 	step "round $r: K=$k +${delay} us$([ "$ckpt" = 0 ] && echo ", CHECKPOINT"):" \
 		"$(awk '{ s += $3 } END { print s + 0 }' "$T/exp.$r") transactions committed"
