@@ -16,8 +16,11 @@
 
 #include "volume.h"
 
-/* At most this many bytes per command write (doc/control.md). */
-#define CTL_CMD_MAX 4096
+/* At most this many bytes per command write (doc/control.md), newline
+ * included. One less than the smallest st_blksize (4096): stdio writes
+ * longer output as pieces of st_blksize bytes, and the daemon refuses the
+ * first of them as too long instead of taking it for a whole command. */
+#define CTL_CMD_MAX 4095
 
 /* The writable control files. */
 typedef enum ctl_file {

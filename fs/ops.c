@@ -740,10 +740,12 @@ static void fs_releasedir(fuse_req_t req, fuse_ino_t ino,
 
 /* ------------------------------------------------------ control reads */
 
-/* The handle of an open control file: its read text, made at open. */
+/* The handle of an open control file: its read text, made at open, and
+ * whether a write on it was refused as not a command (see ctl_write). */
 struct ctl_handle {
 	char *text;
 	size_t len;
+	_Atomic bool refused;
 };
 
 static const char *yn(bool b) { return b ? "yes" : "no"; }
@@ -1076,14 +1078,28 @@ out:
 	return err;
 }
 
-static int ctl_write(fs *f, fuse_ino_t ino, const char *buf, size_t size,
-		     off_t off)
+/* One write(2) to a control file through handle h (doc/control.md, "Write
+ * semantics"): one whole command, applied under fs.lock (invariant 3) or
+ * refused with nothing changed. The kernel hands over a write of up to
+ * max_write bytes as one request, and serialises writes to one inode, so a
+ * command never mixes with another writer's.
+ *  - At offset 0, or anywhere on an O_APPEND handle: the kernel puts append
+ *    writes at its cached size, which a previous write grew (it is 0 here),
+ *    so for them the offset means nothing.
+ *  - A write that cannot be a command, at another offset or longer than
+ *    CTL_CMD_MAX, is EINVAL and marks the handle refused: every later write
+ *    on it is EINVAL too. stdio (echo, printf) splits longer output into
+ *    st_blksize (>= 4096) pieces, the first of them too long, so no piece
+ *    of a split command is ever applied, even through O_APPEND. */
+static int ctl_write(fs *f, fuse_ino_t ino, struct fuse_file_info *fi,
+		     const char *buf, size_t size, off_t off)
 {
 	char why[FS_LAST_ERROR_MAX - 64];
 	ctl_cmd cmd;
 	ctl_file cf;
 	vol_id id = id_of(ino);
 	const char *fname = kind_names[kind_of(ino)];
+	struct ctl_handle *h = (struct ctl_handle *)(uintptr_t)fi->fh;
 
 	switch (kind_of(ino)) {
 	case FS_BACKTRACK: cf = CTL_BACKTRACK; break;
@@ -1092,10 +1108,24 @@ static int ctl_write(fs *f, fuse_ino_t ino, const char *buf, size_t size,
 	case FS_WINDOW: cf = CTL_WINDOW; break;
 	default: return EBADF;
 	}
-	if (off != 0) {
+	if (h && h->refused) {
 		note_error(f, id, false,
-			   "%s: write at offset %lld: a command is one write at"
-			   " offset 0", fname, (long long)off);
+			   "%s: an earlier write on this open file was not a"
+			   " command (too long or at an offset): open the file"
+			   " again", fname);
+		return EINVAL;
+	}
+	if ((off != 0 && !(fi->flags & O_APPEND)) || size > CTL_CMD_MAX) {
+		if (h)
+			h->refused = true;
+		if (size > CTL_CMD_MAX)
+			note_error(f, id, false,
+				   "%s: a write of %zu bytes: a command is at"
+				   " most %d bytes", fname, size, CTL_CMD_MAX);
+		else
+			note_error(f, id, false,
+				   "%s: write at offset %lld: a command is one"
+				   " write at offset 0", fname, (long long)off);
 		return EINVAL;
 	}
 	int err = ctl_parse_command(cf, buf, size, fs_now_ns(), &cmd, why,
@@ -1254,7 +1284,7 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		return;
 	}
 	if (kind_of(ino) != FS_BLOCK) {
-		int err = ctl_write(f, ino, buf, size, off);
+		int err = ctl_write(f, ino, fi, buf, size, off);
 		if (err)
 			fuse_reply_err(req, err);
 		else
