@@ -111,8 +111,11 @@ psql_q() {
 pg_up() {
 	rm -f "$PGD/postmaster.pid"
 	runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGD" -l "$T/log/pg.log" -w -t 300 \
-		-o "-p $PORT -k /tmp -c listen_addresses=127.0.0.1" start >/dev/null ||
+		-o "-p $PORT -k /tmp -c listen_addresses=127.0.0.1" start >/dev/null || {
+		stat "$PGD/postgresql.conf" >&2
+		tail -c 400 "$PGD/postgresql.conf" | od -A d -c | tail -n 12 >&2
 		fail "pg_ctl start (seed $SEED)"
+	}
 }
 
 pg_down() {
@@ -134,6 +137,11 @@ pgbench_setup() {
 		checkpoint_timeout = 30s
 		restart_after_crash = off
 	EOF
+	# initdb synced its files; these lines must be durable too. Unsynced, an
+	# append inside the file's last allocated block may come back as zeros
+	# after the kill (ext4 ordered mode: the size is journaled at once, the
+	# data waits for writeback; seen here: "syntax error ... line 816").
+	sync "$PGD/postgresql.conf"
 	PORT=$(free_port)
 	pg_up
 	psql_q -c "CREATE TABLE rec (round int, client int, n int, payload text,

@@ -13,7 +13,8 @@
 #      devices, unmounts the pool, gives the daemon a bounded time to exit
 #      (then SIGKILL);
 #   4. fails the test if the daemon's log ($T/daemon.log, every round's
-#      daemon appends to it) holds a sanitizer report; removes $T.
+#      daemon appends to it) holds a sanitizer report; removes $T (on
+#      failure with CRASH_KEEP=1 it keeps it, to look at the pool).
 # Nothing sleeps to synchronise: helpers poll in bounded loops (wait_for).
 . "$(dirname "${BASH_SOURCE[0]}")/../common.sh"
 
@@ -96,7 +97,11 @@ cleanup() {
 			tail -n 25 "$f" >&2
 		done
 	fi
-	rm -rf "$T"
+	if [ "$rc" != 0 ] && [ "${CRASH_KEEP:-}" = 1 ]; then
+		echo "CRASH_KEEP=1: kept $T (the pool, logs; nothing mounted)" >&2
+	else
+		rm -rf "$T"
+	fi
 	if [ "$rc" = 0 ]; then echo "PASS"; fi
 	exit "$rc"
 }
