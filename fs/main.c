@@ -127,6 +127,9 @@ int main(int argc, char *argv[])
 	bool mounted = false, handlers = false;
 
 	memset(&f, 0, sizeof(f));
+	/* Everything the daemon creates (the pool's RocksDB files) is for
+	 * its owner only, whatever umask it was started with. */
+	umask(077);
 	memset(&opts, 0, sizeof(opts));
 	if (fuse_opt_parse(&args, &cli, cli_spec, cli_proc) != 0)
 		goto out_args;

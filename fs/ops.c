@@ -801,6 +801,10 @@ static int gen_pool_status(fs *f, FILE *o)
 	fprintf(o, "disk_total: %" PRIu64 "\n", ps.disk_total);
 	fprintf(o, "disk_free: %" PRIu64 "\n", ps.disk_free);
 	fprintf(o, "db_bytes: %" PRIu64 "\n", ps.db_bytes);
+	fprintf(o, "disk_full: %s\n", yn(ps.disk_full));
+	fprintf(o, "reserve: %" PRIu64 "\n", ps.reserve_bytes);
+	fprintf(o, "store_error: %s\n",
+		ps.store_error[0] ? ps.store_error : "none");
 	put_time(o, "last_retention", ps.last_retention_ns);
 	fprintf(o, "retention_interval: %us\n", f->retention_s);
 	fprintf(o, "daemon_pid: %ld\n", (long)getpid());

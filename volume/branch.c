@@ -428,11 +428,13 @@ vol_status vol_backtrack_history(vol_pool *p, vol_id id,
 vol_status vol_clone(vol_pool *p, vol_id src, const vol_target *t,
 		     const char *name, vol_id *out)
 {
+	vol_status st = pool_enter(p, 0);
+	if (st)
+		return st;
 	pthread_mutex_lock(&p->mu);
 	struct vol *sv = vol_find(p, src);
 	struct tl *anc;
 	vol_point at;
-	vol_status st;
 	if (!sv)
 		st = vol__fail(VOL_ENOENT, "no volume with id %llu",
 			       (unsigned long long)src);

@@ -41,6 +41,10 @@
 
 #include "internal.h"
 
+#define RESERVE_FILE "reserve"
+
+static char *path_join(const char *a, const char *b);
+
 /* ------------------------------------------------------------ errors */
 
 static _Thread_local char errbuf[512];
@@ -324,7 +328,10 @@ void vol_end(struct vol *v)
 
 vol_status change_begin(vol_pool *p, vol_id id, struct vol **v, kv_batch **b)
 {
-	vol_status st = vol_begin(p, id, v);
+	vol_status st = pool_enter(p, 0);
+	if (st)
+		return st;
+	st = vol_begin(p, id, v);
 	if (st)
 		return st;
 	if (!(*b = p->kv->ops->batch_new(p->kv))) {
@@ -351,6 +358,150 @@ int64_t vol_earliest(vol_pool *p, const struct vol *v, int64_t now)
 	if (e < v->floor_ns)
 		e = v->floor_ns;
 	return e;
+}
+
+/* ------------------------------------------------------------ full disk
+ *
+ * RocksDB needs free space to flush its memtables and to reopen, and
+ * deleting needs it too, so the pool never lets page writes fill its disk:
+ * with R = 1/16 of the filesystem (8 to 128 MiB), page writes fail at once
+ * with VOL_ENOSPC ("low on space") when less than R is free (checked with
+ * statvfs at least every R/4 bytes written), and resume once 2R is free.
+ * Everything that frees space (deleting snapshots and volumes, shorter
+ * windows, retention passes, discards) and syncs keep working meanwhile.
+ * In case something else fills the disk, the pool also keeps a reserve
+ * file POOL/reserve of R bytes that is deleted when the store itself fails
+ * with a full disk; the store is then reopened (kv.h). So freeing space
+ * never needs free space.
+ */
+
+static uint64_t disk_free_bytes(const char *path)
+{
+	struct statvfs vfs;
+	if (statvfs(path, &vfs))
+		return 0;
+	return (uint64_t)vfs.f_bavail * vfs.f_frsize;
+}
+
+/* Make POOL/reserve hold p->reserve_bytes (under heal_mu). */
+static bool reserve_make(vol_pool *p)
+{
+	char *f = path_join(p->path, RESERVE_FILE);
+	if (!f)
+		return false;
+	bool ok = false;
+	int fd = open(f, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		ok = posix_fallocate(fd, 0, (off_t)p->reserve_bytes) == 0 &&
+		     fsync(fd) == 0;
+		close(fd);
+		if (!ok)
+			unlink(f);
+	}
+	free(f);
+	return ok;
+}
+
+/* The store said the disk is full (under heal_mu). */
+static void space_short(vol_pool *p)
+{
+	if (p->low_space)
+		return;
+	char *f = path_join(p->path, RESERVE_FILE);
+	if (f) {
+		unlink(f);
+		free(f);
+	}
+	__atomic_store_n(&p->low_space, true, __ATOMIC_RELEASE);
+}
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Under heal_mu: leave low-space mode if 2R is free (and the reserve is
+ * back), enter it if less than R is free. */
+static void space_check(vol_pool *p, uint64_t free_b)
+{
+	if (p->low_space) {
+		if (free_b >= 2 * p->reserve_bytes && reserve_make(p))
+			__atomic_store_n(&p->low_space, false, __ATOMIC_RELEASE);
+	} else if (free_b < p->reserve_bytes) {
+		__atomic_store_n(&p->low_space, true, __ATOMIC_RELEASE);
+	}
+}
+
+vol_status pool_enter(vol_pool *p, uint64_t data)
+{
+	kv *s = p->kv;
+	vol_status st = s->ops->failed(s);
+	if (st) {
+		char why[sizeof p->store_error];
+		snprintf(why, sizeof why, "%s", vol_errmsg());
+		pthread_mutex_lock(&p->heal_mu);
+		if (st == VOL_ENOSPC)
+			space_short(p);
+		int64_t now = mono_ns();
+		/* Reopen at most once a second (each costs a WAL replay). */
+		if (s->ops->failed(s) && now - p->heal_ns >= 1000000000) {
+			p->heal_ns = now;
+			vol_status rst = s->ops->recover(s);
+			snprintf(p->store_error, sizeof p->store_error,
+				 rst ? "%s; reopening the store failed too: %s"
+				     : "%s; the store was reopened (writes not "
+				       "yet synced then may be lost)",
+				 why, rst ? vol_errmsg() : "");
+		}
+		st = s->ops->failed(s);
+		pthread_mutex_unlock(&p->heal_mu);
+		if (st)
+			return st; /* its message is in vol_errmsg() */
+	}
+	if (!data)
+		return VOL_OK;
+	bool low = __atomic_load_n(&p->low_space, __ATOMIC_ACQUIRE);
+	if (!low && __atomic_add_fetch(&p->unchecked, data, __ATOMIC_RELAXED) <
+			    p->reserve_bytes / 4)
+		return VOL_OK;
+	pthread_mutex_lock(&p->heal_mu);
+	__atomic_store_n(&p->unchecked, 0, __ATOMIC_RELAXED);
+	uint64_t free_b = disk_free_bytes(p->path);
+	space_check(p, free_b);
+	if (p->low_space)
+		st = vol__fail(VOL_ENOSPC,
+			       "the pool's disk is full: %llu bytes free, "
+			       "page writes resume at %llu (delete snapshots "
+			       "or volumes, or shorten windows: retention "
+			       "then frees the space)",
+			       (unsigned long long)free_b,
+			       (unsigned long long)(2 * p->reserve_bytes));
+	pthread_mutex_unlock(&p->heal_mu);
+	return st;
+}
+
+/* At open: size the reserve and make sure it is there. */
+static void reserve_open(vol_pool *p)
+{
+	struct statvfs vfs;
+	uint64_t total = 0;
+	if (statvfs(p->path, &vfs) == 0)
+		total = (uint64_t)vfs.f_blocks * vfs.f_frsize;
+	uint64_t r = total / 16;
+	if (r < (8u << 20))
+		r = 8u << 20;
+	if (r > (128u << 20))
+		r = 128u << 20;
+	p->reserve_bytes = r;
+	char *f = path_join(p->path, RESERVE_FILE);
+	struct stat sb;
+	bool have = f && stat(f, &sb) == 0 && (uint64_t)sb.st_blocks * 512 >= r;
+	free(f);
+	if (!have && !reserve_make(p))
+		p->low_space = true;
+	p->unchecked = r; /* check at the first page write */
 }
 
 /* ------------------------------------------------------------ records */
@@ -681,6 +832,31 @@ static bool dir_empty(const char *path)
 	return empty;
 }
 
+/* The pool holds whole filesystem images: only its owner may read it,
+ * whatever the umask of whoever created it (RocksDB creates its files with
+ * the process umask). Folders 0700, files 0600; best effort. */
+static void tighten_modes(const char *path)
+{
+	chmod(path, 0700);
+	char *db = path_join(path, VOL_DB_DIR);
+	if (!db)
+		return;
+	chmod(db, 0700);
+	DIR *d = opendir(db);
+	if (d) {
+		int fd = dirfd(d);
+		struct dirent *e;
+		struct stat sb;
+		while ((e = readdir(d)))
+			if (fstatat(fd, e->d_name, &sb, AT_SYMLINK_NOFOLLOW) ==
+				    0 &&
+			    S_ISREG(sb.st_mode) && (sb.st_mode & 077))
+				fchmodat(fd, e->d_name, 0600, 0);
+		closedir(d);
+	}
+	free(db);
+}
+
 static bool page_size_ok(uint32_t ps)
 {
 	return ps >= 4096 && ps <= 65536 && (ps & (ps - 1)) == 0;
@@ -743,6 +919,8 @@ out:
 		s->ops->batch_free(b);
 		s->ops->close(s);
 	}
+	if (st == VOL_OK)
+		tighten_modes(path);
 	free(db);
 	free(marker);
 	return st;
@@ -778,6 +956,7 @@ static void pool_free(vol_pool *p)
 		close(p->lockfd);
 	pthread_mutex_destroy(&p->mu);
 	pthread_mutex_destroy(&p->retention_mu);
+	pthread_mutex_destroy(&p->heal_mu);
 	pthread_cond_destroy(&p->retention_cv);
 	free(p->path);
 	free(p);
@@ -813,6 +992,7 @@ vol_status vol_pool_open(const char *path, const vol_pool_opts *opts,
 	p->kv = opts->kv;
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_mutex_init(&p->retention_mu, NULL);
+	pthread_mutex_init(&p->heal_mu, NULL);
 	pthread_cond_init(&p->retention_cv, NULL);
 	p->clock = opts->clock ? opts->clock : wall_ns;
 	p->clock_ctx = opts->clock_ctx;
@@ -845,9 +1025,9 @@ vol_status vol_pool_open(const char *path, const vol_pool_opts *opts,
 			       p->page_size);
 		goto fail;
 	}
-	struct statvfs vfs;
-	if (statvfs(path, &vfs) == 0)
-		p->budget_default = (uint64_t)vfs.f_bavail * vfs.f_frsize / 4;
+	p->budget_default = disk_free_bytes(path) / 4;
+	tighten_modes(path);
+	reserve_open(p);
 	if (opts->history_budget)
 		p->budget_set = opts->history_budget;
 	if (p->retention_interval_s) {
@@ -897,6 +1077,9 @@ uint64_t vol_pool_lsn(vol_pool *p)
 static vol_status sync_barriers(vol_pool *p, struct vol *only, vol_point *out)
 {
 	kv *s = p->kv;
+	vol_status st = pool_enter(p, 0);
+	if (st)
+		return st;
 	kv_batch *b = s->ops->batch_new(s);
 	if (!b)
 		return vol__fail(VOL_ENOMEM, "out of memory");
@@ -924,7 +1107,7 @@ static vol_status sync_barriers(vol_pool *p, struct vol *only, vol_point *out)
 		*out = (vol_point){only->tl->id, lsn, now};
 	pthread_mutex_unlock(&p->mu);
 
-	vol_status st = n ? s->ops->write(s, b, true) : s->ops->sync(s);
+	st = n ? s->ops->write(s, b, true) : s->ops->sync(s);
 	s->ops->batch_free(b);
 	if (st)
 		return st;
@@ -964,6 +1147,9 @@ vol_status vol_sync(vol_pool *p, vol_id id, vol_point *out)
 
 vol_status vol_pool_set_budget(vol_pool *p, uint64_t bytes)
 {
+	vol_status st = pool_enter(p, 0);
+	if (st)
+		return st;
 	kv_batch *b = p->kv->ops->batch_new(p->kv);
 	if (!b)
 		return vol__fail(VOL_ENOMEM, "out of memory");
@@ -971,7 +1157,7 @@ vol_status vol_pool_set_budget(vol_pool *p, uint64_t bytes)
 	uint64_t old = p->budget_set;
 	p->budget_set = bytes;
 	put_pool_record(p, b);
-	vol_status st = p->kv->ops->write(p->kv, b, false);
+	st = p->kv->ops->write(p->kv, b, false);
 	if (st)
 		p->budget_set = old;
 	pthread_mutex_unlock(&p->mu);
@@ -988,6 +1174,11 @@ vol_status vol_pool_stats_get(vol_pool *p, vol_pool_stats *out)
 		out->disk_free = (uint64_t)vfs.f_bavail * vfs.f_frsize;
 	}
 	out->db_bytes = p->kv->ops->disk_bytes(p->kv);
+	pthread_mutex_lock(&p->heal_mu);
+	out->disk_full = p->low_space;
+	out->reserve_bytes = p->reserve_bytes;
+	memcpy(out->store_error, p->store_error, sizeof out->store_error);
+	pthread_mutex_unlock(&p->heal_mu);
 	pthread_mutex_lock(&p->mu);
 	out->page_size = p->page_size;
 	out->lsn = p->lsn;
@@ -1124,8 +1315,11 @@ out:
 vol_status vol_create(vol_pool *p, const char *name, uint64_t size,
 		      vol_id *out)
 {
+	vol_status st = pool_enter(p, 0);
+	if (st)
+		return st;
 	pthread_mutex_lock(&p->mu);
-	vol_status st = add_volume(p, name, NULL, 0, size, NULL, out);
+	st = add_volume(p, name, NULL, 0, size, NULL, out);
 	pthread_mutex_unlock(&p->mu);
 	return st;
 }

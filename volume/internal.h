@@ -194,6 +194,15 @@ struct vol_pool {
 	bool budget_alert;
 	char retention_error[200];
 
+	/* A full disk (see pool_enter in engine.c). */
+	pthread_mutex_t heal_mu;      /* the fields below; one reopen     */
+	bool low_space;               /* page writes refused; atomic read */
+	uint64_t reserve_bytes;       /* size of POOL/reserve, headroom   */
+	uint64_t unchecked;           /* page bytes since the last statvfs
+	                               * (atomic)                         */
+	int64_t heal_ns;              /* last reopen attempt (monotonic)  */
+	char store_error[200];        /* last store failure / recovery    */
+
 	pthread_mutex_t retention_mu; /* one pass at a time               */
 	pthread_t retention_thread;
 	bool retention_running, retention_stop;
@@ -202,6 +211,11 @@ struct vol_pool {
 };
 
 /* engine.c */
+/* At the entry of every call that changes the pool, holding no lock, batch
+ * or iterator: reopens a failed store; a page write of `data` bytes (0 for
+ * anything else) is refused with VOL_ENOSPC while the pool's disk is short
+ * of space. */
+vol_status pool_enter(vol_pool *p, uint64_t data);
 int64_t pool_now(vol_pool *p);                 /* under mu */
 struct vol *vol_find(vol_pool *p, vol_id id);  /* under mu */
 struct vol *vol_find_name(vol_pool *p, const char *name); /* under mu */

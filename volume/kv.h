@@ -9,6 +9,13 @@
  * set (see vol__fail in internal.h). Keys compare bytewise. A batch is
  * applied atomically by write(); a failed write() applied nothing.
  * Iterators see a consistent snapshot taken at creation.
+ *
+ * Failure and recovery: after a failed write or sync (a full disk, an I/O
+ * error) the store refuses every later write and sync with that first error
+ * (failed() returns it) until recover() reopens it. Reads go on working.
+ * recover() waits until no batch or iterator is alive, so it must be called
+ * by a thread that holds none (and holds no lock that such a holder may
+ * wait for): the engine calls it at the entry of its calls.
  */
 #ifndef REWINDFS_KV_H
 #define REWINDFS_KV_H
@@ -52,6 +59,13 @@ struct kv_ops {
 	/* VOL_OK, or why the iterator stopped early (I/O error). */
 	vol_status (*iter_status)(kv_iter *it);
 	void (*iter_free)(kv_iter *it);
+
+	/* VOL_OK, or the error that made the store refuse changes. */
+	vol_status (*failed)(kv *s);
+	/* If the store failed: close and reopen it (what was synced is kept;
+	 * later unsynced writes may be lost, as after a crash). VOL_OK when
+	 * the store is healthy afterwards. See the note at the top. */
+	vol_status (*recover)(kv *s);
 
 	/* Reclaim space after range deletes (may be a no-op). */
 	vol_status (*compact)(kv *s, enum kv_cf cf);

@@ -278,6 +278,18 @@ static vol_status fault_compact(kv *s, enum kv_cf cf)
 	return fkv(s)->inner->ops->compact(fkv(s)->inner, cf);
 }
 
+/* Injected failures are transient: only the inner store's own failure
+ * state is reported and recovered. */
+static vol_status fault_failed(kv *s)
+{
+	return fkv(s)->inner->ops->failed(fkv(s)->inner);
+}
+
+static vol_status fault_recover(kv *s)
+{
+	return fkv(s)->inner->ops->recover(fkv(s)->inner);
+}
+
 static uint64_t fault_disk_bytes(kv *s)
 {
 	return fkv(s)->inner->ops->disk_bytes(fkv(s)->inner);
@@ -313,6 +325,8 @@ static const struct kv_ops fault_ops = {
 	.iter_value = fault_iter_value,
 	.iter_status = fault_iter_status,
 	.iter_free = fault_iter_free,
+	.failed = fault_failed,
+	.recover = fault_recover,
 	.compact = fault_compact,
 	.disk_bytes = fault_disk_bytes,
 	.close = fault_close,

@@ -17,16 +17,32 @@
  *   what the engine promises.
  * - One 64 MiB block cache for all families keeps the daemon's memory
  *   bounded; background jobs = 2 for this 2-core class of machine.
+ * - A full disk: RocksDB 7.8's C API has no Resume(), and after a failed
+ *   WAL write another SyncWAL trips an assertion inside RocksDB, so the
+ *   first failed write or sync marks the store failed (later writes and
+ *   syncs return that error at once) and recover() closes and reopens the
+ *   database. A read-write lock makes that safe: every call, and every
+ *   batch and iterator for its whole life, holds it shared; recover() holds
+ *   it exclusive. glibc's default rwlock prefers readers, so a thread that
+ *   already holds it shared (an open iterator) may take it again. Reopening
+ *   skips the flush of the recovered WAL (avoid_flush_during_recovery) and
+ *   nothing preallocates files (allow_fallocate=false): both need free
+ *   space that a full disk does not have.
  */
 #include <pthread.h>
 #include <rocksdb/c.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #include "internal.h"
 
 struct rkv {
 	struct kv base;
+	char *dir;
+	/* Shared by every call, batch and iterator; exclusive in recover().
+	 * db is NULL only if a reopen failed. */
+	pthread_rwlock_t rw;
 	rocksdb_t *db;
 	rocksdb_options_t *dbopts;
 	rocksdb_options_t *cfopts[KV_NCF + 1];
@@ -34,15 +50,38 @@ struct rkv {
 	rocksdb_cache_t *cache;
 	rocksdb_filterpolicy_t *filter;
 	rocksdb_column_family_handle_t *cf[KV_NCF + 1]; /* [0] = default */
+	uint64_t page_buffer; /* write buffer of the pages family */
 	rocksdb_readoptions_t *ro, *ro_bulk, *ro_prefix;
 	rocksdb_writeoptions_t *wo, *wo_sync;
-	/* Set by the first failed write or sync: the WAL writer may then be
+	/* Set by the first failed write or sync (the WAL writer may then be
 	 * in an error state where another SyncWAL trips an assertion inside
-	 * RocksDB, so later writes and syncs fail here with the first
-	 * error until the pool is reopened. */
+	 * RocksDB): later writes and syncs fail with it until recover(). */
 	pthread_mutex_t fail_mu;
 	char *failed;
 };
+
+static void rd_lock(struct rkv *s)
+{
+	pthread_rwlock_rdlock(&s->rw);
+}
+
+static void rd_unlock(struct rkv *s)
+{
+	pthread_rwlock_unlock(&s->rw);
+}
+
+/* Under the shared lock: VOL_OK if the database is open. */
+static vol_status r_open_now(struct rkv *s)
+{
+	if (s->db)
+		return VOL_OK;
+	pthread_mutex_lock(&s->fail_mu);
+	vol_status st = vol__fail(vol__store_status(s->failed ? s->failed : ""),
+				  "the pool's store is closed after a failed "
+				  "reopen: %s", s->failed ? s->failed : "?");
+	pthread_mutex_unlock(&s->fail_mu);
+	return st;
+}
 
 struct kv_batch {
 	struct rkv *s;
@@ -50,7 +89,8 @@ struct kv_batch {
 };
 
 struct kv_iter {
-	rocksdb_iterator_t *it;
+	struct rkv *s;
+	rocksdb_iterator_t *it; /* NULL if the database is closed */
 };
 
 static const char *const cf_names[KV_NCF + 1] = {"default", "pages", "log",
@@ -75,7 +115,14 @@ static vol_status r_get(kv *base, enum kv_cf cf, const void *k, size_t kn,
 	struct rkv *s = (struct rkv *)base;
 	char *err = NULL;
 	size_t n = 0;
-	char *v = rocksdb_get_cf(s->db, s->ro, cfh(s, cf), k, kn, &n, &err);
+	rd_lock(s);
+	vol_status st = r_open_now(s);
+	char *v = st ? NULL
+		     : rocksdb_get_cf(s->db, s->ro, cfh(s, cf), k, kn, &n,
+				      &err);
+	rd_unlock(s);
+	if (st)
+		return st;
 	if (err)
 		return rfail(err, "get");
 	if (!v)
@@ -92,6 +139,7 @@ static kv_batch *r_batch_new(kv *base)
 		return NULL;
 	b->s = (struct rkv *)base;
 	b->wb = rocksdb_writebatch_create();
+	rd_lock(b->s); /* until batch_free: cf handles stay valid */
 	return b;
 }
 
@@ -125,21 +173,26 @@ static void r_batch_free(kv_batch *b)
 	if (!b)
 		return;
 	rocksdb_writebatch_destroy(b->wb);
+	rd_unlock(b->s);
 	free(b);
 }
 
 /* VOL_OK, or the store's earlier failure. */
-static vol_status r_failed(struct rkv *s)
+static vol_status r_failed_now(struct rkv *s)
 {
 	pthread_mutex_lock(&s->fail_mu);
 	vol_status st = VOL_OK;
 	if (s->failed)
 		st = vol__fail(vol__store_status(s->failed),
 			       "the pool's store failed earlier and refuses "
-			       "changes until the pool is reopened: %s",
-			       s->failed);
+			       "changes until it is reopened: %s", s->failed);
 	pthread_mutex_unlock(&s->fail_mu);
 	return st;
+}
+
+static vol_status r_failed(kv *base)
+{
+	return r_failed_now((struct rkv *)base);
 }
 
 static vol_status r_fail_change(struct rkv *s, char *err, const char *what)
@@ -154,22 +207,32 @@ static vol_status r_fail_change(struct rkv *s, char *err, const char *what)
 static vol_status r_write(kv *base, kv_batch *b, bool sync)
 {
 	struct rkv *s = (struct rkv *)base;
-	vol_status st = r_failed(s);
+	vol_status st = r_failed_now(s);
 	if (st)
 		return st;
 	char *err = NULL;
-	rocksdb_write(s->db, sync ? s->wo_sync : s->wo, b->wb, &err);
+	rd_lock(s);
+	if (!(st = r_open_now(s)))
+		rocksdb_write(s->db, sync ? s->wo_sync : s->wo, b->wb, &err);
+	rd_unlock(s);
+	if (st)
+		return st;
 	return err ? r_fail_change(s, err, "write") : VOL_OK;
 }
 
 static vol_status r_sync(kv *base)
 {
 	struct rkv *s = (struct rkv *)base;
-	vol_status st = r_failed(s);
+	vol_status st = r_failed_now(s);
 	if (st)
 		return st;
 	char *err = NULL;
-	rocksdb_flush_wal(s->db, 1, &err);
+	rd_lock(s);
+	if (!(st = r_open_now(s)))
+		rocksdb_flush_wal(s->db, 1, &err);
+	rd_unlock(s);
+	if (st)
+		return st;
 	return err ? r_fail_change(s, err, "sync WAL") : VOL_OK;
 }
 
@@ -182,23 +245,28 @@ static kv_iter *r_iter_new(kv *base, enum kv_cf cf, bool bulk)
 	const rocksdb_readoptions_t *ro = bulk		 ? s->ro_bulk
 					  : cf == KV_PAGES ? s->ro_prefix
 							   : s->ro;
-	it->it = rocksdb_create_iterator_cf(s->db, ro, cfh(s, cf));
+	it->s = s;
+	rd_lock(s); /* until iter_free */
+	it->it = s->db ? rocksdb_create_iterator_cf(s->db, ro, cfh(s, cf))
+		       : NULL;
 	return it;
 }
 
 static void r_seek(kv_iter *it, const void *k, size_t kn)
 {
-	rocksdb_iter_seek(it->it, k, kn);
+	if (it->it)
+		rocksdb_iter_seek(it->it, k, kn);
 }
 
 static void r_seek_prev(kv_iter *it, const void *k, size_t kn)
 {
-	rocksdb_iter_seek_for_prev(it->it, k, kn);
+	if (it->it)
+		rocksdb_iter_seek_for_prev(it->it, k, kn);
 }
 
 static bool r_valid(kv_iter *it)
 {
-	return rocksdb_iter_valid(it->it);
+	return it->it && rocksdb_iter_valid(it->it);
 }
 
 static void r_next(kv_iter *it)
@@ -223,6 +291,8 @@ static const void *r_value(kv_iter *it, size_t *vn)
 
 static vol_status r_iter_status(kv_iter *it)
 {
+	if (!it->it)
+		return r_open_now(it->s);
 	char *err = NULL;
 	rocksdb_iter_get_error(it->it, &err);
 	return err ? rfail(err, "iterate") : VOL_OK;
@@ -232,21 +302,32 @@ static void r_iter_free(kv_iter *it)
 {
 	if (!it)
 		return;
-	rocksdb_iter_destroy(it->it);
+	if (it->it)
+		rocksdb_iter_destroy(it->it);
+	rd_unlock(it->s);
 	free(it);
 }
 
 static vol_status r_compact(kv *base, enum kv_cf cf)
 {
 	struct rkv *s = (struct rkv *)base;
-	rocksdb_compact_range_cf(s->db, cfh(s, cf), NULL, 0, NULL, 0);
-	return VOL_OK;
+	rd_lock(s);
+	vol_status st = r_open_now(s);
+	if (!st)
+		rocksdb_compact_range_cf(s->db, cfh(s, cf), NULL, 0, NULL, 0);
+	rd_unlock(s);
+	return st;
 }
 
 static uint64_t r_disk_bytes(kv *base)
 {
 	struct rkv *s = (struct rkv *)base;
 	uint64_t total = 0, v = 0;
+	rd_lock(s);
+	if (!s->db) {
+		rd_unlock(s);
+		return 0;
+	}
 	for (int i = 0; i <= KV_NCF; i++)
 		if (rocksdb_property_int_cf(s->db, s->cf[i],
 					    "rocksdb.live-sst-files-size",
@@ -258,7 +339,75 @@ static uint64_t r_disk_bytes(kv *base)
 	if (rocksdb_property_int(s->db, "rocksdb.cur-size-all-mem-tables",
 				 &v) == 0)
 		total += v;
+	rd_unlock(s);
 	return total;
+}
+
+/* Close the database (not the options): under the exclusive lock or at
+ * the end. */
+static void db_close(struct rkv *s)
+{
+	for (int i = 0; i <= KV_NCF; i++) {
+		if (s->cf[i])
+			rocksdb_column_family_handle_destroy(s->cf[i]);
+		s->cf[i] = NULL;
+	}
+	if (s->db)
+		rocksdb_close(s->db);
+	s->db = NULL;
+}
+
+/* Open the database with the options made at kv_rocks_open. */
+static vol_status db_open(struct rkv *s)
+{
+	char *err = NULL;
+	s->db = rocksdb_open_column_families(
+		s->dbopts, s->dir, KV_NCF + 1, cf_names,
+		(const rocksdb_options_t *const *)s->cfopts, s->cf, &err);
+	if (!err)
+		return VOL_OK;
+	vol_status st = vol__store_status(err);
+	if (strstr(err, "lock") || strstr(err, "LOCK"))
+		st = VOL_EBUSY;
+	vol__fail(st, "cannot open the pool's store %s: %s", s->dir, err);
+	free(err);
+	memset(s->cf, 0, sizeof s->cf);
+	s->db = NULL;
+	return st;
+}
+
+static vol_status r_recover(kv *base)
+{
+	struct rkv *s = (struct rkv *)base;
+	pthread_rwlock_wrlock(&s->rw);
+	vol_status st = VOL_OK;
+	pthread_mutex_lock(&s->fail_mu);
+	bool failed = s->failed != NULL;
+	pthread_mutex_unlock(&s->fail_mu);
+	if (failed) {
+		db_close(s);
+		st = db_open(s);
+		pthread_mutex_lock(&s->fail_mu);
+		free(s->failed);
+		s->failed = st ? strdup(vol_errmsg()) : NULL;
+		pthread_mutex_unlock(&s->fail_mu);
+	}
+	if (st) {
+		/* Keep serving reads: read-only needs no space. The store
+		 * stays failed; the next recover() tries read-write again. */
+		char *err = NULL;
+		s->db = rocksdb_open_for_read_only_column_families(
+			s->dbopts, s->dir, KV_NCF + 1, cf_names,
+			(const rocksdb_options_t *const *)s->cfopts, s->cf, 0,
+			&err);
+		if (err) {
+			free(err);
+			memset(s->cf, 0, sizeof s->cf);
+			s->db = NULL;
+		}
+	}
+	pthread_rwlock_unlock(&s->rw);
+	return st;
 }
 
 static void r_close(kv *base)
@@ -266,11 +415,7 @@ static void r_close(kv *base)
 	struct rkv *s = (struct rkv *)base;
 	if (!s)
 		return;
-	for (int i = 0; i <= KV_NCF; i++)
-		if (s->cf[i])
-			rocksdb_column_family_handle_destroy(s->cf[i]);
-	if (s->db)
-		rocksdb_close(s->db);
+	db_close(s);
 	for (int i = 0; i <= KV_NCF; i++) {
 		if (s->cfopts[i])
 			rocksdb_options_destroy(s->cfopts[i]);
@@ -287,7 +432,9 @@ static void r_close(kv *base)
 	rocksdb_writeoptions_destroy(s->wo);
 	rocksdb_writeoptions_destroy(s->wo_sync);
 	pthread_mutex_destroy(&s->fail_mu);
+	pthread_rwlock_destroy(&s->rw);
 	free(s->failed);
+	free(s->dir);
 	free(s);
 }
 
@@ -311,6 +458,8 @@ static const struct kv_ops rocks_ops = {
 	.iter_value = r_value,
 	.iter_status = r_iter_status,
 	.iter_free = r_iter_free,
+	.failed = r_failed,
+	.recover = r_recover,
 	.compact = r_compact,
 	.disk_bytes = r_disk_bytes,
 	.close = r_close,
@@ -323,6 +472,7 @@ static rocksdb_options_t *cf_options(struct rkv *s, int i)
 		rocksdb_block_based_options_create();
 	rocksdb_block_based_options_set_block_cache(t, s->cache);
 	if (i == KV_PAGES + 1) {
+		rocksdb_options_set_write_buffer_size(o, s->page_buffer);
 		rocksdb_block_based_options_set_filter_policy(t, s->filter);
 		s->filter = NULL; /* owned by the table options now */
 		rocksdb_block_based_options_set_whole_key_filtering(t, 0);
@@ -330,7 +480,6 @@ static rocksdb_options_t *cf_options(struct rkv *s, int i)
 			o, rocksdb_slicetransform_create_fixed_prefix(16));
 		rocksdb_options_set_memtable_prefix_bloom_size_ratio(o, 0.05);
 		rocksdb_options_set_compression(o, rocksdb_lz4_compression);
-		rocksdb_options_set_write_buffer_size(o, 64u << 20);
 		/* Page bytes live in blob files (BlobDB): compactions move
 		 * only keys and blob references, so a page is written twice
 		 * (WAL, blob file) instead of once per LSM level. Hole
@@ -359,16 +508,51 @@ vol_status kv_rocks_open(const char *dir, bool create, kv **out)
 		return vol__fail(VOL_ENOMEM, "out of memory");
 	s->base.ops = &rocks_ops;
 	pthread_mutex_init(&s->fail_mu, NULL);
+	pthread_rwlock_init(&s->rw, NULL); /* glibc: prefers readers */
+	s->dir = strdup(dir);
+	/* Pages memtable: 1/32 of the pool's filesystem, 4 to 32 MiB. Two
+	 * of them bound the daemon's memory for pages, and the space a
+	 * flush needs, which the engine keeps free (engine.c, full disk). */
+	struct statvfs vfs;
+	uint64_t total = 0;
+	char *parent = strdup(dir), *slash = parent ? strrchr(parent, '/') : NULL;
+	if (slash && slash != parent)
+		*slash = 0;
+	if (parent && statvfs(parent, &vfs) == 0)
+		total = (uint64_t)vfs.f_blocks * vfs.f_frsize;
+	free(parent);
+	s->page_buffer = total / 32;
+	if (s->page_buffer < (4u << 20))
+		s->page_buffer = 4u << 20;
+	if (s->page_buffer > (32u << 20))
+		s->page_buffer = 32u << 20;
 	s->cache = rocksdb_cache_create_lru(64u << 20);
 	s->filter = rocksdb_filterpolicy_create_bloom(10);
+	/* Options the C API has no setter for (see the note at the top). */
+	rocksdb_options_t *base = rocksdb_options_create();
 	s->dbopts = rocksdb_options_create();
+	char *err = NULL;
+	rocksdb_get_options_from_string(
+		base, "avoid_flush_during_recovery=true;allow_fallocate=false",
+		s->dbopts, &err);
+	rocksdb_options_destroy(base);
+	if (err || !s->dir) {
+		vol__fail(VOL_EIO, "rocksdb options: %s", err ? err : "no memory");
+		free(err);
+		r_close(&s->base);
+		return VOL_EIO;
+	}
 	rocksdb_options_set_create_if_missing(s->dbopts, create);
 	rocksdb_options_set_error_if_exists(s->dbopts, create);
 	rocksdb_options_set_create_missing_column_families(s->dbopts, create);
 	rocksdb_options_set_max_background_jobs(s->dbopts, 2);
 	rocksdb_options_set_keep_log_file_num(s->dbopts, 3);
 	rocksdb_options_set_max_log_file_size(s->dbopts, 4u << 20);
-	rocksdb_options_set_max_total_wal_size(s->dbopts, 256u << 20);
+	/* A WAL file lives until every family flushed what it holds: the
+	 * families flush together, so the WAL holds about one memtable of
+	 * pages, not max_total_wal_size of them (which small disks felt). */
+	rocksdb_options_set_atomic_flush(s->dbopts, 1);
+	rocksdb_options_set_max_total_wal_size(s->dbopts, 128u << 20);
 	/* The WAL is appended from RocksDB's buffer on sync() and synced
 	 * writes, not with one write(2) per change: ~25% less CPU per page
 	 * here (bench/, BENCHMARKS.md). Unsynced changes may then be lost by
@@ -390,18 +574,8 @@ vol_status kv_rocks_open(const char *dir, bool create, kv **out)
 	s->wo_sync = rocksdb_writeoptions_create();
 	rocksdb_writeoptions_set_sync(s->wo_sync, 1);
 
-	char *err = NULL;
-	s->db = rocksdb_open_column_families(
-		s->dbopts, dir, KV_NCF + 1, cf_names,
-		(const rocksdb_options_t *const *)s->cfopts, s->cf, &err);
-	if (err) {
-		vol_status st = vol__store_status(err);
-		if (strstr(err, "lock") || strstr(err, "LOCK"))
-			st = VOL_EBUSY;
-		vol__fail(st, "cannot open the pool's store %s: %s", dir, err);
-		free(err);
-		memset(s->cf, 0, sizeof s->cf);
-		s->db = NULL;
+	vol_status st = db_open(s);
+	if (st) {
 		r_close(&s->base);
 		return st;
 	}

@@ -461,8 +461,8 @@ vol_status vol_write(vol_pool *p, vol_id id, const void *buf, uint64_t off,
 	if (!len)
 		return VOL_OK;
 	struct vol *v;
-	vol_status st = vol_begin(p, id, &v);
-	if (st)
+	vol_status st = pool_enter(p, len);
+	if (st || (st = vol_begin(p, id, &v)))
 		return st;
 	uint32_t ps = p->page_size;
 	if (off > v->size || len > v->size - off) {
@@ -488,8 +488,8 @@ out:
 vol_status vol_discard(vol_pool *p, vol_id id, uint64_t off, uint64_t len)
 {
 	struct vol *v;
-	vol_status st = vol_begin(p, id, &v);
-	if (st)
+	vol_status st = pool_enter(p, 0);
+	if (st || (st = vol_begin(p, id, &v)))
 		return st;
 	uint32_t ps = p->page_size;
 	if (off >= v->size || !len)
@@ -534,8 +534,8 @@ out:
 vol_status vol_resize(vol_pool *p, vol_id id, uint64_t size)
 {
 	struct vol *v;
-	vol_status st = vol_begin(p, id, &v);
-	if (st)
+	vol_status st = pool_enter(p, 0);
+	if (st || (st = vol_begin(p, id, &v)))
 		return st;
 	uint32_t ps = p->page_size;
 	if (size == v->size)

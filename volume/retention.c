@@ -531,11 +531,15 @@ static vol_status one_pass(vol_pool *p, vol_retention_report *rep,
 			   struct plan *pl)
 {
 	kv *s = p->kv;
+	memset(pl, 0, sizeof *pl);
+	vol_status st = pool_enter(p, 0);
+	if (st)
+		return st;
 	kv_batch *b = s->ops->batch_new(s);
 	if (!b)
 		return vol__fail(VOL_ENOMEM, "out of memory");
 	pthread_mutex_lock(&p->mu);
-	vol_status st = plan_build(p, pl);
+	st = plan_build(p, pl);
 	pthread_mutex_unlock(&p->mu);
 	if (!st)
 		st = scan(p, pl, &b, rep);
@@ -550,7 +554,12 @@ static vol_status one_pass(vol_pool *p, vol_retention_report *rep,
 			pthread_mutex_unlock(&p->mu);
 			free(ids);
 		}
-		if (!st && (nd || rep->bytes_deleted > (64u << 20)))
+		/* Space comes back only when compaction drops what was
+		 * deleted (and with it whole blob files): at once when a
+		 * timeline went, much was deleted, or the disk is full. */
+		bool short_ = __atomic_load_n(&p->low_space, __ATOMIC_ACQUIRE);
+		if (!st && (nd || rep->bytes_deleted > (64u << 20) ||
+			    (short_ && rep->bytes_deleted)))
 			st = s->ops->compact(s, KV_PAGES);
 	}
 	s->ops->batch_free(b);

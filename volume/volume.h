@@ -129,6 +129,12 @@ typedef struct vol_pool_stats {
 	bool budget_alert;            /* history over budget, or a window
 	                               * was shrunk because of it         */
 	char retention_error[200];    /* why the last pass failed, or ""  */
+	/* The pool's disk filled up: page writes fail with VOL_ENOSPC until
+	 * 2 x reserve_bytes are free again (deleting snapshots, volumes or
+	 * history frees space; that never needs free space). */
+	bool disk_full;
+	uint64_t reserve_bytes;       /* POOL/reserve, kept for that      */
+	char store_error[200];        /* last store failure and recovery  */
 } vol_pool_stats;
 
 vol_status vol_pool_stats_get(vol_pool *p, vol_pool_stats *out);
