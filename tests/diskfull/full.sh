@@ -1,0 +1,323 @@
+#!/bin/bash
+# full.sh - issue 6 item 2: the pool's disk fills up, and comes back.
+#
+# The pool lives on a 300 MiB ext4 image (mkfs -m 0: the daemon runs as root
+# and would otherwise dip into the reserved blocks), loop-mounted at $T/disk;
+# the daemon serves it at $T/mnt with a retention pass every second. Volume
+# v (1 GiB, bigger than the disk, window 0) gets a known first part, a
+# snapshot s that pins it, then the first part overwritten (so s holds
+# FIRST_MIB of history only it needs), and a volume spare gets SPARE_MIB.
+# Then a writer fills v with distinct data, fsync every SYNC_MIB, in rounds
+# until it cannot write at all. Checked, with every wait bounded:
+#   1. each round ends in ENOSPC or EIO, nothing hangs;
+#   2. the daemon is up, control files answer, and the pool's or v's .status
+#      names the condition (a line mentioning "space");
+#   3. everything fsync'd before reads back byte for byte;
+#   4. deleting s on the full disk works, and after retention passes (at
+#      most RECOVER_S seconds of them) writes work again in the same daemon,
+#      without a remount: write + fsync + read back;
+#   5. filled again, the daemon restarted with the disk still full (a
+#      ballast file beside the pool takes what the daemon's exit gave back):
+#      it mounts, control files answer, everything reads back, writes fail
+#      cleanly with ENOSPC or EIO. Why this is right: the operator's way out
+#      of a full disk is to delete snapshots or volumes through the mount,
+#      so a pool that cannot open on a full disk would leave only the
+#      pool's files to delete by hand;
+#   6. rmdir spare there, retention: writes work again.
+# Retention must not need free space to free space: in 4 and 6 the disk has
+# none when the deletion is made. Figures (bytes written before ENOSPC, fill
+# and recovery times, pool size on disk) are printed as "figure:" lines.
+# DISKFULL_MIB sizes the disk (default 300), DISKFULL_RECOVER_S the bound
+# of 4 and 6 (default 30).
+. "$(dirname "$0")/../common.sh"
+need_dev_fuse
+: "${REWINDFS:?REWINDFS must name the rewindfs binary}"
+: "${FILLVOL:?FILLVOL must name the diskfull_fillvol helper}"
+
+DISK_MIB=${DISKFULL_MIB:-300}
+FIRST_MIB=16   # v's known first part, overwritten once; s pins the original
+SPARE_MIB=32   # volume spare, deleted in step 6
+SYNC_MIB=8     # the filler fsyncs every SYNC_MIB
+PROBE_MIB=4    # the write that must work again after a deletion
+MIB=$((1024 * 1024))
+BOUND=180      # seconds for one fill; a daemon that hangs fails the test
+RECOVER_S=${DISKFULL_RECOVER_S:-30} # after a deletion, writes work within this
+
+T=$(mktemp -d /tmp/rewindfs-diskfull.XXXXXX)
+IMG=$T/disk.img
+DISK=$T/disk
+POOL=$DISK/pool
+MNT=$T/mnt
+LOG=$T/daemon.log
+DAEMON=
+mkdir -p "$DISK" "$MNT"
+: >"$LOG"
+
+step() { echo "--- $(date -u +%T) $*"; }
+figure() { echo "figure: $*"; }
+
+# The pids of processes whose command line mentions $T (the daemon, the
+# filler), except this shell; kill_test_daemons (common.sh) uses it.
+pids_of_test() {
+	local p pid
+	for p in /proc/[0-9]*; do
+		pid=${p#/proc/}
+		[ "$pid" = $$ ] && continue
+		[ "$pid" = "${BASHPID:-$$}" ] && continue
+		if [[ "$({ tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null)" == *"$T"* ]]; then
+			echo "$pid"
+		fi
+	done
+}
+no_loops_under() { [ -z "$(loops_under)" ]; }
+
+# Unmount the pool, stop the daemon, then the disk under it, then its loop
+# device: in this order, or the disk stays busy.
+cleanup() {
+	local rc=$? f
+	set +e
+	trap - EXIT
+	if is_mounted "$MNT"; then
+		wait_for 10 fusermount3 -u "$MNT" 2>/dev/null || umount -l "$MNT"
+	fi
+	kill_test_daemons
+	if is_mounted "$DISK"; then
+		wait_for 10 umount "$DISK" 2>/dev/null || umount -l "$DISK"
+	fi
+	for f in $(loops_under); do losetup -d "$f"; done
+	wait_for 10 no_loops_under
+	if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$LOG"; then
+		echo "FAIL: sanitizer report in the daemon's log:" >&2
+		rc=1
+	fi
+	if [ "$rc" != 0 ]; then
+		echo "--- daemon log (last 40 lines):" >&2
+		tail -n 40 "$LOG" >&2
+	fi
+	rm -rf "$T"
+	[ "$rc" = 0 ] && echo PASS
+	exit "$rc"
+}
+trap cleanup EXIT
+
+daemon_alive() { [ -n "$DAEMON" ] && kill -0 "$DAEMON" 2>/dev/null; }
+daemon_gone() { ! daemon_alive; }
+
+# The daemon in the foreground (its stderr appended to $LOG), retention
+# every second.
+start_daemon() {
+	"$REWINDFS" -f -o retention=1 "$POOL" "$MNT" 2>>"$LOG" &
+	DAEMON=$!
+	wait_for 30 mounted_or_gone || fail "the daemon did not mount $POOL in 30 s"
+	is_mounted "$MNT" || fail "the daemon exited without mounting $POOL: $(tail -n 1 "$LOG")"
+}
+mounted_or_gone() { is_mounted "$MNT" || daemon_gone; }
+
+# Unmount and wait (bounded) for the daemon to exit; its status is printed,
+# not judged: on a full disk its last sync may fail.
+stop_daemon() {
+	local st=0
+	fusermount3 -u "$MNT" || fail "fusermount3 -u $MNT"
+	wait_for 60 daemon_gone || fail "the daemon did not exit after the unmount"
+	wait "$DAEMON" || st=$?
+	echo "daemon exited with status $st"
+	DAEMON=
+}
+
+# Value of KEY in a control file.
+field() { sed -n "s/^$2: //p" "$1" | head -n 1; }
+
+# fillvol write|verify, bounded; sets OUT to its output line.
+fill() {
+	local rc=0
+	OUT=$(timeout -k 5 "$BOUND" "$FILLVOL" write "$@") || rc=$?
+	[ "$rc" = 124 ] || [ "$rc" = 137 ] && fail "writer hung (fillvol write $*)"
+	echo "fillvol write ${2}+${3} seed $4: $OUT"
+	return "$rc"
+}
+verify() {
+	local out rc=0
+	out=$(timeout -k 5 "$BOUND" "$FILLVOL" verify "$@") || rc=$?
+	[ "$rc" = 0 ] || fail "read back $1 [$2, +$3) seed $4: ${out:-timed out (rc $rc)}"
+}
+kv() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $OUT"; }
+
+# Every control file of the pool and of v answers; prints the pool's.
+control_answers() {
+	local f
+	for f in "$MNT/.status" "$MNT/v/.status" "$MNT/v/.snapshot" \
+		"$MNT/v/.window" "$MNT/v/.backtrack" "$MNT/v/.clone"; do
+		timeout -k 5 20 cat "$f" >/dev/null || fail "$f does not answer"
+	done
+	ls "$MNT" >/dev/null || fail "ls $MNT"
+}
+
+# The daemon is up and mounted, and the writer's failure was clean.
+check_failure_clean() {
+	daemon_alive || fail "the daemon died on the full disk (the writer got $(kv errno) on $(kv op))"
+	case "$(kv errno)" in
+	ENOSPC | EIO) ;;
+	*) fail "the writer failed with $(kv errno) ($(kv op)), want ENOSPC or EIO" ;;
+	esac
+	is_mounted "$MNT" || fail "the pool is no longer mounted"
+}
+
+# A full pass of retention that started after now: last_retention (set at
+# the end of each pass) changes twice.
+retention_pass() {
+	local l0 l1
+	l0=$(field "$MNT/.status" last_retention)
+	wait_for 60 retention_moved "$l0" || fail "no retention pass within 60 s"
+	l1=$(field "$MNT/.status" last_retention)
+	wait_for 60 retention_moved "$l1" || fail "no second retention pass within 60 s"
+}
+retention_moved() { [ "$(field "$MNT/.status" last_retention)" != "$1" ]; }
+
+# Fill v from START with SEED until it is stably full: rounds of the filler,
+# each from where the last fsync'd one ended, until a round cannot write its
+# first MiB (an engine that frees space by itself after a failure, e.g. a
+# failed flush's partial file, gets another round). Every round must end in
+# ENOSPC or EIO with the daemon up. Sets FILLED (bytes written in all
+# rounds) and END (end of the fsync'd range [START, END)).
+fill_until_full() {
+	local start=$1 seed=$2 round rc
+	END=$start
+	FILLED=0
+	for round in 1 2 3 4 5; do
+		rc=0
+		fill "$V" "$END" 0 "$seed" "$SYNC" || rc=$?
+		[ "$rc" = 1 ] || fail "the filler did not stop on a failed write (exit $rc)"
+		check_failure_clean
+		FILLED=$((FILLED + $(kv written)))
+		[ "$(kv written)" = 0 ] && return 0
+		END=$(kv end)
+	done
+	fail "still writing after 5 rounds of filling: the disk never stayed full"
+}
+
+# After a deletion on the full disk: retention passes until a write works
+# again, at most RECOVER_S seconds. The probe writes PROBE bytes of SEED at
+# OFF and fsyncs them; each attempt waits for a full retention pass first.
+recover_write() {
+	local off=$1 seed=$2 deadline=$(($(date +%s) + RECOVER_S)) tries=0
+	while :; do
+		retention_pass
+		tries=$((tries + 1))
+		fill "$V" "$off" "$PROBE" "$seed" "$PROBE" && break
+		check_failure_clean
+		[ "$(date +%s)" -lt "$deadline" ] ||
+			fail "writes still fail ${RECOVER_S} s ($tries retention passes) after the deletion: $(kv errno) on $(kv op)"
+	done
+	echo "writes work again after $tries retention pass(es)"
+	verify "$V" "$off" "$PROBE" "$seed"
+}
+
+# --- the small disk and the pool on it
+step "a ${DISK_MIB} MiB ext4 disk"
+truncate -s "${DISK_MIB}M" "$IMG"
+mkfs.ext4 -q -F -m 0 "$IMG" || fail "mkfs.ext4"
+mount -o loop "$IMG" "$DISK" || fail "mount the disk image"
+"$R" init "$POOL" >/dev/null || fail "rewindctl init"
+start_daemon
+
+"$R" create "$MNT" v 1G >/dev/null || fail "create v"
+echo 0 >"$MNT/v/.window" || fail "window 0"
+"$R" create "$MNT" spare "${SPARE_MIB}M" >/dev/null || fail "create spare"
+V=$MNT/v/volume
+FIRST=$((FIRST_MIB * MIB))
+SYNC=$((SYNC_MIB * MIB))
+PROBE=$((PROBE_MIB * MIB))
+
+step "known first part, snapshot s, first part overwritten, spare written"
+fill "$V" 0 "$FIRST" 1 "$SYNC" || fail "write v's first part"
+verify "$V" 0 "$FIRST" 1
+echo s >"$MNT/v/.snapshot" || fail "snapshot s"
+fill "$V" 0 "$FIRST" 2 "$SYNC" || fail "overwrite v's first part"
+fill "$MNT/spare/volume" 0 "$((SPARE_MIB * MIB))" 3 "$SYNC" || fail "write spare"
+figure "disk free before the fill: $(field "$MNT/.status" disk_free) bytes"
+
+# --- 1. fill until the writer fails
+step "fill v from ${FIRST_MIB} MiB until it is full"
+t0=$(date +%s.%N)
+fill_until_full "$FIRST" 4
+t1=$(date +%s.%N)
+END1=$END
+[ "$FILLED" -ge $((16 * MIB)) ] ||
+	fail "only $FILLED bytes written before the failure: the disk was not filled"
+figure "fill 1: $FILLED bytes written, $((END1 - FIRST)) fsync'd, then $(kv errno) on $(kv op), $(echo "$t1 - $t0" | bc) s"
+figure "disk after fill 1 (used, avail): $(df -B1 --output=used,avail "$DISK" | tail -n 1)"
+
+# --- 2. the daemon answers, and says why
+step "control files answer; .status shows the condition"
+control_answers
+status=$(cat "$MNT/.status" "$MNT/v/.status")
+grep '^last_error' <<<"$status"
+grep -qi 'space' <<<"$status" ||
+	fail "neither .status nor v/.status mentions the full disk (no 'space' in any line)"
+
+# --- 3. what was fsync'd reads back
+step "fsync'd data reads back"
+verify "$V" 0 "$FIRST" 2
+verify "$V" "$FIRST" "$((END1 - FIRST))" 4
+verify "$MNT/spare/volume" 0 "$((SPARE_MIB * MIB))" 3
+
+# --- 4. delete the snapshot on the full disk; retention; writes work again
+step "delete snapshot s, retention, write again (same daemon, no remount)"
+t0=$(date +%s.%N)
+out=$(timeout -k 5 30 "$R" snapshot "$MNT/v" -s 2>&1) ||
+	fail "deleting snapshot s on the full disk: $out"
+recover_write "$END1" 6
+t1=$(date +%s.%N)
+figure "recovery 1 (delete snapshot -> retention -> write+fsync): $(echo "$t1 - $t0" | bc) s"
+figure "disk after recovery 1 (used, avail): $(df -B1 --output=used,avail "$DISK" | tail -n 1)"
+verify "$V" 0 "$FIRST" 2
+verify "$V" "$FIRST" "$((END1 - FIRST))" 4
+
+# --- 5. full again, then a daemon restart on the still full disk
+step "fill again"
+START2=$((END1 + PROBE))
+t0=$(date +%s.%N)
+fill_until_full "$START2" 7
+t1=$(date +%s.%N)
+END2=$END
+figure "fill 2: $FILLED bytes written, $((END2 - START2)) fsync'd, then $(kv errno) on $(kv op), $(echo "$t1 - $t0" | bc) s"
+
+# The daemon's close may give space back (a failed flush's partial file):
+# a ballast file beside the pool takes whatever is free, so the pool is
+# reopened on a disk with no free space at all.
+step "restart the daemon on the full disk"
+stop_daemon
+dd if=/dev/zero of="$DISK/ballast" bs=1M status=none 2>/dev/null || true
+dd if=/dev/zero of="$DISK/ballast" bs=4k oflag=append conv=notrunc,fsync \
+	status=none 2>/dev/null || true
+sync -f "$DISK"
+[ "$(df -B1 --output=avail "$DISK" | tail -n 1)" -lt $((64 * 1024)) ] ||
+	fail "the ballast did not fill the disk: $(df -B1 "$DISK" | tail -n 1)"
+figure "ballast: $(stat -c %s "$DISK/ballast") bytes; disk at restart (used, avail): $(df -B1 --output=used,avail "$DISK" | tail -n 1)"
+start_daemon
+control_answers
+verify "$V" 0 "$FIRST" 2
+verify "$V" "$FIRST" "$((END1 - FIRST))" 4
+verify "$V" "$END1" "$PROBE" 6
+verify "$V" "$START2" "$((END2 - START2))" 7
+verify "$MNT/spare/volume" 0 "$((SPARE_MIB * MIB))" 3
+fill_until_full "$END2" 8
+END3=$END
+figure "after the restart: $FILLED bytes written before $(kv errno) on $(kv op)"
+
+# --- 6. delete a volume on the full disk; retention; writes work again
+step "rmdir spare, retention, write again"
+t0=$(date +%s.%N)
+rmdir "$MNT/spare" || fail "rmdir spare on the full disk"
+recover_write "$END3" 9
+t1=$(date +%s.%N)
+figure "recovery 2 (rmdir volume -> retention -> write+fsync): $(echo "$t1 - $t0" | bc) s"
+verify "$V" 0 "$FIRST" 2
+verify "$V" "$FIRST" "$((END1 - FIRST))" 4
+verify "$V" "$START2" "$((END2 - START2))" 7
+verify "$V" "$END2" "$((END3 - END2))" 8
+
+stop_daemon
+figure "pool size on disk at the end: $(du -sb "$POOL" | cut -f1) bytes (du -sb)"
+figure "disk at the end (used, avail): $(df -B1 --output=used,avail "$DISK" | tail -n 1)"
+exit 0
