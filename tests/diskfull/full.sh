@@ -4,7 +4,7 @@
 # The pool lives on a 300 MiB ext4 image (mkfs -m 0: the daemon runs as root
 # and would otherwise dip into the reserved blocks), loop-mounted at $T/disk;
 # the daemon serves it at $T/mnt with a retention pass every second. Volume
-# v (1 GiB, bigger than the disk, window 0) gets a known first part, a
+# v (4 times the disk, window 0) gets a known first part, a
 # snapshot s that pins it, then the first part overwritten (so s holds
 # FIRST_MIB of history only it needs), and a volume spare gets SPARE_MIB.
 # Then a writer fills v with distinct data, fsync every SYNC_MIB, in rounds
@@ -28,15 +28,16 @@
 # none when the deletion is made. Figures (bytes written before ENOSPC, fill
 # and recovery times, pool size on disk) are printed as "figure:" lines.
 # DISKFULL_MIB sizes the disk (default 300), DISKFULL_RECOVER_S the bound
-# of 4 and 6 (default 30).
+# of 4 and 6 (default 30), DISKFULL_FIRST_MIB and DISKFULL_SPARE_MIB the
+# first part and the spare volume (16 and 32).
 . "$(dirname "$0")/../common.sh"
 need_dev_fuse
 : "${REWINDFS:?REWINDFS must name the rewindfs binary}"
 : "${FILLVOL:?FILLVOL must name the diskfull_fillvol helper}"
 
 DISK_MIB=${DISKFULL_MIB:-300}
-FIRST_MIB=16   # v's known first part, overwritten once; s pins the original
-SPARE_MIB=32   # volume spare, deleted in step 6
+FIRST_MIB=${DISKFULL_FIRST_MIB:-16} # v's known first part, overwritten once; s pins the original
+SPARE_MIB=${DISKFULL_SPARE_MIB:-32} # volume spare, deleted in step 6
 SYNC_MIB=8     # the filler fsyncs every SYNC_MIB
 PROBE_MIB=4    # the write that must work again after a deletion
 MIB=$((1024 * 1024))
@@ -220,7 +221,7 @@ mount -o loop "$IMG" "$DISK" || fail "mount the disk image"
 "$R" init "$POOL" >/dev/null || fail "rewindctl init"
 start_daemon
 
-"$R" create "$MNT" v 1G >/dev/null || fail "create v"
+"$R" create "$MNT" v "$((4 * DISK_MIB))M" >/dev/null || fail "create v"
 echo 0 >"$MNT/v/.window" || fail "window 0"
 "$R" create "$MNT" spare "${SPARE_MIB}M" >/dev/null || fail "create spare"
 V=$MNT/v/volume
