@@ -16,6 +16,7 @@
  * header, no page bytes), so discards and zero writes cost no page storage.
  * A write never reads or overwrites an older version.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,6 +43,32 @@ static void reader_close(struct reader *r)
 	r->p->kv->ops->iter_free(r->it);
 }
 
+/* The LSN of the version of page pg that a read of (timeline, bound) would
+ * find, from the small version entries of the log family (not the page
+ * values): names the version when the store cannot read the page itself.
+ * 0 if unknown. */
+static uint64_t version_lsn(vol_pool *p, uint64_t tl, uint64_t pg,
+			    uint64_t bound)
+{
+	kv *s = p->kv;
+	kv_iter *it = s->ops->iter_new(s, KV_LOG, true);
+	if (!it)
+		return 0;
+	uint8_t pk[PKEY_LEN], vk[VKEY_LEN];
+	pkey_make(pk, tl, pg, bound);
+	vkey_make(vk, pk);
+	uint64_t lsn = 0;
+	s->ops->iter_seek(it, vk, VKEY_LEN);
+	if (s->ops->iter_valid(it)) {
+		size_t kn;
+		const uint8_t *key = s->ops->iter_key(it, &kn);
+		if (kn == VKEY_LEN && !memcmp(key, vk, 17))
+			pkey_parse(key + 1, NULL, NULL, &lsn);
+	}
+	s->ops->iter_free(it);
+	return lsn;
+}
+
 /* The page `pg` of state (tl, bound) into out (page_size bytes). */
 static vol_status page_lookup(struct reader *r, const struct tl *tl,
 			      uint64_t bound, uint64_t pg, uint8_t *out)
@@ -54,12 +81,19 @@ static vol_status page_lookup(struct reader *r, const struct tl *tl,
 		o->iter_seek(r->it, k, PKEY_LEN);
 		if (!o->iter_valid(r->it)) {
 			vol_status st = o->iter_status(r->it);
-			if (st)
+			if (st) {
+				char why[256];
+				snprintf(why, sizeof why, "%s", vol_errmsg());
+				uint64_t lsn = version_lsn(r->p, t->id, pg,
+							   bound);
 				return vol__fail(st,
-						 "volume %s page %llu: read "
-						 "failed: %s", r->vname,
+						 "volume %s page %llu lsn %llu "
+						 "(timeline %llu): read failed: "
+						 "%s", r->vname,
 						 (unsigned long long)pg,
-						 vol_errmsg());
+						 (unsigned long long)lsn,
+						 (unsigned long long)t->id, why);
+			}
 		} else {
 			size_t kn, vn;
 			const uint8_t *key = o->iter_key(r->it, &kn);

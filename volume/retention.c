@@ -30,6 +30,7 @@
  * has overwritten still counts as shared. Stated in vol_info's contract as
  * "readable by", which is an upper bound.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,10 +39,6 @@
 #include "internal.h"
 
 enum item_kind { IT_WINDOW, IT_SNAP, IT_BRANCH };
-
-/* Scans of the pages family start here: a whole key, since the family's
- * prefix extractor must only ever see keys of at least 16 bytes. */
-static const uint8_t zero_key[PKEY_LEN];
 
 struct item {
 	uint64_t lo, hi;
@@ -672,40 +669,83 @@ static bool version_entry_ok(vol_pool *p, const uint8_t *pkey, size_t bytes)
 	return ok;
 }
 
-vol_status vol_check(vol_pool *p, vol_check_fn fn, void *ctx,
-		     uint64_t *problems)
+/* The key of the first page version after `after` (from the start if
+ * NULL), from the version entries of the log family. */
+static bool next_version(vol_pool *p, const uint8_t *after,
+			 uint8_t out[PKEY_LEN])
+{
+	kv *s = p->kv;
+	kv_iter *it = s->ops->iter_new(s, KV_LOG, true);
+	if (!it)
+		return false;
+	uint8_t k[VKEY_LEN + 1] = {LT_VERSION};
+	size_t kn = 1;
+	if (after) {
+		vkey_make(k, after);
+		k[VKEY_LEN] = 0; /* strictly after */
+		kn = VKEY_LEN + 1;
+	}
+	s->ops->iter_seek(it, k, kn);
+	bool ok = false;
+	if (s->ops->iter_valid(it)) {
+		size_t n;
+		const uint8_t *key = s->ops->iter_key(it, &n);
+		if (n == VKEY_LEN && key[0] == LT_VERSION) {
+			memcpy(out, key + 1, PKEY_LEN);
+			ok = true;
+		}
+	}
+	s->ops->iter_free(it);
+	return ok;
+}
+
+struct checker {
+	vol_pool *p;
+	vol_check_fn fn;
+	void *ctx;
+	uint64_t n;
+	uint64_t pool_lsn;
+};
+
+static void problem(struct checker *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void problem(struct checker *c, const char *fmt, ...)
 {
 	char msg[512];
-	uint64_t n = 0;
-#define PROBLEM(...)                                                          \
-	do {                                                                  \
-		snprintf(msg, sizeof msg, __VA_ARGS__);                       \
-		if (fn)                                                       \
-			fn(ctx, msg);                                         \
-		n++;                                                          \
-	} while (0)
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (c->fn)
+		c->fn(c->ctx, msg);
+	c->n++;
+}
+
+static void check_meta(struct checker *c)
+{
+	vol_pool *p = c->p;
 	pthread_mutex_lock(&p->mu);
 	for (size_t i = 0; i < p->nvols; i++) {
 		struct vol *v = p->vols[i];
 		if (!v->tl || v->tl->dead)
-			PROBLEM("volume %s: current timeline is missing",
+			problem(c, "volume %s: current timeline is missing",
 				v->name);
 		for (size_t s = 0; s < v->nsegs; s++) {
 			struct tl *t = tl_find(p, v->segs[s].timeline);
 			if (!t || t->dead)
-				PROBLEM("volume %s: segment at lsn %llu names "
-					"missing timeline %llu", v->name,
+				problem(c, "volume %s: segment at lsn %llu "
+					"names missing timeline %llu", v->name,
 					(unsigned long long)v->segs[s].start_lsn,
 					(unsigned long long)v->segs[s].timeline);
 			if (s && v->segs[s].start_lsn <= v->segs[s - 1].start_lsn)
-				PROBLEM("volume %s: segments out of order",
+				problem(c, "volume %s: segments out of order",
 					v->name);
 		}
 		for (size_t s = 0; s < v->nsnaps; s++) {
 			struct tl *t = tl_find(p, v->snaps[s].pt.timeline);
 			if (!t || t->dead)
-				PROBLEM("volume %s: snapshot %s names missing "
-					"timeline %llu", v->name,
+				problem(c, "volume %s: snapshot %s names "
+					"missing timeline %llu", v->name,
 					v->snaps[s].name,
 					(unsigned long long)
 						v->snaps[s].pt.timeline);
@@ -716,64 +756,145 @@ vol_status vol_check(vol_pool *p, vol_check_fn fn, void *ctx,
 		if (t->dead)
 			continue;
 		if (t->anc_id && (!t->anc || t->anc->dead))
-			PROBLEM("timeline %llu: ancestor %llu is missing",
+			problem(c, "timeline %llu: ancestor %llu is missing",
 				(unsigned long long)t->id,
 				(unsigned long long)t->anc_id);
 		if (t->anc && t->anc_lsn >= t->created_lsn)
-			PROBLEM("timeline %llu: branches at lsn %llu, after "
+			problem(c, "timeline %llu: branches at lsn %llu, after "
 				"its creation at %llu",
 				(unsigned long long)t->id,
 				(unsigned long long)t->anc_lsn,
 				(unsigned long long)t->created_lsn);
 	}
-	uint64_t pool_lsn = p->lsn;
+	c->pool_lsn = p->lsn;
 	pthread_mutex_unlock(&p->mu);
+}
 
-	const struct kv_ops *o = p->kv->ops;
-	kv_iter *it = o->iter_new(p->kv, KV_PAGES, true);
-	if (!it)
-		return vol__fail(VOL_ENOMEM, "out of memory");
-	for (o->iter_seek(it, zero_key, PKEY_LEN); o->iter_valid(it); o->iter_next(it)) {
-		size_t kn, vn;
-		const uint8_t *k = o->iter_key(it, &kn);
-		const uint8_t *v = o->iter_value(it, &vn);
-		if (kn != PKEY_LEN) {
-			PROBLEM("pages: key of %zu bytes", kn);
-			continue;
+/* The owner's name of timeline tl, for messages. */
+static void tl_owner(vol_pool *p, uint64_t tl, char *out, size_t cap,
+		     bool *orphan)
+{
+	pthread_mutex_lock(&p->mu);
+	const struct tl *t = tl_find(p, tl);
+	snprintf(out, cap, "%s", owner_name(p, t));
+	if (orphan)
+		*orphan = !t || t->dead;
+	pthread_mutex_unlock(&p->mu);
+}
+
+static void check_version(struct checker *c, const uint8_t *k,
+			  const uint8_t *v, size_t vn)
+{
+	vol_pool *p = c->p;
+	uint64_t tl, pg, lsn;
+	pkey_parse(k, &tl, &pg, &lsn);
+	char vname[VOL_NAME_MAX + 20];
+	bool orphan;
+	tl_owner(p, tl, vname, sizeof vname, &orphan);
+	enum pval_kind kind;
+	if (orphan)
+		problem(c, "page %llu lsn %llu: timeline %llu does not exist",
+			(unsigned long long)pg, (unsigned long long)lsn,
+			(unsigned long long)tl);
+	else if (!pval_check(k, v, vn, p->page_size, &kind, NULL))
+		problem(c, "volume %s page %llu lsn %llu (timeline %llu): "
+			"checksum mismatch", vname, (unsigned long long)pg,
+			(unsigned long long)lsn, (unsigned long long)tl);
+	else if (!version_entry_ok(p, k, PKEY_LEN + vn))
+		problem(c, "volume %s page %llu lsn %llu (timeline %llu): its "
+			"version entry in the log is missing or wrong", vname,
+			(unsigned long long)pg, (unsigned long long)lsn,
+			(unsigned long long)tl);
+	else if (lsn > c->pool_lsn)
+		problem(c, "volume %s page %llu: lsn %llu is newer than the "
+			"pool's %llu", vname, (unsigned long long)pg,
+			(unsigned long long)lsn,
+			(unsigned long long)c->pool_lsn);
+}
+
+/* Every stored page version. A version the store cannot read (its own
+ * checksums caught a damaged blob or block) is a problem too: the scan
+ * goes on after it, naming it from its version entry in the log. */
+static vol_status check_pages(struct checker *c)
+{
+	const struct kv_ops *o = c->p->kv->ops;
+	/* From a whole zero key: the family's prefix extractor must only
+	 * ever see keys of at least 16 bytes. */
+	uint8_t from[PKEY_LEN + 1] = {0}, last[PKEY_LEN];
+	size_t fromn = PKEY_LEN;
+	bool have_last = false;
+	for (unsigned unreadable = 0;; unreadable++) {
+		kv_iter *it = o->iter_new(c->p->kv, KV_PAGES, true);
+		if (!it)
+			return vol__fail(VOL_ENOMEM, "out of memory");
+		for (o->iter_seek(it, from, fromn); o->iter_valid(it);
+		     o->iter_next(it)) {
+			size_t kn, vn;
+			const uint8_t *k = o->iter_key(it, &kn);
+			const uint8_t *v = o->iter_value(it, &vn);
+			if (kn != PKEY_LEN) {
+				problem(c, "pages: key of %zu bytes", kn);
+				continue;
+			}
+			memcpy(last, k, PKEY_LEN);
+			have_last = true;
+			check_version(c, k, v, vn);
+		}
+		vol_status st = o->iter_status(it);
+		o->iter_free(it);
+		if (!st)
+			return VOL_OK;
+		/* The version after the last one read is the one that
+		 * failed. */
+		char why[256];
+		snprintf(why, sizeof why, "%s", vol_errmsg());
+		uint8_t bad[PKEY_LEN];
+		if (unreadable >= 1000000 ||
+		    !next_version(c->p, have_last ? last : NULL, bad)) {
+			problem(c, "pages: the store cannot read past %s: %s",
+				have_last ? "a version" : "the start", why);
+			return VOL_OK;
 		}
 		uint64_t tl, pg, lsn;
-		pkey_parse(k, &tl, &pg, &lsn);
-		pthread_mutex_lock(&p->mu);
-		const struct tl *t = tl_find(p, tl);
+		pkey_parse(bad, &tl, &pg, &lsn);
 		char vname[VOL_NAME_MAX + 20];
-		snprintf(vname, sizeof vname, "%s", owner_name(p, t));
-		bool orphan = !t || t->dead;
-		pthread_mutex_unlock(&p->mu);
-		enum pval_kind kind;
-		if (orphan)
-			PROBLEM("page %llu lsn %llu: timeline %llu does not "
-				"exist", (unsigned long long)pg,
-				(unsigned long long)lsn, (unsigned long long)tl);
-		else if (!pval_check(k, v, vn, p->page_size, &kind, NULL))
-			PROBLEM("volume %s page %llu lsn %llu (timeline %llu): "
-				"checksum mismatch", vname,
-				(unsigned long long)pg, (unsigned long long)lsn,
-				(unsigned long long)tl);
-		else if (!version_entry_ok(p, k, PKEY_LEN + vn))
-			PROBLEM("volume %s page %llu lsn %llu (timeline %llu): "
-				"its version entry in the log is missing or "
-				"wrong", vname, (unsigned long long)pg,
-				(unsigned long long)lsn, (unsigned long long)tl);
-		else if (lsn > pool_lsn)
-			PROBLEM("volume %s page %llu: lsn %llu is newer than "
-				"the pool's %llu", vname,
-				(unsigned long long)pg, (unsigned long long)lsn,
-				(unsigned long long)pool_lsn);
+		tl_owner(c->p, tl, vname, sizeof vname, NULL);
+		problem(c, "volume %s page %llu lsn %llu (timeline %llu): "
+			"unreadable: %s", vname, (unsigned long long)pg,
+			(unsigned long long)lsn, (unsigned long long)tl, why);
+		memcpy(from, bad, PKEY_LEN);
+		from[PKEY_LEN] = 0; /* seek strictly after it */
+		fromn = PKEY_LEN + 1;
+		memcpy(last, bad, PKEY_LEN);
+		have_last = true;
 	}
-	vol_status st = o->iter_status(it);
+}
+
+/* The log family (change records, barriers, version entries) reads. */
+static vol_status check_log(struct checker *c)
+{
+	const struct kv_ops *o = c->p->kv->ops;
+	kv_iter *it = o->iter_new(c->p->kv, KV_LOG, true);
+	if (!it)
+		return vol__fail(VOL_ENOMEM, "out of memory");
+	uint8_t first = 0;
+	for (o->iter_seek(it, &first, 1); o->iter_valid(it); o->iter_next(it))
+		;
+	if (o->iter_status(it))
+		problem(c, "log: the store cannot read it: %s", vol_errmsg());
 	o->iter_free(it);
-#undef PROBLEM
+	return VOL_OK;
+}
+
+vol_status vol_check(vol_pool *p, vol_check_fn fn, void *ctx,
+		     uint64_t *problems)
+{
+	struct checker c = {.p = p, .fn = fn, .ctx = ctx};
+	check_meta(&c);
+	vol_status st = check_pages(&c);
+	if (!st)
+		st = check_log(&c);
 	if (problems)
-		*problems = n;
+		*problems = c.n;
 	return st;
 }
