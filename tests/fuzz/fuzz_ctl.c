@@ -29,6 +29,9 @@
  *     valid by ctl_name_valid.
  *  5. ctl_format_time of ANY int64 parses back to that int64 (the grammar
  *     covers the whole range it prints), and formatted text always fits.
+ *  6. .window and .backtrack commands agree with ctl_parse_duration and
+ *     ctl_parse_time on the same text with its white space trimmed: same
+ *     result, same value (the two ways in must not drift apart).
  *
  * Built two ways (tests/fuzz/meson.build, tools/fuzz): with clang's
  * -fsanitize=fuzzer for the search, and with the project compiler plus
@@ -227,6 +230,41 @@ static bool same_cmd(const ctl_cmd *a, const ctl_cmd *b)
 	return false;
 }
 
+static bool ws(uint8_t c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' ||
+	       c == '\f';
+}
+
+/* Invariant 6 for a .window or .backtrack command c parsed from data with
+ * result err. */
+static void check_same_as_direct(ctl_file f, const uint8_t *data, size_t size,
+				 int64_t now, int err, const ctl_cmd *c)
+{
+	size_t a = 0, b = size;
+	if (size > CTL_CMD_MAX || memchr(data, '\0', size))
+		return; /* refused before any grammar */
+	while (a < b && ws(data[a]))
+		a++;
+	while (b > a && ws(data[b - 1]))
+		b--;
+	if (a == b)
+		return;
+	char *s = cstr(data + a, b - a), why[200];
+	if (f == CTL_WINDOW) {
+		int64_t ns = -7;
+		int e = ctl_parse_duration(s, &ns, why, sizeof(why));
+		CHECK(e == err && (e || ns == c->window_ns),
+		      ".window '%.100s': command %d, duration %d", s, err, e);
+	} else if (f == CTL_BACKTRACK && strcmp(s, "reset") != 0) {
+		vol_target t;
+		int e = ctl_parse_time(s, now, &t, why, sizeof(why));
+		CHECK(e == err && (e || same_target(&t, &c->target)),
+		      ".backtrack '%.100s': command %d, time %d", s, err, e);
+	}
+	free(s);
+}
+
 static void fuzz_command(ctl_file f, const uint8_t *data, size_t size,
 			 int64_t now)
 {
@@ -248,6 +286,7 @@ static void fuzz_command(ctl_file f, const uint8_t *data, size_t size,
 	ctl_cmd c;
 	int err = ctl_parse_command(f, buf, size, now, &c, why, whylen);
 	check_why(err, why, whylen, "ctl_parse_command");
+	check_same_as_direct(f, data, size, now, err, &c);
 	if (err == 0) {
 		CHECK(size <= CTL_CMD_MAX, "accepted %zu bytes", size);
 		CHECK(c.op == ops[f][0] || c.op == ops[f][1],
