@@ -332,6 +332,10 @@ static void test_cmd_length(void **state)
 {
 	(void)state;
 	static char buf[CTL_CMD_MAX + 2];
+	/* Below the smallest st_blksize (a 4096-byte pool page), so the first
+	 * piece stdio writes of a longer command is refused, never applied
+	 * (doc/control.md, write semantics; tests/fuzz/ctl_writes.sh). */
+	assert_true(CTL_CMD_MAX < 4096);
 	/* Exactly CTL_CMD_MAX bytes: white space around a valid command. */
 	memset(buf, ' ', CTL_CMD_MAX);
 	memcpy(buf + 10, "-10m", 4);
