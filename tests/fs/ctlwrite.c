@@ -13,6 +13,9 @@
  *        or --fill=N (N bytes of 'x'), or --pad=N,TEXT (TEXT, spaces, and a
  *        newline as byte N), or --file=PATH (the bytes of PATH, NULs too,
  *        at most 4 MiB).
+ *   fs_ctlwrite FILE --each PATH...
+ *        for each PATH: open FILE O_WRONLY, one write(2) of the bytes of
+ *        PATH (as --file=), close; one result line per PATH.
  *   fs_ctlwrite FILE --loop N PREFIX PAD [SUFFIX]
  *        one O_APPEND open, then N writes of "PREFIX<i>SUFFIX" padded as
  *        --pad=PAD
@@ -124,6 +127,31 @@ static int many_writes(const char *path, int append, char **args, int nargs)
 	return 0;
 }
 
+static int each_write(const char *path, char **files, int nfiles)
+{
+	for (int i = 0; i < nfiles; i++) {
+		char arg[4096];
+		size_t len;
+		snprintf(arg, sizeof(arg), "--file=%s", files[i]);
+		char *b = arg_bytes(arg, &len);
+		int fd = open(path, O_WRONLY);
+		if (fd < 0) {
+			puts(name_of(errno));
+		} else {
+			ssize_t n = write(fd, b, len);
+			if (n < 0)
+				puts(name_of(errno));
+			else if ((size_t)n != len)
+				printf("SHORT %zd\n", n);
+			else
+				puts("OK");
+			close(fd);
+		}
+		free(b);
+	}
+	return 0;
+}
+
 static int loop_writes(const char *path, const char *count, const char *prefix,
 		       const char *pad, const char *suffix)
 {
@@ -167,6 +195,8 @@ int main(int argc, char **argv)
 		return many_writes(argv[1], append, argv + 3 + append,
 				   argc - 3 - append);
 	}
+	if (argc >= 3 && strcmp(argv[2], "--each") == 0)
+		return each_write(argv[1], argv + 3, argc - 3);
 	if ((argc == 6 || argc == 7) && strcmp(argv[2], "--loop") == 0)
 		return loop_writes(argv[1], argv[3], argv[4], argv[5],
 				   argc == 7 ? argv[6] : "");
@@ -174,6 +204,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: fs_ctlwrite FILE TEXT [OFFSET] |"
 				" FILE --fill N | FILE --read |"
 				" FILE --writes [--append] ARG... |"
+				" FILE --each PATH... |"
 				" FILE --loop N PREFIX PAD [SUFFIX]\n");
 		return 2;
 	}

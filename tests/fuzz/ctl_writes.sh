@@ -12,7 +12,9 @@
 #  - binary junk, NULs, control characters: EINVAL, nothing changed, and the
 #    reason in .status stays one printable line;
 #  - two processes writing near-4 KiB commands in a loop to one control file:
-#    every write applied whole, none lost, none mixed.
+#    every write applied whole, none lost, none mixed;
+#  - the fuzzer's seeds and corpus written to every control file: only
+#    documented errnos, the daemon stays up.
 . "$(dirname "$0")/../fs/lib.sh"
 
 start_fs
@@ -148,6 +150,21 @@ cmp -s "$T/names" "$T/want" || fail "snapshot names: $(diff "$T/want" "$T/names"
 # The window writer's last command wins: N minutes.
 expect "${N}m0s" "$(win)" "window after its writer"
 status_clean "the writers"
+
+note "the fuzzer's inputs through the daemon, to every control file"
+# Valid ones reach the engine with edge values (lsn:2^64-1, year 1677,
+# 106751d windows); each gets a documented errno, and the daemon lives on.
+D=$(dirname "$0")
+for f in .window .snapshot .clone .backtrack; do
+	"$FS_CTLWRITE" "$V/$f" --each "$D"/seeds/* "$D"/corpus/* > "$T/replay"
+	other=$(grep -vE '^(OK|EINVAL|ERANGE|ENOENT|EEXIST)$' "$T/replay" | sort | uniq -c)
+	[ -z "$other" ] || fail "$f: undocumented results for fuzzer inputs: $other"
+	echo "    $f: $(sort "$T/replay" | uniq -c | tr -s ' \n' '  ')"
+	kill -0 "$FS_PID" || fail "the daemon died on the fuzzer's inputs to $f"
+done
+status_clean "the fuzzer's inputs"
+echo 1h > "$W" || fail "a command after the fuzzer's inputs"
+expect 1h0m0s "$(win)" "window after the fuzzer's inputs"
 
 kill -0 "$FS_PID" || fail "the daemon died"
 stop_fs
