@@ -36,7 +36,7 @@
 #             as the kill comes.
 #
 # Environment: CRASH_ROUNDS (10), CRASH_WRITER (records), CRASH_SEED
-# (random), CRASH_MAX_K (records 400, pgbench 1500: the largest K). The CI
+# (random), CRASH_MAX_K (records 250, pgbench 1500: the largest K). The CI
 # form is the default (10 rounds of records, ~30 s plain); tools/crash-loop
 # runs the long form (100 rounds of pgbench).
 . "$(dirname "$0")/lib.sh"
@@ -47,7 +47,7 @@ ROUNDS=${CRASH_ROUNDS:-10}
 WRITER=${CRASH_WRITER:-records}
 SEED=${CRASH_SEED:-$(($(od -An -N4 -tu4 /dev/urandom) % 1000000000))}
 case "$WRITER" in
-records) MAXK=${CRASH_MAX_K:-400} SIZE=256M ;;
+records) MAXK=${CRASH_MAX_K:-250} SIZE=256M ;;
 pgbench) MAXK=${CRASH_MAX_K:-1500} SIZE=1G ;;
 *) fail "CRASH_WRITER must be records or pgbench, not $WRITER" ;;
 esac
@@ -55,7 +55,6 @@ echo "seed $SEED: replay with CRASH_SEED=$SEED CRASH_WRITER=$WRITER CRASH_ROUNDS
 RANDOM=$SEED
 DATA=$T/data
 VOL=$MNT/v/volume
-ACKED=0
 
 # ------------------------------------------------------------ records writer
 records_setup() { :; }
@@ -227,32 +226,38 @@ pgbench_verify() {
 pgbench_acked() { awk '{ s += $3 } END { print s + 0 }' "$T/expected"; }
 
 # ------------------------------------------------------------ the loop
-"$R" init "$POOL" >/dev/null || fail "rewindctl init"
-daemon_start
-"$R" create "$MNT" v "$SIZE" >/dev/null || fail "create"
-"$R" attach "$MNT/v" "$DATA" --mkfs ext4 >/dev/null || fail "attach --mkfs ext4"
-"${WRITER}_setup"
-step "pool, volume v ($SIZE, ext4), $WRITER writer ready"
-
-for r in $(seq 1 "$ROUNDS"); do
-	"${WRITER}_round" "$r"
-	clear_dead "$DATA"
-	pool_check "after the kill of round $r, seed $SEED"
-	step "round $r: rewindctl check: $CHECK_SUMMARY"
+# In a function, called on the file's last line: bash has read the whole
+# script before the loop starts, so editing it during a long run is safe.
+main() {
+	"$R" init "$POOL" >/dev/null || fail "rewindctl init"
 	daemon_start
-	timeout 120 "$R" attach "$MNT/v" "$DATA" >/dev/null ||
-		fail "round $r: attach after the kill (seed $SEED)"
-	timeout 120 "$R" detach "$DATA" >/dev/null || fail "round $r: detach after the replay"
-	timeout 120 e2fsck -fn "$VOL" >"$T/log/e2fsck.$r" 2>&1 ||
-		{ cat "$T/log/e2fsck.$r" >&2; fail "round $r: e2fsck -fn not clean (seed $SEED)"; }
-	step "round $r: journal replayed, e2fsck -fn clean"
-	timeout 120 "$R" attach "$MNT/v" "$DATA" >/dev/null || fail "round $r: attach again"
-	"${WRITER}_verify" "$r"
-done
+	"$R" create "$MNT" v "$SIZE" >/dev/null || fail "create"
+	"$R" attach "$MNT/v" "$DATA" --mkfs ext4 >/dev/null || fail "attach --mkfs ext4"
+	"${WRITER}_setup"
+	step "pool, volume v ($SIZE, ext4), $WRITER writer ready"
 
-[ "$WRITER" = pgbench ] && pg_down
-"$R" detach "$DATA" >/dev/null || fail "final detach"
-daemon_stop
-pool_check "after a clean unmount"
-step "$ROUNDS rounds, seed $SEED: $("${WRITER}_acked") acknowledged (records or" \
-	"transactions), all verified; e2fsck clean $ROUNDS times; rewindctl check clean $CHECK_RUNS times"
+	for r in $(seq 1 "$ROUNDS"); do
+		"${WRITER}_round" "$r"
+		clear_dead "$DATA"
+		pool_check "after the kill of round $r, seed $SEED"
+		step "round $r: rewindctl check: $CHECK_SUMMARY"
+		daemon_start
+		timeout 120 "$R" attach "$MNT/v" "$DATA" >/dev/null ||
+			fail "round $r: attach after the kill (seed $SEED)"
+		timeout 120 "$R" detach "$DATA" >/dev/null || fail "round $r: detach after the replay"
+		timeout 120 e2fsck -fn "$VOL" >"$T/log/e2fsck.$r" 2>&1 ||
+			{ cat "$T/log/e2fsck.$r" >&2; fail "round $r: e2fsck -fn not clean (seed $SEED)"; }
+		step "round $r: journal replayed, e2fsck -fn clean"
+		timeout 120 "$R" attach "$MNT/v" "$DATA" >/dev/null || fail "round $r: attach again"
+		"${WRITER}_verify" "$r"
+	done
+
+	[ "$WRITER" = pgbench ] && pg_down
+	"$R" detach "$DATA" >/dev/null || fail "final detach"
+	daemon_stop
+	pool_check "after a clean unmount"
+	step "$ROUNDS rounds, seed $SEED: $("${WRITER}_acked") acknowledged (records or" \
+		"transactions), all verified; e2fsck clean $ROUNDS times; rewindctl check clean $CHECK_RUNS times"
+}
+
+main "$@"; exit $?

@@ -71,7 +71,7 @@ cleanup() {
 	trap - EXIT
 	[ "$rc" != 0 ] && abort_fuse_under
 	for pid in $(jobs -p); do
-		[ "$pid" = "$DAEMON" ] || kill -9 "$pid" 2>/dev/null
+		[ "$pid" = "$DAEMON_JOB" ] || kill -9 "$pid" 2>/dev/null
 	done
 	pids=$(pids_of_test servers)
 	[ -n "$pids" ] && kill -9 $pids 2>/dev/null
@@ -91,7 +91,8 @@ cleanup() {
 		rc=1
 	fi
 	if [ "$rc" != 0 ]; then
-		for f in "$T/daemon.log" "$T"/log/*; do
+		# The daemon's log and the newest of the others.
+		for f in "$T/daemon.log" $(ls -t "$T"/log/* 2>/dev/null | head -n 6); do
 			[ -f "$f" ] || continue
 			echo "---- last lines of ${f#"$T"/}" >&2
 			tail -n 25 "$f" >&2
@@ -120,21 +121,27 @@ step() {
 		'BEGIN { printf "%7.1f s  %s\n", b - a, m }'
 }
 
-# Start the daemon on $POOL at $MNT in the foreground, as a job of this
-# shell (DAEMON is its pid, the one to kill), stderr appended to
-# $T/daemon.log.
+# Start the daemon on $POOL at $MNT in the foreground, stderr appended to
+# $T/daemon.log. It runs in a subshell job (DAEMON_JOB) that waits for it
+# and exits with its status (the second command keeps bash from exec'ing
+# the daemon in place of the subshell); the subshell's own stderr, where it
+# would report "Killed", goes nowhere. DAEMON is the daemon's own pid
+# (daemon_pid in .status), the one to kill.
+DAEMON_JOB=
 daemon_start() {
 	mkdir -p "$MNT"
-	"$REWINDFS" -f "$POOL" "$MNT" 2>>"$T/daemon.log" &
-	DAEMON=$!
+	("$REWINDFS" -f "$POOL" "$MNT" 2>>"$T/daemon.log"; exit $?) 2>/dev/null &
+	DAEMON_JOB=$!
 	wait_for 30 is_mounted "$MNT" || fail "the daemon did not mount $MNT"
+	DAEMON=$(sed -n 's/^daemon_pid: //p' "$MNT/.status")
+	[ -n "$DAEMON" ] && kill -0 "$DAEMON" || fail "no daemon_pid in $MNT/.status"
 }
 
-# kill -9 the daemon and reap it.
+# kill -9 the daemon (if no one did yet) and reap its job.
 daemon_kill() {
 	kill -9 "$DAEMON" 2>/dev/null || true
-	wait "$DAEMON" 2>/dev/null || true
-	DAEMON=
+	wait "$DAEMON_JOB" 2>/dev/null || true
+	DAEMON= DAEMON_JOB=
 }
 
 # A clean stop: unmount, the daemon must exit 0 within 60 s (under ASan
@@ -143,8 +150,8 @@ daemon_stop() {
 	local st=0
 	fusermount3 -u "$MNT" || fail "fusermount3 -u $MNT"
 	wait_for 60 eval "! kill -0 $DAEMON 2>/dev/null" || fail "the daemon did not exit"
-	wait "$DAEMON" || st=$?
-	DAEMON=
+	wait "$DAEMON_JOB" || st=$?
+	DAEMON= DAEMON_JOB=
 	[ "$st" = 0 ] || fail "the daemon exited with status $st"
 }
 

@@ -24,10 +24,11 @@ Subcommands (exit 0 on success, 1 with a message on stderr otherwise):
   write FILE ACKLOG ROUND MODE SEED   append until an I/O error (the expected
                                       end: the daemon was killed); exit 0
                                       then, 1 if it stopped otherwise
-  kill ACKLOG K DELAY_US PID WRITER   wait (bounded, 120 s) until ACKLOG holds
-                                      K numbers, wait DELAY_US more, then
-                                      SIGKILL PID; prints the count it saw;
-                                      fails if process WRITER ends first
+  kill ACKLOG K DELAY_US PID WRITER   waits (bounded, 120 s) until ACKLOG
+                                      holds K numbers, then DELAY_US more,
+                                      then SIGKILLs PID and prints the count
+                                      it saw; fails if process WRITER ends
+                                      first
   verify FILE ACKLOG ROUND [...]      every acknowledged record is present
                                       and intact, for each triple; prints
                                       "round R: acked N found M" for each
