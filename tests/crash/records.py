@@ -32,6 +32,8 @@ Subcommands (exit 0 on success, 1 with a message on stderr otherwise):
   verify FILE ACKLOG ROUND [...]      every acknowledged record is present
                                       and intact, for each triple; prints
                                       "round R: acked N found M" for each
+  selftest                            the checker against files with lost,
+                                      torn and stale records (no mount)
 """
 
 import errno
@@ -159,21 +161,26 @@ def cmd_kill(acklog, k, delay_us, pid, writer):
     return 0
 
 
-def cmd_verify(path, acklog, rnd):
+class Lost(Exception):
+    """An acknowledged record is missing, torn or stale."""
+
+
+def check(path, acklog, rnd):
+    """The line to print when every record of ACKLOG is intact in PATH;
+    raises Lost otherwise."""
     with open(acklog, "rb") as f:
         acked = [int(x) for x in f.read().split()]
     if acked != list(range(1, len(acked) + 1)):
-        die("round %d: acknowledgement log is not 1..N" % rnd)
+        raise Lost("round %d: acknowledgement log is not 1..N" % rnd)
     want = len(acked)
     try:
         with open(path, "rb") as f:
             data = f.read()
     except FileNotFoundError:
         if want == 0:
-            print("round %d: acked 0 found 0" % rnd)
-            return 0
-        die("round %d: %s is missing, %d records were acknowledged"
-            % (rnd, path, want))
+            return "round %d: acked 0 found 0" % rnd
+        raise Lost("round %d: %s is missing, %d records were acknowledged"
+                   % (rnd, path, want))
     off = 0
     found = 0
     problem = None
@@ -199,12 +206,74 @@ def cmd_verify(path, acklog, rnd):
         found += 1
         off += HEADER.size + length
     if found < want:
-        die("round %d: %d records acknowledged, only %d intact in %s (%s)"
-            % (rnd, want, found, path, problem or "end of file"))
+        raise Lost("round %d: %d records acknowledged, only %d intact in %s (%s)"
+                   % (rnd, want, found, path, problem or "end of file"))
     # What follows the last intact record was never acknowledged: a record
     # whose sync was in flight may be whole, torn or absent.
-    print("round %d: acked %d found %d%s"
-          % (rnd, want, found, " (tail: %s)" % problem if problem else ""))
+    return "round %d: acked %d found %d%s" % (
+        rnd, want, found, " (tail: %s)" % problem if problem else "")
+
+
+def cmd_verify(triples):
+    for i in range(0, len(triples), 3):
+        try:
+            print(check(triples[i], triples[i + 1], int(triples[i + 2])))
+        except Lost as e:
+            die(str(e))
+    return 0
+
+
+def cmd_selftest():
+    """The checker against damage it must catch (and a tail it must allow):
+    without this, a checker that passes everything would pass the loop."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        f, ack = os.path.join(d, "f"), os.path.join(d, "ack")
+        recs = [record(3, n, n * 797 % MAX_PAYLOAD + 1) for n in range(1, 41)]
+        good = b"".join(recs)
+        acked = "".join("%d\n" % n for n in range(1, 41))
+        at10 = len(b"".join(recs[:9]))
+
+        def flip(data, off):
+            return data[:off] + bytes([data[off] ^ 0x20]) + data[off + 1:]
+
+        cases = [  # (name, file bytes, ack log, round, must pass)
+            ("intact", good, acked, 3, True),
+            ("torn unacknowledged tail", good + recs[0][:50], acked, 3, True),
+            ("next record half there", good + record(3, 41, 900)[:400], acked, 3, True),
+            ("nothing acknowledged, no file", None, "", 3, True),
+            ("last acknowledged record torn", good[:-1], acked, 3, False),
+            ("file cut at a record boundary", good[:at10], acked, 3, False),
+            ("a flipped payload bit", flip(good, at10 + 100), acked, 3, False),
+            ("a flipped header bit", flip(good, at10 + 9), acked, 3, False),
+            ("a zeroed 4 KiB block", good[:8192] + bytes(4096) + good[12288:],
+             acked, 3, False),
+            ("records of another round", good, acked, 4, False),
+            ("a record repeated (stale)", b"".join(recs[:5] + recs[4:]), acked, 3, False),
+            ("file missing", None, acked, 3, False),
+            ("ack log with a gap", good, "1\n3\n", 3, False),
+        ]
+        bad = 0
+        for name, data, log, rnd, ok in cases:
+            if data is None:
+                if os.path.exists(f):
+                    os.unlink(f)
+            else:
+                with open(f, "wb") as out:
+                    out.write(data)
+            with open(ack, "w") as out:
+                out.write(log)
+            try:
+                check(f, ack, rnd)
+                passed, why = True, ""
+            except Lost as e:
+                passed, why = False, str(e)
+            verdict = "ok" if passed == ok else "WRONG"
+            bad += passed != ok
+            print("%-32s %s: %s%s" % (name, verdict, "passes" if passed else "caught",
+                                      " (%s)" % why if why else ""))
+    if bad:
+        die("the checker judged %d case(s) wrong" % bad)
     return 0
 
 
@@ -216,9 +285,9 @@ def main(argv):
             return cmd_kill(argv[1], int(argv[2]), int(argv[3]), int(argv[4]),
                             int(argv[5]))
         if len(argv) >= 4 and len(argv) % 3 == 1 and argv[0] == "verify":
-            for i in range(1, len(argv), 3):
-                cmd_verify(argv[i], argv[i + 1], int(argv[i + 2]))
-            return 0
+            return cmd_verify(argv[1:])
+        if argv == ["selftest"]:
+            return cmd_selftest()
     except ValueError as e:
         die(str(e))
     print(__doc__, file=sys.stderr)
