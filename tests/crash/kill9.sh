@@ -37,8 +37,9 @@
 #
 # Environment: CRASH_ROUNDS (10), CRASH_WRITER (records), CRASH_SEED
 # (random), CRASH_MAX_K (records 250, pgbench 1500: the largest K). The CI
-# form is the default (10 rounds of records, ~30 s plain); tools/crash-loop
-# runs the long form (100 rounds of pgbench).
+# form is the default (10 rounds of records: 20-50 s plain, 2-3x that under
+# ASan, on a busy 2-core machine); tools/crash-loop runs the long form (100
+# rounds of pgbench).
 . "$(dirname "$0")/lib.sh"
 need_fuse
 
