@@ -54,6 +54,9 @@
 #                       at least as long as one pass of every operation took
 #   STRESS_SIZE_MB      size of each written volume (8)
 #   STRESS_KEEP_CLONES  live clones kept (6)
+#   STRESS_WINDOWS      windows the loop sets on w0-w3 and b, the first one
+#                       from the start ("2m 30s 0 10m 1h"): they bound the
+#                       history kept, hence the pool's disk use
 #   STRESS_STEP_S       time limit of one step (120)
 #   STRESS_SEED         seed of $RANDOM (the pid)
 #   STRESS_LOG_DIR      copy the logs there at the end
@@ -200,12 +203,15 @@ stop_daemon() {
 	DAEMON=
 }
 
-# One line per second while the write phase runs: seconds, VmRSS, VmHWM (kB).
+# One line per second while the write phase runs: seconds, VmRSS, VmHWM
+# (kB), and the pool's db_bytes (from .status, "?" if it did not answer).
 sampler() {
-	local t0=$SECONDS
+	local t0=$SECONDS db
 	while [ ! -e "$T/stop-sampler" ] && kill -0 "$DAEMON" 2>/dev/null; do
-		awk -v t=$((SECONDS - t0)) '/^VmRSS/ { r = $2 } /^VmHWM/ { h = $2 }
-			END { print t, r, h }' "/proc/$DAEMON/status" >>"$T/mem.txt"
+		db=$(timeout 10 sed -n 's/^db_bytes: //p' "$MNT/.status" 2>/dev/null) || db=
+		awk -v t=$((SECONDS - t0)) -v db="${db:-?}" '/^VmRSS/ { r = $2 }
+			/^VmHWM/ { h = $2 } END { print t, r, h, db }' \
+			"/proc/$DAEMON/status" >>"$T/mem.txt"
 		sleep 1 # the sampling period, not a synchronisation
 	done
 }
@@ -475,7 +481,7 @@ op_snapshot() { # at the last quiet time, checked through a clone of it
 	count "snapshot-missing ENOENT"
 }
 
-WINDOWS=(30s 2m 0 10m 1h)
+read -r -a WINDOWS <<<"${STRESS_WINDOWS:-2m 30s 0 10m 1h}"
 op_window() { # written volumes and b: short windows make retention cut
 	local v
 	if [ $((RANDOM % 3)) = 0 ]; then v=b; else v=w$((RANDOM % NW)); fi
@@ -523,7 +529,11 @@ truncate -s "${B_MB}M" "$MNT/b/volume"
 for i in $(seq 0 $((NW - 1))); do
 	mkdir "$MNT/w$i"
 	truncate -s "${SIZE_MB}M" "$MNT/w$i/volume"
+	ctl "$MNT/w$i/.window" "${WINDOWS[0]}"
+	[ "$RES" = OK ] || fail "window ${WINDOWS[0]} of w$i: $RES"
 done
+ctl "$MNT/b/.window" "${WINDOWS[0]}"
+[ "$RES" = OK ] || fail "window ${WINDOWS[0]} of b: $RES"
 fill
 ROUND=0
 quiet_point 0
@@ -701,6 +711,8 @@ stop_daemon
 	for k in "${!OPS[@]}"; do echo "  $k: ${OPS[$k]}"; done | sort
 	grep "memory:" "$T/stress.log" | cut -d' ' -f2-
 	echo "rewindctl check: $(tail -n 1 "$T/check.out")"
-	echo "VmRSS samples (s kB): $(awk 'NR % 5 == 1 { printf "%s:%s ", $1, $2 }' "$T/mem.txt")"
+	echo "samples (s: VmRSS kB, db_bytes MB):" \
+		"$(awk -v k=$((1 + WRITE_END / 60)) '(NR - 1) % (5 * k) == 0 {
+			printf "%s: %s %s, ", $1, $2, $4 == "?" ? "?" : int($4 / 1e6) }' "$T/mem.txt")"
 } | tee -a "$T/stress.log"
 exit 0
