@@ -234,9 +234,13 @@ static void note_error(fs *f, vol_id id, bool locked, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* .status is printable ASCII, one line: names and reasons may carry
+	 * any byte the caller wrote. */
 	for (char *c = msg; *c; c++)
 		if (*c == '\n' || *c == '\t')
 			*c = ' ';
+		else if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
+			*c = '?';
 	if (!locked)
 		pthread_mutex_lock(&f->lock);
 	if (id) {
