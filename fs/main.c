@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <syslog.h>
@@ -130,6 +131,14 @@ int main(int argc, char *argv[])
 	/* Everything the daemon creates (the pool's RocksDB files) is for
 	 * its owner only, whatever umask it was started with. */
 	umask(077);
+	/* The block files usually sit under a loop device and a filesystem
+	 * whose writeback runs through this daemon: if its own allocations
+	 * entered that writeback under memory pressure, it would wait for
+	 * itself. PR_SET_IO_FLUSHER (Linux 5.6+, needs CAP_SYS_RESOURCE)
+	 * keeps reclaim in its threads from doing I/O; every thread made
+	 * later (RocksDB's, libfuse's) inherits it. Without the capability
+	 * the daemon still works, as any FUSE server does. */
+	int io_flusher = prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) ? errno : 0;
 	memset(&opts, 0, sizeof(opts));
 	if (fuse_opt_parse(&args, &cli, cli_spec, cli_proc) != 0)
 		goto out_args;
@@ -238,8 +247,10 @@ int main(int argc, char *argv[])
 		}
 		report(&report_fd, '0');
 	}
-	fs_log(&f, LOG_INFO, "serving %s on %s (pid %ld)", pool_path,
-	       opts.mountpoint, (long)getpid());
+	fs_log(&f, LOG_INFO, "serving %s on %s (pid %ld%s%s)", pool_path,
+	       opts.mountpoint, (long)getpid(),
+	       io_flusher ? "; not an I/O flusher: " : "",
+	       io_flusher ? strerror(io_flusher) : "");
 
 	int r;
 	if (opts.singlethread) {
