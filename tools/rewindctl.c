@@ -1199,9 +1199,11 @@ static int cmd_check(int argc, char **argv)
 	vol_pool *p = NULL;
 	vol_status st = vol_pool_open(pool, &o, &p);
 	if (st == VOL_EBUSY) {
+		/* The engine's own words too: they say what RocksDB saw. */
 		fprintf(stderr, "rewindctl: check: %s: pool is in use (a rewindfs "
 			"daemon serves it?): unmount it first (rewindctl umount "
-			"MNT)\n", pool);
+			"MNT)%s%s\n", pool, vol_errmsg()[0] ? ": " : "",
+			vol_errmsg());
 		return 1;
 	}
 	if (st != VOL_OK) {

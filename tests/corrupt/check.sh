@@ -4,7 +4,7 @@
 # "pool is in use" (exit 1) and keeps being served; a folder that is not a
 # pool fails (exit 1). And rewindctl makes a pool 0700/0600 even under umask
 # 000 (issue 6 item 7). The damaged-pool cases are in corrupt.sh.
-. "$(dirname "$0")/../tools/lib.sh"
+. "$(dirname "$0")/../tools/lib.sh" || exit 1
 need_fuse
 
 umask 000

@@ -1,0 +1,144 @@
+# tests/corrupt/lib.sh - sourced by the damage tests of tests/corrupt/.
+#
+# Contract: everything of tests/tools/lib.sh ($R, $T, $POOL, $MNT, the
+# cleanup trap that unmounts, detaches and kills what the test started, and
+# fails on a sanitizer report in $T/daemon.log), plus:
+#
+#   build_pool      a pool with volume v (VOL_MIB MiB of random data, synced),
+#                   snapshot s1 of it, then an overwrite of 2 MiB at 3 MiB
+#                   (synced): $T/cur is what v holds now, $T/old what s1
+#                   holds, $T/s1_lsn the snapshot's LSN, $T/tl v's timeline.
+#                   Unmounted (a clean close leaves every version in .sst
+#                   and .blob files, where the damage goes: checked);
+#                   `rewindctl check` must call it clean; kept as $T/clean.
+#   round KIND SEED N [FROM]
+#                   copy $T/clean (or FROM) to $POOL, flip N bytes of its
+#                   KIND files (poolfiles.py flip: blob and sst-pages only
+#                   where v's versions are; sst-log, wal anywhere) with seed
+#                   SEED, run `rewindctl check` on it ($T/check.out,
+#                   $T/check.err, $CHECK_RC), mount it with the daemon's log
+#                   in $T/round.log, read every page of v and of a clone of
+#                   v at @s1 (readpages.py: $T/read.cur, $T/read.old; fails
+#                   on any page that is neither exact nor EIO), unmount.
+#                   Prints the seed and the flips ($T/flips) first, so a
+#                   failure can be replayed; $T/expect.cur and
+#                   $T/expect.old get poolfiles.py expect's verdicts.
+#   eio_pages FILE  the pages a readpages.py output says gave EIO
+#   ok_count FILE   how many pages read back exactly
+#   seeds           the seeds of this run, printed on stderr
+#
+# Nothing sleeps to synchronise; the daemon runs in the foreground so that
+# its log (and any sanitizer report) is kept.
+. "$(dirname "${BASH_SOURCE[0]}")/../tools/lib.sh"
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+VOL_MIB=${VOL_MIB:-8}
+PAGES=$((VOL_MIB * 256))
+
+# Debian's python3 (a test dependency), not a version manager's shim in
+# PATH, which costs most of a second per call.
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+poolfiles() { "$PY" "$HERE/poolfiles.py" "$@"; }
+
+# Mount pool folder $1 at $MNT in the foreground, its stderr into $2.
+mount_pool() {
+	mkdir -p "$MNT"
+	"$REWINDFS" -f "$1" "$MNT" 2>"$2" &
+	DAEMON=$!
+	wait_for 20 is_mounted "$MNT" || { cat "$2" >&2; fail "daemon did not mount $1"; }
+}
+
+# Unmount $MNT and wait for the daemon; its log joins $T/daemon.log (which
+# the cleanup checks for sanitizer reports). Not `rewindctl umount`: it reads
+# MNT/.status right before unmounting, and when that file's release has not
+# reached the daemon by then, the daemon leaks its handle (an ASan daemon
+# then fails the round; reported, fs/ops.c).
+umount_pool() {
+	fusermount3 -u "$MNT" || umount "$MNT" || fail "umount $MNT"
+	local rc=0
+	wait "$DAEMON" || rc=$?
+	DAEMON=
+	cat "$1" >>"$T/daemon.log"
+	[ "$rc" = 0 ] || { cat "$1" >&2; fail "the daemon exited with $rc"; }
+}
+
+# How many versions of v the .sst files of $POOL hold; v_flushed: all of
+# them (every page of v, and the 512 pages written again after s1).
+v_versions() { poolfiles keys "$POOL" "$(cat "$T/tl")" 2>/dev/null | wc -l; }
+v_flushed() { [ "$(v_versions)" = $((PAGES + 512)) ]; }
+
+build_pool() {
+	: "${REWINDFS:?REWINDFS must name the rewindfs binary}"
+	local out
+	"$R" init "$POOL" >/dev/null || fail "rewindctl init"
+	mount_pool "$POOL" "$T/build.log"
+	"$R" create "$MNT" v "${VOL_MIB}M" >/dev/null || fail create
+	head -c "${VOL_MIB}M" /dev/urandom >"$T/old"
+	dd if="$T/old" of="$MNT/v/volume" bs=1M conv=notrunc,fsync status=none ||
+		fail "writing v"
+	"$R" snapshot "$MNT/v" s1 >/dev/null || fail snapshot
+	sed -n 's/^- name=s1 lsn=\([0-9]*\) .*/\1/p' "$MNT/v/.snapshot" >"$T/s1_lsn"
+	[ -s "$T/s1_lsn" ] || fail "no lsn for s1 in .snapshot: $(cat "$MNT/v/.snapshot")"
+	cp "$T/old" "$T/cur"
+	head -c 2M /dev/urandom >"$T/over"
+	dd if="$T/over" of="$T/cur" bs=1M seek=3 conv=notrunc status=none
+	dd if="$T/over" of="$MNT/v/volume" bs=1M seek=3 conv=notrunc,fsync status=none ||
+		fail "overwriting v"
+	cmp -s "$T/cur" "$MNT/v/volume" || fail "v does not read back before any damage"
+	sed -n 's/^timeline: //p' "$MNT/v/.status" >"$T/tl"
+	# A clean close flushes RocksDB's memtables: v's versions are then in
+	# .sst and .blob files (where the damage goes), none left in the WAL.
+	umount_pool "$T/build.log"
+	v_flushed ||
+		fail "$(v_versions) versions of v in .sst files after a clean close, expected $((PAGES + 512))"
+	out=$("$R" check "$POOL" 2>&1) || fail "check of the undamaged pool: $out"
+	[ "$out" = "1 volume, 0 problems" ] || fail "check of the undamaged pool: $out"
+	mv "$POOL" "$T/clean"
+	poolfiles list "$T/clean"
+}
+
+round() {
+	local kind=$1 seed=$2 n=$3 from=${4:-$T/clean} rc tl
+	tl=$(cat "$T/tl")
+	rm -rf "$POOL"
+	cp -a "$from" "$POOL"
+	echo "--- $kind: seed $seed, $n byte(s)"
+	rc=0
+	case $kind in
+	blob | sst-pages) poolfiles flip "$POOL" "$seed" "$n" "$kind" "$tl" >"$T/flips" || rc=$? ;;
+	*) poolfiles flip "$POOL" "$seed" "$n" "$kind" >"$T/flips" || rc=$? ;;
+	esac
+	[ "$rc" = 0 ] || fail "no $kind data to damage (poolfiles.py flip: $rc)"
+	cat "$T/flips"
+	if [ "$from" = "$T/clean" ]; then
+		poolfiles expect "$T/clean" "$T/flips" "$tl" 18446744073709551615 >"$T/expect.cur"
+		poolfiles expect "$T/clean" "$T/flips" "$tl" "$(cat "$T/s1_lsn")" >"$T/expect.old"
+	fi
+	CHECK_RC=0
+	"$R" check "$POOL" >"$T/check.out" 2>"$T/check.err" || CHECK_RC=$?
+	# (Not `| head`: under pipefail the writer's SIGPIPE would end the test.)
+	sed -n '1,3{s/^/check: /;p;b};$s/^/check: /p' "$T/check.out"
+	sed 's/^/check: /' "$T/check.err"
+	mount_pool "$POOL" "$T/round.log"
+	rc=0
+	"$PY" "$HERE/readpages.py" "$MNT/v/volume" "$T/cur" >"$T/read.cur" || rc=$?
+	head -1 "$T/read.cur" | sed 's/^/v now: /'
+	[ "$rc" = 0 ] || { cat "$T/read.cur" >&2; fail "seed $seed: v returned wrong data"; }
+	"$R" clone "$MNT/v" old @s1 >/dev/null || fail "seed $seed: clone @s1"
+	"$PY" "$HERE/readpages.py" "$MNT/old/volume" "$T/old" >"$T/read.old" || rc=$?
+	head -1 "$T/read.old" | sed 's/^/v at s1: /'
+	[ "$rc" = 0 ] || { cat "$T/read.old" >&2; fail "seed $seed: v at s1 returned wrong data"; }
+	umount_pool "$T/round.log"
+}
+
+eio_pages() { sed -n 's/^eio //p' "$1"; }
+ok_count() { awk 'NR == 1 { print $2 }' "$1"; }
+
+# The seeds of this run: CORRUPT_SEED (default: a new one each run, printed)
+# and the next CORRUPT_SEEDS-1 (default 3).
+seeds() {
+	local base=${CORRUPT_SEED:-$(od -An -N3 -tu4 /dev/urandom | tr -d ' ')}
+	echo "seeds: $base.. (CORRUPT_SEED=$base replays this run)" >&2
+	seq "$base" $((base + ${CORRUPT_SEEDS:-3} - 1))
+}
