@@ -10,8 +10,9 @@
 # Then a writer fills v with distinct data, fsync every SYNC_MIB, in rounds
 # until it cannot write at all. Checked, with every wait bounded:
 #   1. each round ends in ENOSPC or EIO, nothing hangs;
-#   2. the daemon is up, control files answer, and the pool's or v's .status
-#      names the condition (a line mentioning "space");
+#   2. the daemon is up, control files answer, and the pool's .status
+#      names the condition (disk_full: yes after ENOSPC, a store_error after
+#      EIO; disk_full: no again once writes work);
 #   3. everything fsync'd before reads back byte for byte;
 #   4. deleting s on the full disk works, and after retention passes (at
 #      most RECOVER_S seconds of them) writes work again in the same daemon,
@@ -29,15 +30,16 @@
 # and recovery times, pool size on disk) are printed as "figure:" lines.
 # DISKFULL_MIB sizes the disk (default 300), DISKFULL_RECOVER_S the bound
 # of 4 and 6 (default 30), DISKFULL_FIRST_MIB and DISKFULL_SPARE_MIB the
-# first part and the spare volume (16 and 32).
+# first part and the spare volume (48 each: a deletion must free more than
+# the 2 x 1/16 of the disk the engine waits for before writes resume).
 . "$(dirname "$0")/../common.sh"
 need_dev_fuse
 : "${REWINDFS:?REWINDFS must name the rewindfs binary}"
 : "${FILLVOL:?FILLVOL must name the diskfull_fillvol helper}"
 
 DISK_MIB=${DISKFULL_MIB:-300}
-FIRST_MIB=${DISKFULL_FIRST_MIB:-16} # v's known first part, overwritten once; s pins the original
-SPARE_MIB=${DISKFULL_SPARE_MIB:-32} # volume spare, deleted in step 6
+FIRST_MIB=${DISKFULL_FIRST_MIB:-48} # v's known first part, overwritten once; s pins the original
+SPARE_MIB=${DISKFULL_SPARE_MIB:-48} # volume spare, deleted in step 6
 SYNC_MIB=8     # the filler fsyncs every SYNC_MIB
 PROBE_MIB=4    # the write that must work again after a deletion
 MIB=$((1024 * 1024))
@@ -163,16 +165,35 @@ check_failure_clean() {
 	is_mounted "$MNT" || fail "the pool is no longer mounted"
 }
 
+# The pool's .status names the condition the writer's last failure ($OUT)
+# showed: disk_full: yes after ENOSPC, a store_error after EIO.
+status_shows_full() {
+	local st
+	st=$(cat "$MNT/.status") || fail "$MNT/.status does not answer"
+	grep -E '^(disk_free|disk_full|reserve|store_error|last_error):' <<<"$st"
+	if [ "$(kv errno)" = ENOSPC ]; then
+		[ "$(field "$MNT/.status" disk_full)" = yes ] ||
+			fail ".status says disk_full: $(field "$MNT/.status" disk_full) while writes fail with ENOSPC"
+	else
+		[ "$(field "$MNT/.status" store_error)" != none ] ||
+			fail ".status says store_error: none while writes fail with $(kv errno)"
+	fi
+}
+
 # A full pass of retention that started after now: last_retention (set at
 # the end of each pass) changes twice.
 retention_pass() {
 	local l0 l1
-	l0=$(field "$MNT/.status" last_retention)
+	l0=$(last_retention)
 	wait_for 60 retention_moved "$l0" || fail "no retention pass within 60 s"
-	l1=$(field "$MNT/.status" last_retention)
+	l1=$(last_retention)
 	wait_for 60 retention_moved "$l1" || fail "no second retention pass within 60 s"
 }
-retention_moved() { [ "$(field "$MNT/.status" last_retention)" != "$1" ]; }
+last_retention() {
+	daemon_alive || fail "the daemon died (waiting for a retention pass)"
+	field "$MNT/.status" last_retention || fail "$MNT/.status does not answer"
+}
+retention_moved() { [ "$(last_retention)" != "$1" ]; }
 
 # Fill v from START with SEED until it is stably full: rounds of the filler,
 # each from where the last fsync'd one ended, until a round cannot write its
@@ -196,6 +217,13 @@ fill_until_full() {
 	fail "still writing after 5 rounds of filling: the disk never stayed full"
 }
 
+# What the pool's disk holds, for a failure's message.
+pool_diag() {
+	grep -E '^(bytes_|disk_|db_bytes|reserve|store_error|last_)' "$MNT/.status" >&2
+	df -B1 "$DISK" >&2
+	ls -l "$POOL" "$POOL/db" >&2
+}
+
 # After a deletion on the full disk: retention passes until a write works
 # again, at most RECOVER_S seconds. The probe writes PROBE bytes of SEED at
 # OFF and fsyncs them; each attempt waits for a full retention pass first.
@@ -206,10 +234,14 @@ recover_write() {
 		tries=$((tries + 1))
 		fill "$V" "$off" "$PROBE" "$seed" "$PROBE" && break
 		check_failure_clean
-		[ "$(date +%s)" -lt "$deadline" ] ||
+		[ "$(date +%s)" -lt "$deadline" ] || {
+			pool_diag
 			fail "writes still fail ${RECOVER_S} s ($tries retention passes) after the deletion: $(kv errno) on $(kv op)"
+		}
 	done
 	echo "writes work again after $tries retention pass(es)"
+	[ "$(field "$MNT/.status" disk_full)" = no ] ||
+		fail ".status still says disk_full: yes once writes work again"
 	verify "$V" "$off" "$PROBE" "$seed"
 }
 
@@ -251,10 +283,7 @@ figure "disk after fill 1 (used, avail): $(df -B1 --output=used,avail "$DISK" | 
 # --- 2. the daemon answers, and says why
 step "control files answer; .status shows the condition"
 control_answers
-status=$(cat "$MNT/.status" "$MNT/v/.status")
-grep '^last_error' <<<"$status"
-grep -qi 'space' <<<"$status" ||
-	fail "neither .status nor v/.status mentions the full disk (no 'space' in any line)"
+status_shows_full
 
 # --- 3. what was fsync'd reads back
 step "fsync'd data reads back"
@@ -304,6 +333,7 @@ verify "$V" "$START2" "$((END2 - START2))" 7
 verify "$MNT/spare/volume" 0 "$((SPARE_MIB * MIB))" 3
 fill_until_full "$END2" 8
 END3=$END
+status_shows_full
 figure "after the restart: $FILLED bytes written before $(kv errno) on $(kv op)"
 
 # --- 6. delete a volume on the full disk; retention; writes work again
