@@ -25,7 +25,8 @@
 #                   $T/expect.old get poolfiles.py expect's verdicts.
 #   eio_pages FILE  the pages a readpages.py output says gave EIO
 #   ok_count FILE   how many pages read back exactly
-#   seeds           the seeds of this run, printed on stderr
+#   seeds           the seeds of this run (CORRUPT_SEED, printed on stderr
+#                   when lib.sh is sourced, and the next CORRUPT_SEEDS-1)
 #
 # Nothing sleeps to synchronise; the daemon runs in the foreground so that
 # its log (and any sanitizer report) is kept.
@@ -74,14 +75,20 @@ build_pool() {
 	"$R" init "$POOL" >/dev/null || fail "rewindctl init"
 	mount_pool "$POOL" "$T/build.log"
 	"$R" create "$MNT" v "${VOL_MIB}M" >/dev/null || fail create
-	head -c "${VOL_MIB}M" /dev/urandom >"$T/old"
+	# v's bytes come from the seed too, so that a replay lays out the
+	# files (LZ4 record sizes) exactly as the failed run did.
+	"$PY" -c 'import random, sys
+sys.stdout.buffer.write(random.Random(int(sys.argv[1])).randbytes(int(sys.argv[2]) << 20))' \
+		"$CORRUPT_SEED" "$VOL_MIB" >"$T/old"
 	dd if="$T/old" of="$MNT/v/volume" bs=1M conv=notrunc,fsync status=none ||
 		fail "writing v"
 	"$R" snapshot "$MNT/v" s1 >/dev/null || fail snapshot
 	sed -n 's/^- name=s1 lsn=\([0-9]*\) .*/\1/p' "$MNT/v/.snapshot" >"$T/s1_lsn"
 	[ -s "$T/s1_lsn" ] || fail "no lsn for s1 in .snapshot: $(cat "$MNT/v/.snapshot")"
 	cp "$T/old" "$T/cur"
-	head -c 2M /dev/urandom >"$T/over"
+	"$PY" -c 'import random, sys
+sys.stdout.buffer.write(random.Random(~int(sys.argv[1])).randbytes(2 << 20))' \
+		"$CORRUPT_SEED" >"$T/over"
 	dd if="$T/over" of="$T/cur" bs=1M seek=3 conv=notrunc status=none
 	dd if="$T/over" of="$MNT/v/volume" bs=1M seek=3 conv=notrunc,fsync status=none ||
 		fail "overwriting v"
@@ -135,10 +142,8 @@ round() {
 eio_pages() { sed -n 's/^eio //p' "$1"; }
 ok_count() { awk 'NR == 1 { print $2 }' "$1"; }
 
-# The seeds of this run: CORRUPT_SEED (default: a new one each run, printed)
-# and the next CORRUPT_SEEDS-1 (default 3).
-seeds() {
-	local base=${CORRUPT_SEED:-$(od -An -N3 -tu4 /dev/urandom | tr -d ' ')}
-	echo "seeds: $base.. (CORRUPT_SEED=$base replays this run)" >&2
-	seq "$base" $((base + ${CORRUPT_SEEDS:-3} - 1))
-}
+# The seeds of this run: CORRUPT_SEED (default: a new one each run) and the
+# next CORRUPT_SEEDS-1 (default 3); the first also makes v's bytes.
+CORRUPT_SEED=${CORRUPT_SEED:-$(od -An -N3 -tu4 /dev/urandom | tr -d ' ')}
+echo "seed $CORRUPT_SEED (CORRUPT_SEED=$CORRUPT_SEED replays this run)" >&2
+seeds() { seq "$CORRUPT_SEED" $((CORRUPT_SEED + ${CORRUPT_SEEDS:-3} - 1)); }
