@@ -60,7 +60,8 @@
 #   STRESS_STEP_S       time limit of one step (120)
 #   STRESS_SEED         seed of $RANDOM (the pid)
 #   STRESS_LOG_DIR      copy the logs there at the end
-#   STRESS_ASAN=1       a sanitizer build (set by meson): less data
+#   STRESS_ASAN=1       a sanitizer build (set by meson): a shorter write
+#                       phase, a memory margin for ASan's allocator
 . "$(dirname "$0")/../tools/lib.sh"
 need_fuse
 : "${REWINDFS:?REWINDFS must name the rewindfs binary}"
@@ -69,14 +70,11 @@ command -v fio >/dev/null || fail "fio is not installed (tools/install-deps --te
 command -v python3 >/dev/null || fail "python3 is not installed"
 
 ASAN=${STRESS_ASAN:-0}
-if [ "$ASAN" = 1 ]; then
-	def_secs=30 def_size=8
-else
-	def_secs=40 def_size=8
-fi
+def_secs=40
+[ "$ASAN" = 1 ] && def_secs=30
 WRITE_S=${STRESS_SECONDS:-$def_secs}
 ROUND_S=${STRESS_ROUND_S:-6}
-SIZE_MB=${STRESS_SIZE_MB:-$def_size}
+SIZE_MB=${STRESS_SIZE_MB:-8}
 KEEP=${STRESS_KEEP_CLONES:-6}
 STEP_S=${STRESS_STEP_S:-120}
 SEED=${STRESS_SEED:-$$}
