@@ -18,15 +18,20 @@
 #      most RECOVER_S seconds of them) writes work again in the same daemon,
 #      without a remount: write + fsync + read back;
 #   5. filled again, the daemon restarted with the disk still full (a
-#      ballast file beside the pool takes what the daemon's exit gave back):
+#      ballast file beside the pool takes what the daemon's exit gave back,
+#      down to R/2 free, R being the engine's low-space threshold):
 #      it mounts, control files answer, everything reads back, writes fail
 #      cleanly with ENOSPC or EIO. Why this is right: the operator's way out
 #      of a full disk is to delete snapshots or volumes through the mount,
 #      so a pool that cannot open on a full disk would leave only the
 #      pool's files to delete by hand;
-#   6. rmdir spare there, retention: writes work again.
-# Retention must not need free space to free space: in 4 and 6 the disk has
-# none when the deletion is made. Figures (bytes written before ENOSPC, fill
+#   6. rmdir spare there, retention: writes work again;
+#   7. the daemon restarted on a disk with 0 bytes free (ballast): no crash,
+#      nothing lost; it mounts (reads work, writes fail cleanly) or exits 1
+#      naming the full disk; with the ballast gone it mounts and writes.
+# Retention must not need free space to free space: in 4 and 6 the disk is
+# as full as the engine lets it get (page writes refused) when the deletion
+# is made. Figures (bytes written before ENOSPC, fill
 # and recovery times, pool size on disk) are printed as "figure:" lines.
 # DISKFULL_MIB sizes the disk (default 300), DISKFULL_RECOVER_S the bound
 # of 4 and 6 (default 30), DISKFULL_FIRST_MIB and DISKFULL_SPARE_MIB the
@@ -180,6 +185,29 @@ status_shows_full() {
 	fi
 }
 
+# Fill the pool's disk with ballast files beside the pool until at most
+# FREE bytes are free (0: none at all).
+ballast_to() {
+	local want=$1 avail n=0 slack=$((MIB))
+	avail=$(df -B1 --output=avail "$DISK" | tail -n 1)
+	while [ -e "$DISK/ballast$n" ]; do n=$((n + 1)); done
+	# fallocate needs room for its own extent blocks: leave a MiB to dd
+	# when nothing may stay free.
+	[ "$want" = 0 ] || slack=0
+	if [ "$avail" -gt $((want + slack)) ]; then
+		fallocate -l $((avail - want - slack)) "$DISK/ballast$n" ||
+			fail "fallocate $((avail - want - slack)) bytes of ballast"
+	fi
+	if [ "$want" = 0 ]; then
+		dd if=/dev/zero of="$DISK/ballast$n" bs=4k oflag=append \
+			conv=notrunc,fsync status=none 2>/dev/null || true
+	fi
+	sync -f "$DISK"
+	avail=$(df -B1 --output=avail "$DISK" | tail -n 1)
+	[ "$avail" -le "$((want + 64 * 1024))" ] ||
+		fail "the ballast left $avail bytes free, want at most $want"
+}
+
 # A full pass of retention that started after now: last_retention (set at
 # the end of each pass) changes twice.
 retention_pass() {
@@ -312,18 +340,16 @@ t1=$(date +%s.%N)
 END2=$END
 figure "fill 2: $FILLED bytes written, $((END2 - START2)) fsync'd, then $(kv errno) on $(kv op), $(echo "$t1 - $t0" | bc) s"
 
-# The daemon's close may give space back (a failed flush's partial file):
-# a ballast file beside the pool takes whatever is free, so the pool is
-# reopened on a disk with no free space at all.
+# The daemon's exit may give space back (a failed flush's partial file,
+# memtables flushed at close): a ballast file beside the pool takes the
+# free space down to half the engine's low-space threshold R (the size of
+# its reserve), so the pool reopens on a disk the engine must see as full.
 step "restart the daemon on the full disk"
+RES=$(field "$MNT/.status" reserve)
+[ "${RES:-0}" -gt 0 ] || RES=$(($(field "$MNT/.status" disk_total) / 16))
 stop_daemon
-dd if=/dev/zero of="$DISK/ballast" bs=1M status=none 2>/dev/null || true
-dd if=/dev/zero of="$DISK/ballast" bs=4k oflag=append conv=notrunc,fsync \
-	status=none 2>/dev/null || true
-sync -f "$DISK"
-[ "$(df -B1 --output=avail "$DISK" | tail -n 1)" -lt $((64 * 1024)) ] ||
-	fail "the ballast did not fill the disk: $(df -B1 "$DISK" | tail -n 1)"
-figure "ballast: $(stat -c %s "$DISK/ballast") bytes; disk at restart (used, avail): $(df -B1 --output=used,avail "$DISK" | tail -n 1)"
+ballast_to $((RES / 2))
+figure "disk at restart (used, avail): $(df -B1 --output=used,avail "$DISK" | tail -n 1)"
 start_daemon
 control_answers
 verify "$V" 0 "$FIRST" 2
@@ -347,6 +373,50 @@ verify "$V" 0 "$FIRST" 2
 verify "$V" "$FIRST" "$((END1 - FIRST))" 4
 verify "$V" "$START2" "$((END2 - START2))" 7
 verify "$V" "$END2" "$((END3 - END2))" 8
+
+# --- 7. the pool opened on a disk with no free byte at all (something
+# else filled it while the daemon was down): the daemon must not crash or
+# lose anything. Mounting read-only-ish (reads work, writes fail cleanly)
+# is what we want; refusing to start with a clear error is accepted, since
+# RocksDB cannot open a database for writing without writing to its disk.
+# Once the ballast is gone, the pool opens and takes writes again.
+step "restart on a disk with 0 bytes free"
+stop_daemon
+ballast_to 0
+"$REWINDFS" -f -o retention=1 "$POOL" "$MNT" 2>>"$LOG" &
+DAEMON=$!
+wait_for 30 mounted_or_gone || fail "the daemon neither mounted nor exited in 30 s"
+if is_mounted "$MNT"; then
+	control_answers
+	verify "$V" 0 "$FIRST" 2
+	verify "$V" "$FIRST" "$((END1 - FIRST))" 4
+	verify "$V" "$END3" "$PROBE" 9
+	rc=0
+	fill "$V" "$((END3 + PROBE))" "$PROBE" 10 "$PROBE" || rc=$?
+	[ "$rc" = 1 ] || fail "a write succeeded on a disk with 0 bytes free"
+	check_failure_clean
+	figure "0 bytes free: the pool mounted; reads work, writes fail with $(kv errno)"
+	stop_daemon
+else
+	rc=0
+	wait "$DAEMON" || rc=$?
+	DAEMON=
+	[ "$rc" = 1 ] ||
+		fail "with 0 bytes free the daemon died with status $rc (want a mount, or exit 1): $(tail -n 1 "$LOG")"
+	tail -n 1 "$LOG" | grep -qiE 'space|full' ||
+		fail "with 0 bytes free the daemon exited 1 without naming the full disk: $(tail -n 1 "$LOG")"
+	figure "0 bytes free: the daemon refused to start (exit 1): $(tail -n 1 "$LOG")"
+fi
+rm -f "$DISK"/ballast*
+start_daemon
+verify "$V" 0 "$FIRST" 2
+verify "$V" "$FIRST" "$((END1 - FIRST))" 4
+verify "$V" "$START2" "$((END2 - START2))" 7
+verify "$V" "$END2" "$((END3 - END2))" 8
+verify "$V" "$END3" "$PROBE" 9
+fill "$V" "$((END3 + PROBE))" "$PROBE" 11 "$PROBE" ||
+	fail "writes fail once the ballast is gone: $(kv errno) on $(kv op)"
+verify "$V" "$((END3 + PROBE))" "$PROBE" 11
 
 stop_daemon
 figure "pool size on disk at the end: $(du -sb "$POOL" | cut -f1) bytes (du -sb)"
