@@ -437,6 +437,12 @@ static void space_check(vol_pool *p, uint64_t free_b)
 vol_status pool_enter(vol_pool *p, uint64_t data)
 {
 	kv *s = p->kv;
+	if (p->damaged[0])
+		return vol__fail(VOL_ECORRUPT,
+				 "the pool's change log is damaged, so the pool "
+				 "is read-only (read or copy its volumes out; "
+				 "`rewindctl check` lists the damage): %s",
+				 p->damaged);
 	vol_status st = s->ops->failed(s);
 	if (st) {
 		char why[sizeof p->store_error];
@@ -482,7 +488,11 @@ vol_status pool_enter(vol_pool *p, uint64_t data)
 	return st;
 }
 
-/* At open: size the reserve and make sure it is there. */
+/* At open, before the store: size the reserve. With less than R free, give
+ * the reserve back first: RocksDB needs room to open (its MANIFEST, and its
+ * info LOG, whose failed write aborts Debian's assertion-enabled build),
+ * and the pool starts low on space. Otherwise make sure the reserve is
+ * there (when 2R is free; else start low on space without it). */
 static void reserve_open(vol_pool *p)
 {
 	struct statvfs vfs;
@@ -495,13 +505,16 @@ static void reserve_open(vol_pool *p)
 	if (r > (128u << 20))
 		r = 128u << 20;
 	p->reserve_bytes = r;
+	p->unchecked = r; /* check at the first page write */
+	uint64_t free_b = disk_free_bytes(p->path);
 	char *f = path_join(p->path, RESERVE_FILE);
 	struct stat sb;
 	bool have = f && stat(f, &sb) == 0 && (uint64_t)sb.st_blocks * 512 >= r;
 	free(f);
-	if (!have && !reserve_make(p))
+	if (free_b < r)
+		space_short(p);
+	else if (!have && (free_b < 2 * r || !reserve_make(p)))
 		p->low_space = true;
-	p->unchecked = r; /* check at the first page write */
 }
 
 /* ------------------------------------------------------------ records */
@@ -776,8 +789,16 @@ static vol_status load_last_lsn(vol_pool *p)
 static vol_status load_all(vol_pool *p)
 {
 	vol_status st;
-	if ((st = read_pool_record(p)) || (st = load_last_lsn(p)) ||
-	    (st = scan_tag(p, KV_META, MT_TL, load_tl)) ||
+	if ((st = read_pool_record(p)))
+		return st;
+	/* A damaged change log (its newest records are what gives the pool
+	 * its LSN) leaves the pages and the metadata readable: open
+	 * read-only, so the volumes can be read, copied out and checked. */
+	if ((st = load_last_lsn(p)) == VOL_ECORRUPT)
+		snprintf(p->damaged, sizeof p->damaged, "%s", vol_errmsg());
+	else if (st)
+		return st;
+	if ((st = scan_tag(p, KV_META, MT_TL, load_tl)) ||
 	    (st = scan_tag(p, KV_META, MT_SIZE, load_size)) ||
 	    (st = scan_tag(p, KV_META, MT_VOL, load_vol)) ||
 	    (st = scan_tag(p, KV_META, MT_SEG, load_seg)) ||
@@ -801,6 +822,8 @@ static vol_status load_all(vol_pool *p)
 		v->barrier_lsn = 0;
 		if (v->lsn < v->segs[v->nsegs - 1].start_lsn)
 			v->lsn = v->segs[v->nsegs - 1].start_lsn;
+		if (p->damaged[0] && p->lsn < v->lsn)
+			p->lsn = v->lsn; /* for the record: nothing changes */
 	}
 	return VOL_OK;
 }
@@ -1016,6 +1039,7 @@ vol_status vol_pool_open(const char *path, const vol_pool_opts *opts,
 			       "pool %s is in use by another process", path);
 		goto fail;
 	}
+	reserve_open(p);
 	if (!p->kv && (st = kv_rocks_open(db, false, &p->kv)))
 		goto fail;
 	if ((st = load_all(p)))
@@ -1027,7 +1051,6 @@ vol_status vol_pool_open(const char *path, const vol_pool_opts *opts,
 	}
 	p->budget_default = disk_free_bytes(path) / 4;
 	tighten_modes(path);
-	reserve_open(p);
 	if (opts->history_budget)
 		p->budget_set = opts->history_budget;
 	if (p->retention_interval_s) {
@@ -1178,6 +1201,10 @@ vol_status vol_pool_stats_get(vol_pool *p, vol_pool_stats *out)
 	out->disk_full = p->low_space;
 	out->reserve_bytes = p->reserve_bytes;
 	memcpy(out->store_error, p->store_error, sizeof out->store_error);
+	if (p->damaged[0])
+		snprintf(out->store_error, sizeof out->store_error,
+			 "read-only: the change log is damaged: %.150s",
+			 p->damaged);
 	pthread_mutex_unlock(&p->heal_mu);
 	pthread_mutex_lock(&p->mu);
 	out->page_size = p->page_size;

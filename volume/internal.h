@@ -202,6 +202,9 @@ struct vol_pool {
 	                               * (atomic)                         */
 	int64_t heal_ns;              /* last reopen attempt (monotonic)  */
 	char store_error[200];        /* last store failure / recovery    */
+	/* Set at open when the change log cannot be read: the pool is then
+	 * read-only (pool_enter refuses every change with VOL_ECORRUPT). */
+	char damaged[300];
 
 	pthread_mutex_t retention_mu; /* one pass at a time               */
 	pthread_t retention_thread;
