@@ -26,7 +26,6 @@
  * OFF and LEN are multiples of 4096 (O_DIRECT). The process never sleeps;
  * the shell bounds it with timeout(1) so a hung daemon fails the test.
  */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
