@@ -81,7 +81,7 @@ records_round() {
 records_verify() {
 	local r=$1 i args=() out
 	for i in $(seq 1 "$r"); do args+=("$DATA/r$i.dat" "$T/ack.$i" "$i"); done
-	out=$(timeout 300 python3 "$HERE/records.py" verify "${args[@]}") ||
+	out=$(bounded 600 "round $r: verify" python3 "$HERE/records.py" verify "${args[@]}") ||
 		fail "after round $r: acknowledged records lost (seed $SEED)"
 	step "verified rounds 1..$r; $(tail -n 1 <<<"$out")"
 }
@@ -243,18 +243,20 @@ main() {
 		pool_check "after the kill of round $r, seed $SEED"
 		step "round $r: rewindctl check: $CHECK_SUMMARY"
 		daemon_start
-		timeout 120 "$R" attach "$MNT/v" "$DATA" >/dev/null ||
+		bounded 600 "round $r: attach (journal replay)" "$R" attach "$MNT/v" "$DATA" >/dev/null ||
 			fail "round $r: attach after the kill (seed $SEED)"
-		timeout 120 "$R" detach "$DATA" >/dev/null || fail "round $r: detach after the replay"
-		timeout 120 e2fsck -fn "$VOL" >"$T/log/e2fsck.$r" 2>&1 ||
+		bounded 600 "round $r: detach after the replay" "$R" detach "$DATA" >/dev/null ||
+			fail "round $r: detach after the replay (seed $SEED)"
+		bounded 600 "round $r: e2fsck" e2fsck -fn "$VOL" >"$T/log/e2fsck.$r" 2>&1 ||
 			{ cat "$T/log/e2fsck.$r" >&2; fail "round $r: e2fsck -fn not clean (seed $SEED)"; }
 		step "round $r: journal replayed, e2fsck -fn clean"
-		timeout 120 "$R" attach "$MNT/v" "$DATA" >/dev/null || fail "round $r: attach again"
+		bounded 600 "round $r: attach" "$R" attach "$MNT/v" "$DATA" >/dev/null ||
+			fail "round $r: attach again (seed $SEED)"
 		"${WRITER}_verify" "$r"
 	done
 
 	[ "$WRITER" = pgbench ] && pg_down
-	"$R" detach "$DATA" >/dev/null || fail "final detach"
+	bounded 600 "final detach" "$R" detach "$DATA" >/dev/null || fail "final detach"
 	daemon_stop
 	pool_check "after a clean unmount"
 	step "$ROUNDS rounds, seed $SEED: $("${WRITER}_acked") acknowledged (records or" \

@@ -161,7 +161,8 @@ daemon_stop() {
 clear_dead() {
 	local dir=$1 f
 	if is_mounted "$dir"; then
-		timeout 60 "$R" detach "$dir" >/dev/null 2>"$T/log/detach.err" ||
+		bounded 600 "detach of the dead attachment" \
+			"$R" detach "$dir" >/dev/null 2>"$T/log/detach.err" ||
 			{ cat "$T/log/detach.err" >&2; umount "$dir"; } ||
 			fail "cannot unmount $dir after the kill"
 	fi
@@ -171,12 +172,60 @@ clear_dead() {
 	! is_mounted "$MNT" || fail "$MNT still mounted"
 }
 
+# bounded SECS WHAT CMD...: run CMD, at most SECS seconds. A command still
+# running then is a hang (a finding): the kernel stacks of it and of its
+# children, the daemon's threads (state, wait channel, and their backtraces
+# through gdb when it is installed) and the machine's I/O pressure go to
+# stderr, then the test fails naming WHAT. A command that took 20 s or more
+# is reported as slow (the figures of a loaded machine).
+bounded() {
+	local secs=$1 what=$2 pid rc=0 t0=$SECONDS
+	shift 2
+	"$@" &
+	pid=$!
+	if ! wait_for "$secs" eval "! kill -0 $pid 2>/dev/null"; then
+		diagnose "$what" "$pid"
+		kill -9 "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		fail "$what: still running after $secs s (seed ${SEED:-})"
+	fi
+	wait "$pid" || rc=$?
+	[ $((SECONDS - t0)) -lt 20 ] || step "slow: $what took $((SECONDS - t0)) s"
+	return "$rc"
+}
+
+diagnose() {
+	local p task
+	{
+		echo "==== $1 hangs; load: $(cat /proc/loadavg)"
+		cat /proc/pressure/io 2>/dev/null
+		for p in "$2" $(pgrep -P "$2") ${DAEMON:-}; do
+			[ -d "/proc/$p" ] || continue
+			echo "---- $p $(cat "/proc/$p/comm") state $(awk '{ print $3 }' "/proc/$p/stat")"
+			cat "/proc/$p/stack" 2>/dev/null
+		done
+		if [ -n "${DAEMON:-}" ] && [ -d "/proc/$DAEMON" ]; then
+			echo "---- daemon threads: tid comm state wchan"
+			for task in /proc/"$DAEMON"/task/*; do
+				echo "${task##*/} $(cat "$task/comm") $(awk '{ print $3 }' "$task/stat")" \
+					"$(cat "$task/wchan" 2>/dev/null)"
+			done
+			command -v gdb >/dev/null &&
+				timeout 120 gdb -p "$DAEMON" -batch -ex "thread apply all bt" 2>/dev/null |
+				grep -E '^(Thread|#)' | head -n 400
+		fi
+		echo "---- processes in D state"
+		ps -eo pid,stat,wchan:32,args | awk '$2 ~ /D/' | cut -c1-160
+	} >&2
+	return 0
+}
+
 # `rewindctl check POOL` on the unmounted pool: every page checksum and the
 # metadata invariants; it prints each problem and exits 0 when clean. Its
 # summary line ("N volumes, M problems") is left in CHECK_SUMMARY.
 CHECK_RUNS=0
 pool_check() {
-	timeout 300 "$R" check "$POOL" >"$T/log/check.out" 2>&1 ||
+	bounded 600 "rewindctl check" "$R" check "$POOL" >"$T/log/check.out" 2>&1 ||
 		{ cat "$T/log/check.out" >&2; fail "rewindctl check $POOL ($*)"; }
 	CHECK_SUMMARY=$(tail -n 1 "$T/log/check.out")
 	CHECK_RUNS=$((CHECK_RUNS + 1))
