@@ -37,12 +37,14 @@ struct cli {
 	char *pool;
 	unsigned retention_s;
 	int allow_other;
+	int salvage;
 };
 
 enum { KEY_ALLOW_OTHER };
 
 static const struct fuse_opt cli_spec[] = {
 	{ "retention=%u", offsetof(struct cli, retention_s), 0 },
+	{ "salvage", offsetof(struct cli, salvage), 1 },
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	FUSE_OPT_END
 };
@@ -77,6 +79,10 @@ static void usage(FILE *o, const char *prog)
 		"                           passes (default 60; 0 = none)\n"
 		"    -o allow_other         let other users in (implies\n"
 		"                           default_permissions: modes are enforced)\n"
+		"    -o salvage             mount a pool whose write-ahead log is\n"
+		"                           damaged (it refuses to open otherwise)\n"
+		"                           read-only, with what precedes the damage,\n"
+		"                           to copy the volumes out\n"
 		"\n", prog);
 }
 
@@ -213,13 +219,18 @@ int main(int argc, char *argv[])
 	pthread_cond_init(&f.closed, &ca);
 	pthread_condattr_destroy(&ca);
 
-	vol_pool_opts popts = { .retention_interval_s = cli.retention_s };
+	vol_pool_opts popts = { .retention_interval_s = cli.retention_s,
+				.salvage = cli.salvage };
 	vol_status vs = vol_pool_open(pool_path, &popts, &f.pool);
 	if (vs != VOL_OK) {
 		fprintf(stderr, "rewindfs: %s: %s\n", pool_path,
 			vol_errmsg()[0] ? vol_errmsg() : vol_strerror(vs));
 		goto out;
 	}
+	vol_pool_stats pst;
+	if (vol_pool_stats_get(f.pool, &pst) == VOL_OK && pst.store_error[0])
+		fprintf(stderr, "rewindfs: %s: warning: %s\n", pool_path,
+			pst.store_error);
 	se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), &f);
 	if (!se)
 		goto out;

@@ -439,10 +439,9 @@ vol_status pool_enter(vol_pool *p, uint64_t data)
 	kv *s = p->kv;
 	if (p->damaged[0])
 		return vol__fail(VOL_ECORRUPT,
-				 "the pool's change log is damaged, so the pool "
-				 "is read-only (read or copy its volumes out; "
-				 "`rewindctl check` lists the damage): %s",
-				 p->damaged);
+				 "the pool is damaged, so it is read-only (read "
+				 "or copy its volumes out; `rewindctl check` "
+				 "lists the damage): %s", p->damaged);
 	vol_status st = s->ops->failed(s);
 	if (st) {
 		char why[sizeof p->store_error];
@@ -1040,8 +1039,12 @@ vol_status vol_pool_open(const char *path, const vol_pool_opts *opts,
 		goto fail;
 	}
 	reserve_open(p);
-	if (!p->kv && (st = kv_rocks_open(db, false, &p->kv)))
+	if (!p->kv &&
+	    (st = kv_rocks_open_mode(db, opts->salvage ? KV_SALVAGE : KV_OPEN,
+				     &p->kv)))
 		goto fail;
+	if (p->kv->ops->failed(p->kv) == VOL_ECORRUPT) /* damaged WAL */
+		snprintf(p->damaged, sizeof p->damaged, "%s", vol_errmsg());
 	if ((st = load_all(p)))
 		goto fail;
 	if (!page_size_ok(p->page_size)) {
@@ -1203,8 +1206,7 @@ vol_status vol_pool_stats_get(vol_pool *p, vol_pool_stats *out)
 	memcpy(out->store_error, p->store_error, sizeof out->store_error);
 	if (p->damaged[0])
 		snprintf(out->store_error, sizeof out->store_error,
-			 "read-only: the change log is damaged: %.150s",
-			 p->damaged);
+			 "read-only, damaged: %.170s", p->damaged);
 	pthread_mutex_unlock(&p->heal_mu);
 	pthread_mutex_lock(&p->mu);
 	out->page_size = p->page_size;

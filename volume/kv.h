@@ -78,8 +78,14 @@ struct kv {
 	const struct kv_ops *ops;
 };
 
-/* Open (create=true: create) the RocksDB store in `dir`. */
+/* Open (create=true: create) the RocksDB store in `dir`. A damaged record
+ * inside its WAL fails the open with VOL_ECORRUPT. */
 vol_status kv_rocks_open(const char *dir, bool create, kv **out);
+/* KV_SALVAGE: such a store opens read-only with what precedes the damage,
+ * failed for good with VOL_ECORRUPT (failed(); recover() does nothing). */
+enum kv_open_mode { KV_OPEN, KV_CREATE, KV_SALVAGE };
+vol_status kv_rocks_open_mode(const char *dir, enum kv_open_mode mode,
+			      kv **out);
 
 /* A wrapper that forwards to `inner` (owned) and fails on demand. */
 typedef struct kv_fault_ctl {

@@ -34,6 +34,7 @@
  */
 #include <pthread.h>
 #include <rocksdb/c.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
@@ -61,6 +62,9 @@ struct rkv {
 	 * RocksDB): later writes and syncs fail with it until recover(). */
 	pthread_mutex_t fail_mu;
 	char *failed;
+	/* Opened read-only because its WAL is damaged: failed for good
+	 * (recover() does not retry; a salvage open is the way out). */
+	bool damaged;
 };
 
 static void rd_lock(struct rkv *s)
@@ -185,7 +189,9 @@ static vol_status r_failed_now(struct rkv *s)
 {
 	pthread_mutex_lock(&s->fail_mu);
 	vol_status st = VOL_OK;
-	if (s->failed)
+	if (s->failed && s->damaged)
+		st = vol__fail(VOL_ECORRUPT, "%s", s->failed);
+	else if (s->failed)
 		st = vol__fail(vol__store_status(s->failed),
 			       "the pool's store failed earlier and refuses "
 			       "changes until it is reopened: %s", s->failed);
@@ -379,6 +385,24 @@ static vol_status db_open(struct rkv *s)
 	return st;
 }
 
+/* Open read-only with point-in-time WAL recovery: the state up to the
+ * first damaged WAL record, writing nothing. */
+static bool db_open_ro(struct rkv *s)
+{
+	char *err = NULL;
+	rocksdb_options_set_wal_recovery_mode(s->dbopts, 2);
+	s->db = rocksdb_open_for_read_only_column_families(
+		s->dbopts, s->dir, KV_NCF + 1, cf_names,
+		(const rocksdb_options_t *const *)s->cfopts, s->cf, 0, &err);
+	rocksdb_options_set_wal_recovery_mode(s->dbopts, 0);
+	if (!err)
+		return true;
+	free(err);
+	memset(s->cf, 0, sizeof s->cf);
+	s->db = NULL;
+	return false;
+}
+
 static vol_status r_recover(kv *base)
 {
 	struct rkv *s = (struct rkv *)base;
@@ -387,6 +411,10 @@ static vol_status r_recover(kv *base)
 	pthread_mutex_lock(&s->fail_mu);
 	bool failed = s->failed != NULL;
 	pthread_mutex_unlock(&s->fail_mu);
+	if (s->damaged) {
+		st = r_failed_now(s);
+		failed = false;
+	}
 	if (failed) {
 		db_close(s);
 		st = db_open(s);
@@ -395,19 +423,10 @@ static vol_status r_recover(kv *base)
 		s->failed = st ? strdup(vol_errmsg()) : NULL;
 		pthread_mutex_unlock(&s->fail_mu);
 	}
-	if (st) {
+	if (st && !s->db) {
 		/* Keep serving reads: read-only needs no space. The store
 		 * stays failed; the next recover() tries read-write again. */
-		char *err = NULL;
-		s->db = rocksdb_open_for_read_only_column_families(
-			s->dbopts, s->dir, KV_NCF + 1, cf_names,
-			(const rocksdb_options_t *const *)s->cfopts, s->cf, 0,
-			&err);
-		if (err) {
-			free(err);
-			memset(s->cf, 0, sizeof s->cf);
-			s->db = NULL;
-		}
+		db_open_ro(s);
 	}
 	pthread_rwlock_unlock(&s->rw);
 	return st;
@@ -524,6 +543,13 @@ static rocksdb_options_t *cf_options(struct rkv *s, int i)
 
 vol_status kv_rocks_open(const char *dir, bool create, kv **out)
 {
+	return kv_rocks_open_mode(dir, create ? KV_CREATE : KV_OPEN, out);
+}
+
+vol_status kv_rocks_open_mode(const char *dir, enum kv_open_mode mode,
+			      kv **out)
+{
+	bool create = mode == KV_CREATE;
 	struct rkv *s = calloc(1, sizeof *s);
 	if (!s)
 		return vol__fail(VOL_ENOMEM, "out of memory");
@@ -582,10 +608,12 @@ vol_status kv_rocks_open(const char *dir, bool create, kv **out)
 	 * a kill -9 as by a power cut; durability was only ever promised at
 	 * sync, and changes are still recovered as a prefix. */
 	rocksdb_options_set_manual_wal_flush(s->dbopts, 1);
-	/* A damaged record inside the WAL fails the open instead of ending
-	 * the replay there (point-in-time recovery would silently drop every
-	 * synced change after it); an incomplete last record, what a power
-	 * cut leaves, is still tolerated. */
+	/* A damaged record inside the WAL does not silently end the replay
+	 * there (point-in-time recovery would drop every synced change after
+	 * it, and the volumes would read back an older state): the open
+	 * fails. An incomplete last record, what a power cut leaves, is
+	 * tolerated. KV_SALVAGE opens such a store read-only with what
+	 * precedes the damage, for the operator to copy out. */
 	rocksdb_options_set_wal_recovery_mode(s->dbopts, 0);
 	/* Let the kernel read ahead in blob files: cold sequential reads
 	 * went from ~24 to ~95 MB/s. */
@@ -603,6 +631,27 @@ vol_status kv_rocks_open(const char *dir, bool create, kv **out)
 	rocksdb_writeoptions_set_sync(s->wo_sync, 1);
 
 	vol_status st = db_open(s);
+	if (st == VOL_ECORRUPT) {
+		char why[300];
+		snprintf(why, sizeof why, "%s", vol_errmsg());
+		if (mode != KV_SALVAGE) {
+			vol__fail(st, "%s (if the write-ahead log is damaged, "
+				      "the salvage mode opens the pool "
+				      "read-only with what precedes the "
+				      "damage: rewindfs -o salvage)", why);
+		} else if (db_open_ro(s)) {
+			char *msg = NULL;
+			if (asprintf(&msg, "salvage: opened read-only with "
+					   "what precedes the damage: %s",
+				     why) < 0)
+				msg = NULL;
+			s->failed = msg ? msg : strdup(why);
+			s->damaged = true;
+			st = VOL_OK;
+		} else {
+			vol__fail(st, "%s", why);
+		}
+	}
 	if (st) {
 		r_close(&s->base);
 		return st;

@@ -724,6 +724,8 @@ static void problem(struct checker *c, const char *fmt, ...)
 static void check_meta(struct checker *c)
 {
 	vol_pool *p = c->p;
+	if (p->damaged[0])
+		problem(c, "pool: %s", p->damaged);
 	pthread_mutex_lock(&p->mu);
 	for (size_t i = 0; i < p->nvols; i++) {
 		struct vol *v = p->vols[i];

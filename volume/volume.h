@@ -86,6 +86,12 @@ typedef struct vol_pool_opts {
 	/* Tests: use this key-value store instead of opening RocksDB in the
 	 * folder (fault injection). The pool takes ownership. */
 	struct kv *kv;
+	/* A pool whose write-ahead log holds a damaged record fails to open
+	 * with VOL_ECORRUPT (its volumes would read back an older state).
+	 * salvage=true opens it read-only with what precedes the damage
+	 * (every change fails with VOL_ECORRUPT; vol_pool_stats says why),
+	 * for the operator to copy the volumes out. */
+	bool salvage;
 } vol_pool_opts;
 
 /* Create a new pool in `path` (created with mode 0700 if missing; must be
