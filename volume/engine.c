@@ -1081,7 +1081,8 @@ vol_status vol_pool_close(vol_pool *p)
 	if (!p)
 		return VOL_OK;
 	stop_retention(p);
-	vol_status st = vol_pool_sync(p);
+	/* A damaged (read-only) pool has nothing to sync. */
+	vol_status st = p->damaged[0] ? VOL_OK : vol_pool_sync(p);
 	pool_free(p);
 	return st;
 }
