@@ -52,6 +52,7 @@ BOUND=180      # seconds for one fill; a daemon that hangs fails the test
 RECOVER_S=${DISKFULL_RECOVER_S:-30} # after a deletion, writes work within this
 
 T=$(mktemp -d /tmp/rewindfs-diskfull.XXXXXX)
+T_START=$(date +%s%N)
 IMG=$T/disk.img
 DISK=$T/disk
 POOL=$DISK/pool
@@ -63,6 +64,8 @@ mkdir -p "$DISK" "$MNT"
 
 step() { echo "--- $(date -u +%T) $*"; }
 figure() { echo "figure: $*"; }
+# Seconds between two `date +%s%N` stamps, with milliseconds.
+secs() { local ms=$((($2 - $1) / 1000000)); printf '%d.%03d' $((ms / 1000)) $((ms % 1000)); }
 
 # The pids of processes whose command line mentions $T (the daemon, the
 # filler), except this shell; kill_test_daemons (common.sh) uses it.
@@ -133,7 +136,7 @@ stop_daemon() {
 }
 
 # Value of KEY in a control file.
-field() { sed -n "s/^$2: //p" "$1" | head -n 1; }
+field() { sed -n "/^$2: /{s///p;q}" "$1"; }
 
 # fillvol write|verify, bounded; sets OUT to its output line.
 fill() {
@@ -299,13 +302,14 @@ figure "disk free before the fill: $(field "$MNT/.status" disk_free) bytes"
 
 # --- 1. fill until the writer fails
 step "fill v from ${FIRST_MIB} MiB until it is full"
-t0=$(date +%s.%N)
+t0=$(date +%s%N)
+CYCLE0=$t0
 fill_until_full "$FIRST" 4
-t1=$(date +%s.%N)
+t1=$(date +%s%N)
 END1=$END
 [ "$FILLED" -ge $((16 * MIB)) ] ||
 	fail "only $FILLED bytes written before the failure: the disk was not filled"
-figure "fill 1: $FILLED bytes written, $((END1 - FIRST)) fsync'd, then $(kv errno) on $(kv op), $(echo "$t1 - $t0" | bc) s"
+figure "fill 1: $FILLED bytes written, $((END1 - FIRST)) fsync'd, then $(kv errno) on $(kv op), $(secs "$t0" "$t1") s"
 figure "disk after fill 1 (used, avail): $(df -B1 --output=used,avail "$DISK" | tail -n 1)"
 
 # --- 2. the daemon answers, and says why
@@ -321,12 +325,13 @@ verify "$MNT/spare/volume" 0 "$((SPARE_MIB * MIB))" 3
 
 # --- 4. delete the snapshot on the full disk; retention; writes work again
 step "delete snapshot s, retention, write again (same daemon, no remount)"
-t0=$(date +%s.%N)
+t0=$(date +%s%N)
 out=$(timeout -k 5 30 "$R" snapshot "$MNT/v" -s 2>&1) ||
 	fail "deleting snapshot s on the full disk: $out"
 recover_write "$END1" 6
-t1=$(date +%s.%N)
-figure "recovery 1 (delete snapshot -> retention -> write+fsync): $(echo "$t1 - $t0" | bc) s"
+t1=$(date +%s%N)
+figure "recovery 1 (delete snapshot -> retention -> write+fsync): $(secs "$t0" "$t1") s"
+figure "full/recover cycle 1 (fill until full, checks, reads, recovery): $(secs "$CYCLE0" "$t1") s"
 figure "disk after recovery 1 (used, avail): $(df -B1 --output=used,avail "$DISK" | tail -n 1)"
 verify "$V" 0 "$FIRST" 2
 verify "$V" "$FIRST" "$((END1 - FIRST))" 4
@@ -334,11 +339,11 @@ verify "$V" "$FIRST" "$((END1 - FIRST))" 4
 # --- 5. full again, then a daemon restart on the still full disk
 step "fill again"
 START2=$((END1 + PROBE))
-t0=$(date +%s.%N)
+t0=$(date +%s%N)
 fill_until_full "$START2" 7
-t1=$(date +%s.%N)
+t1=$(date +%s%N)
 END2=$END
-figure "fill 2: $FILLED bytes written, $((END2 - START2)) fsync'd, then $(kv errno) on $(kv op), $(echo "$t1 - $t0" | bc) s"
+figure "fill 2: $FILLED bytes written, $((END2 - START2)) fsync'd, then $(kv errno) on $(kv op), $(secs "$t0" "$t1") s"
 
 # The daemon's exit may give space back (a failed flush's partial file,
 # memtables flushed at close): a ballast file beside the pool takes the
@@ -364,11 +369,11 @@ figure "after the restart: $FILLED bytes written before $(kv errno) on $(kv op)"
 
 # --- 6. delete a volume on the full disk; retention; writes work again
 step "rmdir spare, retention, write again"
-t0=$(date +%s.%N)
+t0=$(date +%s%N)
 rmdir "$MNT/spare" || fail "rmdir spare on the full disk"
 recover_write "$END3" 9
-t1=$(date +%s.%N)
-figure "recovery 2 (rmdir volume -> retention -> write+fsync): $(echo "$t1 - $t0" | bc) s"
+t1=$(date +%s%N)
+figure "recovery 2 (rmdir volume -> retention -> write+fsync): $(secs "$t0" "$t1") s"
 verify "$V" 0 "$FIRST" 2
 verify "$V" "$FIRST" "$((END1 - FIRST))" 4
 verify "$V" "$START2" "$((END2 - START2))" 7
@@ -420,5 +425,6 @@ verify "$V" "$((END3 + PROBE))" "$PROBE" 11
 
 stop_daemon
 figure "pool size on disk at the end: $(du -sb "$POOL" | cut -f1) bytes (du -sb)"
+figure "whole test: $(secs "$T_START" "$(date +%s%N)") s"
 figure "disk at the end (used, avail): $(df -B1 --output=used,avail "$DISK" | tail -n 1)"
 exit 0
