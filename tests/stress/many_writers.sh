@@ -92,45 +92,87 @@ count() { OPS["$1"]=$((${OPS["$1"]:-0} + 1)); }
 
 # ------------------------------------------------------------ bounded steps
 
-# Dump what every thread of the daemon is doing, then fail.
-watchdog() {
-	log "WATCHDOG: $*"
+# Each step runs under bounded(), which notes it in $T/step ("START WHAT")
+# for the watchdog, a background process: when a step is older than STEP_S
+# seconds it dumps what every thread of the daemon is doing (gdb -batch
+# 'thread apply all bt', else /proc wchan and stacks) into
+# $T/watchdog.txt, then aborts the FUSE connection (fusectl), so that every
+# request stuck in the kernel fails instead of hanging the test (timeout(1)
+# alone cannot: a close(2) on a FUSE file whose daemon hangs waits without
+# end, even for a killed process), and leaves $T/watchdog-fired; the step
+# then fails, and the test with the dump. The main shell's own deadlines
+# (writers, the daemon's exit) fire it with watchdog().
+
+# dump_and_abort WHAT: the dump, then the abort.
+dump_and_abort() {
+	local pid conn t
+	pid=$(cat "$T/daemon.pid")
 	{
-		echo "=== watchdog: $* (daemon pid ${DAEMON:-?})"
-		grep -E '^(State|VmRSS|VmHWM|Threads)' "/proc/$DAEMON/status"
+		echo "=== watchdog: $1 (daemon pid $pid)"
+		grep -E '^(State|VmRSS|VmHWM|Threads)' "/proc/$pid/status"
 		if command -v gdb >/dev/null; then
-			timeout 180 gdb -batch -p "$DAEMON" -ex 'thread apply all bt'
+			timeout 300 gdb -batch -p "$pid" -ex 'thread apply all bt'
 		else
-			local t
-			for t in /proc/"$DAEMON"/task/*; do
+			for t in /proc/"$pid"/task/*; do
 				echo "--- $t $(cat "$t/comm") wchan=$(cat "$t/wchan")"
 				cat "$t/stack"
 			done
 		fi
 	} >"$T/watchdog.txt" 2>&1
-	cat "$T/watchdog.txt" >&2
+	touch "$T/watchdog-fired"
+	conn=$(awk -v d="$MNT" '$5 == d { split($3, a, ":"); print a[2] }' /proc/self/mountinfo)
+	[ -n "$conn" ] || return 0
+	[ -e /sys/fs/fuse/connections/"$conn" ] ||
+		mount -t fusectl fusectl /sys/fs/fuse/connections 2>/dev/null
+	echo 1 >/sys/fs/fuse/connections/"$conn"/abort 2>/dev/null
+	return 0
+}
+
+watchdog_loop() {
+	local start what
+	while [ ! -e "$T/stop-watchdog" ]; do
+		if read -r start what 2>/dev/null <"$T/step" &&
+			[ $(($(date +%s) - start)) -gt "$STEP_S" ]; then
+			dump_and_abort "$what: no answer in ${STEP_S}s"
+			return 0
+		fi
+		sleep 1 # the polling period, not a synchronisation
+	done
+}
+
+# From the main shell: fire now, and fail.
+watchdog() {
+	log "WATCHDOG: $*"
+	dump_and_abort "$*"
 	fail "no progress: $*"
 }
 
-# bounded WHAT CMD...: CMD with at most STEP_S seconds; its status is
-# returned, a timeout goes to the watchdog.
+# bounded WHAT OUT CMD...: CMD with stdout and stderr in the file OUT,
+# watched (see above); CMD's status is returned. (A time limit a bit
+# longer than the watchdog's also ends a CMD that hangs by itself.)
 bounded() {
-	local what=$1 rc=0
-	shift
-	timeout -k 10 "$STEP_S" "$@" || rc=$?
-	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then watchdog "$what: no answer in ${STEP_S}s"; fi
+	local what=$1 out=$2 rc=0
+	shift 2
+	echo "$(date +%s) $what" >"$T/step"
+	timeout -k 10 $((STEP_S + 60)) "$@" >"$out" 2>&1 || rc=$?
+	rm -f "$T/step"
+	if [ -e "$T/watchdog-fired" ]; then
+		log "WATCHDOG fired during: $what"
+		fail "no progress: $what (the daemon's threads are above)"
+	fi
+	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then watchdog "$what: no answer in $((STEP_S + 60))s"; fi
 	return "$rc"
 }
 
 # ctl FILE TEXT: one control command; its outcome ("OK" or the errno name)
 # in RES. A failure must leave last_error in the volume's .status.
 ctl() {
-	bounded "write '$2' to $1" "$FS_CTLWRITE" "$1" "$2" >"$T/ctl.out" ||
-		fail "fs_ctlwrite $1 '$2' failed"
+	bounded "write '$2' to $1" "$T/ctl.out" "$FS_CTLWRITE" "$1" "$2" ||
+		fail "fs_ctlwrite $1 '$2' failed: $(cat "$T/ctl.out")"
 	RES=$(cat "$T/ctl.out")
 	log "ctl ${1#"$MNT"/} '$2' -> $RES"
 	if [ "$RES" != OK ]; then
-		bounded "read .status" cat "$(dirname "$1")/.status" >"$T/st.out" ||
+		bounded "read .status" "$T/st.out" cat "$(dirname "$1")/.status" ||
 			fail "read .status after a failed command"
 		grep -q '^last_error: none$' "$T/st.out" &&
 			fail "'$2' to $1 failed ($RES) but .status says last_error: none"
@@ -140,7 +182,7 @@ ctl() {
 
 # Value of KEY in control file FILE, in VAL.
 field() {
-	bounded "read $1" cat "$1" >"$T/field.out" || fail "read $1"
+	bounded "read $1" "$T/field.out" cat "$1" || fail "read $1: $(cat "$T/field.out")"
 	VAL=$(sed -n "s/^$2: //p" "$T/field.out" | head -n 1)
 	[ -n "$VAL" ] || fail "$1 has no '$2:' line"
 }
@@ -157,8 +199,9 @@ before_earliest() {
 # SHA: sha256 of volume V's block file, read with O_DIRECT (from the engine,
 # not the kernel's cache).
 vsha() {
-	bounded "read $1" sh -c 'dd if="$1" bs=1M iflag=direct status=none | sha256sum' _ \
-		"$MNT/$1/volume" >"$T/sha.out" || fail "read of $1 failed"
+	bounded "read $1" "$T/sha.out" bash -c \
+		'set -o pipefail; dd if="$1" bs=1M iflag=direct status=none | sha256sum' _ \
+		"$MNT/$1/volume" || fail "read of $1 failed: $(cat "$T/sha.out")"
 	SHA=$(cut -c1-16 "$T/sha.out")
 }
 
@@ -166,10 +209,10 @@ vsha() {
 fverify() {
 	local size
 	size=$(stat -c %s "$MNT/$1/volume")
-	if ! bounded "fio verify of $1" fio --name=verify --filename="$MNT/$1/volume" \
+	if ! bounded "fio verify of $1" "$T/fio/verify.out" fio --name=verify --filename="$MNT/$1/volume" \
 		--rw=write --bs=1M --size="$size" --ioengine=psync --direct=1 \
 		--verify=crc32c --verify_interval=4096 "${HDR_SEED[@]}" --verify_only \
-		--verify_fatal=1 --verify_state_save=0 >"$T/fio/verify.out" 2>&1; then
+		--verify_fatal=1 --verify_state_save=0; then
 		cat "$T/fio/verify.out" >&2
 		fail "fio verification of $1 failed"
 	fi
@@ -185,6 +228,7 @@ start_daemon() {
 	mkdir -p "$MNT"
 	"$REWINDFS" -f -o retention=1 "$POOL" "$MNT" 2>>"$T/daemon.log" &
 	DAEMON=$!
+	echo "$DAEMON" >"$T/daemon.pid"
 	mounted_or_gone() { is_mounted "$MNT" || not_running "$DAEMON"; }
 	wait_for 30 mounted_or_gone && is_mounted "$MNT" ||
 		{ cat "$T/daemon.log" >&2; fail "daemon did not mount"; }
@@ -194,7 +238,8 @@ not_running() { ! kill -0 "$1" 2>/dev/null; }
 
 stop_daemon() {
 	local st=0
-	bounded "unmount" fusermount3 -u "$MNT" || fail "fusermount3 -u $MNT"
+	bounded "unmount" "$T/umount.out" fusermount3 -u "$MNT" ||
+		fail "fusermount3 -u $MNT: $(cat "$T/umount.out")"
 	wait_for "$STEP_S" not_running "$DAEMON" || watchdog "daemon still running after unmount"
 	wait "$DAEMON" || st=$?
 	[ "$st" = 0 ] || fail "daemon exited with status $st"
@@ -384,7 +429,7 @@ op_busy() { # the written volumes are held open: backtrack and rmdir refuse
 	[ "$RES" = EBUSY ] || fail "backtrack of w$i while open: $RES (want EBUSY)"
 	count "backtrack-open EBUSY"
 	if [ $((RANDOM % 2)) = 0 ]; then
-		if bounded "rmdir w$i" rmdir "$MNT/w$i" 2>"$T/rmdir.err"; then
+		if bounded "rmdir w$i" "$T/rmdir.err" rmdir "$MNT/w$i"; then
 			fail "rmdir of w$i succeeded while it is open"
 		fi
 		grep -q "busy" "$T/rmdir.err" || fail "rmdir of open w$i: $(cat "$T/rmdir.err") (want EBUSY)"
@@ -395,8 +440,9 @@ op_busy() { # the written volumes are held open: backtrack and rmdir refuse
 
 op_write_b() { # b (nobody else writes it): some pages, synced
 	local off=$((RANDOM % (B_MB * 256 - 16))) pages=$((1 + RANDOM % 16))
-	bounded "write b" dd if=/dev/urandom of="$MNT/b/volume" bs=4k seek="$off" \
-		count="$pages" oflag=direct conv=notrunc,fsync status=none || fail "write to b"
+	bounded "write b" "$T/dd.out" dd if=/dev/urandom of="$MNT/b/volume" bs=4k \
+		seek="$off" count="$pages" oflag=direct conv=notrunc,fsync status=none ||
+		fail "write to b: $(cat "$T/dd.out")"
 	vsha b
 	add_point b "$(now)" "$SHA"
 	count "write-b ok"
@@ -460,7 +506,7 @@ op_snapshot() { # at the last quiet time, checked through a clone of it
 		vsha "s$name"
 		[ "$SHA" = "${QSHA["$r $i"]}" ] || fail "clone of w$i @$name is not what w$i held at ${QTIME[$r]}"
 		count "check-exact ok"
-		bounded "rmdir s$name" rmdir "$MNT/s$name" 2>"$T/rmdir.err" ||
+		bounded "rmdir s$name" "$T/rmdir.err" rmdir "$MNT/s$name" ||
 			fail "rmdir s$name: $(cat "$T/rmdir.err")"
 		count "delete ok"
 		ctl "$MNT/w$i/.snapshot" "-$name"
@@ -498,7 +544,7 @@ op_delete() { # the oldest clones beyond KEEP, checked first
 		v=${LIVE[0]}
 		LIVE=("${LIVE[@]:1}")
 		check_clone "$v" "before its deletion"
-		bounded "rmdir $v" rmdir "$MNT/$v" 2>"$T/rmdir.err" || fail "rmdir $v: $(cat "$T/rmdir.err")"
+		bounded "rmdir $v" "$T/rmdir.err" rmdir "$MNT/$v" || fail "rmdir $v: $(cat "$T/rmdir.err")"
 		[ ! -e "$MNT/$v" ] || fail "$v still there after rmdir"
 		unset "PTS[$v]" "KIND[$v]"
 		count "delete ok"
@@ -509,7 +555,7 @@ op_status() { # every control file reads, with its first key
 	local v=${LIVE[$((RANDOM % ${#LIVE[@]}))]:-w0} f
 	for f in "$MNT/.status" "$MNT/$v/.status" "$MNT/$v/.backtrack" "$MNT/$v/.clone" \
 		"$MNT/$v/.snapshot" "$MNT/$v/.window" "$MNT/w0/.status"; do
-		bounded "read $f" cat "$f" >"$T/read.out" || fail "read $f"
+		bounded "read $f" "$T/read.out" cat "$f" || fail "read $f: $(cat "$T/read.out")"
 		grep -q ': ' "$T/read.out" || fail "$f reads as: $(cat "$T/read.out")"
 	done
 	count "status ok"
@@ -519,6 +565,35 @@ OPLIST=(clone_now busy write_b backtrack clone_past window snapshot status
 	clone_snap reset delete backtrack write_b)
 
 # ------------------------------------------------------------ the run
+
+# The exit trap: on failure the logs and the watchdog's dump on stderr (a
+# daemon the watchdog gave up on is killed: its dump is taken), then the
+# cleanup of tests/tools/lib.sh.
+stress_exit() {
+	local rc=$?
+	set +e
+	touch "$T/stop-sampler" "$T/stop-watchdog"
+	if [ "$rc" != 0 ]; then
+		echo "--- stress log (last 60 lines):" >&2
+		tail -n 60 "$T/stress.log" >&2
+		echo "--- daemon log (last 30 lines):" >&2
+		tail -n 30 "$T/daemon.log" >&2
+		if [ -e "$T/watchdog.txt" ]; then
+			cat "$T/watchdog.txt" >&2
+			[ -n "${DAEMON:-}" ] && kill -KILL "$DAEMON" 2>/dev/null
+		fi
+	fi
+	if [ -n "${STRESS_LOG_DIR:-}" ]; then
+		mkdir -p "$STRESS_LOG_DIR"
+		cp -r "$T/stress.log" "$T/daemon.log" "$T/mem.txt" "$T/fio" \
+			"$STRESS_LOG_DIR"/ 2>/dev/null
+		[ -e "$T/watchdog.txt" ] && cp "$T/watchdog.txt" "$STRESS_LOG_DIR"/
+	fi
+	(exit "$rc")
+	cleanup
+}
+trap stress_exit EXIT
+watchdog_loop &
 
 "$R" init "$POOL" >/dev/null || fail "rewindctl init"
 start_daemon
@@ -539,40 +614,21 @@ op_write_b
 field "$MNT/.status" last_retention
 RET0=$VAL
 
+
 sampler &
 SAMPLER=$!
-# Held open for the whole write phase: backtrack and rmdir must refuse.
-HOLD=()
+# The written volumes are held open for the whole write phase (backtrack
+# and rmdir must refuse) by a process of their own: fds of the test shell
+# would be inherited, and closed (a FUSE flush) by every command it runs.
+open_count() { field "$MNT/$1/.status" open; [ "$VAL" -ge "$2" ]; }
+(
+	for i in $(seq 0 $((NW - 1))); do exec {fd}<"$MNT/w$i/volume"; done
+	exec sleep 100000
+) &
+HOLDER=$!
 for i in $(seq 0 $((NW - 1))); do
-	exec {fd}<"$MNT/w$i/volume"
-	HOLD+=("$fd")
+	wait_for 30 open_count "w$i" 1 || fail "the holder did not open w$i"
 done
-close_holders() {
-	local fd
-	for fd in "${HOLD[@]}"; do exec {fd}<&-; done
-	HOLD=()
-}
-stress_exit() {
-	local rc=$?
-	set +e
-	close_holders
-	touch "$T/stop-sampler"
-	if [ "$rc" != 0 ]; then
-		echo "--- stress log (last 60 lines):" >&2
-		tail -n 60 "$T/stress.log" >&2
-		echo "--- daemon log (last 30 lines):" >&2
-		tail -n 30 "$T/daemon.log" >&2
-	fi
-	if [ -n "${STRESS_LOG_DIR:-}" ]; then
-		mkdir -p "$STRESS_LOG_DIR"
-		cp -r "$T/stress.log" "$T/daemon.log" "$T/mem.txt" "$T/fio" \
-			"$STRESS_LOG_DIR"/ 2>/dev/null
-		[ -e "$T/watchdog.txt" ] && cp "$T/watchdog.txt" "$STRESS_LOG_DIR"/
-	fi
-	(exit "$rc")
-	cleanup
-}
-trap stress_exit EXIT
 
 retention_moved() {
 	field "$MNT/.status" last_retention
@@ -623,7 +679,8 @@ done
 WRITE_END=$((SECONDS - T0))
 touch "$T/stop-sampler"
 wait "$SAMPLER"
-close_holders
+kill "$HOLDER"
+wait "$HOLDER" 2>/dev/null || true
 log "write phase done: $ROUND rounds, $J operations ($CONCURRENT while fio wrote), ${WRITE_END}s"
 
 # ------------------------------------------------------------ figures
@@ -677,7 +734,7 @@ check_memory
 # ------------------------------------------------------------ after the run
 
 stop_daemon
-bounded "rewindctl check" "$R" check "$POOL" >"$T/check.out" 2>&1 || {
+bounded "rewindctl check" "$T/check.out" "$R" check "$POOL" || {
 	cat "$T/check.out" >&2
 	fail "rewindctl check found problems after the run"
 }
