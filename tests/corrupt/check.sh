@@ -3,7 +3,7 @@
 # clean (exit 0, "1 volume, 0 problems"); a mounted one is refused with
 # "pool is in use" (exit 1) and keeps being served; a folder that is not a
 # pool fails (exit 1). And rewindctl makes a pool 0700/0600 even under umask
-# 000 (issue 6 item 7). The damaged-pool cases are in corrupt.sh.
+# 000 (issue 6 item 7). The damaged-pool cases are in damage.sh, wal.sh and log.sh.
 . "$(dirname "$0")/../tools/lib.sh" || exit 1
 need_fuse
 
