@@ -28,7 +28,7 @@
 # CI: 3 seeds of blob and sst-pages, new each run and printed;
 # CORRUPT_SEED=S replays a run, CORRUPT_SEEDS=N runs N seeds (the long
 # form), CORRUPT_KINDS="blob sst-pages sst-log" chooses the kinds (sst-log
-# alone is log.sh, not in CI yet: see meson.build).
+# alone is log.sh).
 . "$(dirname "$0")/lib.sh" || exit 1
 need_fuse
 

@@ -21,7 +21,7 @@
 #                   v at @s1 (readpages.py: $T/read.cur, $T/read.old; fails
 #                   on any page that is neither exact nor EIO), unmount.
 #                   When the engine opened the damaged pool read-only
-#                   (.status store_error "read-only: ..."), $READONLY says
+#                   (.status store_error "read-only..."), $READONLY says
 #                   why and the clone (a change) and its read are left out.
 #                   Prints the seed and the flips ($T/flips) first, so a
 #                   failure can be replayed; $T/expect.cur and
@@ -135,7 +135,7 @@ round() {
 	"$PY" "$HERE/readpages.py" "$MNT/v/volume" "$T/cur" >"$T/read.cur" || rc=$?
 	head -1 "$T/read.cur" | sed 's/^/v now: /'
 	[ "$rc" = 0 ] || { cat "$T/read.cur" >&2; fail "seed $seed: v returned wrong data"; }
-	READONLY=$(sed -n 's/^store_error: \(read-only: .*\)/\1/p' "$MNT/.status")
+	READONLY=$(sed -n 's/^store_error: \(read-only.*\)/\1/p' "$MNT/.status")
 	if [ -n "$READONLY" ]; then
 		# A read-only pool makes no clone: the past point stays unread.
 		echo "v at s1: not read, the pool is $READONLY" | cut -c1-160
