@@ -15,6 +15,7 @@ table and blob file formats of RocksDB 7.x) to say:
 - for a .sst file of another family: the byte range of its data blocks
   (everything before the first meta block: filter, index, properties,
   metaindex and footer come after the data);
+- for every .sst file (kind sst-index): its index block;
 - for a .log file (the write-ahead log): the whole file.
 
 Commands (POOL is the pool folder, its RocksDB is POOL/db):
@@ -24,7 +25,7 @@ Commands (POOL is the pool folder, its RocksDB is POOL/db):
   flip POOL SEED N KIND [TL]
                          flip N bytes at random (random.Random(SEED)) in the
                          data parts of files of KIND (blob, sst-pages,
-                         sst-log, sst-meta, wal); with TL, only in blob
+                         sst-log, sst-meta, sst-index, wal); with TL, only in blob
                          records / data blocks holding a key of timeline TL.
                          One line per flip: "flip FILE OFFSET OLD NEW" then,
                          for a blob record, "tl T page P lsn L", for a data
@@ -147,6 +148,17 @@ def index_handles(blk):
     return out
 
 
+def sst_index_handle(path):
+    """(offset, size) of the index block, from the footer."""
+    buf = open(path, 'rb').read()
+    pos = len(buf) - 53 + 1
+    _, pos = varint(buf, pos)
+    _, pos = varint(buf, pos)
+    index_off, pos = varint(buf, pos)
+    index_size, pos = varint(buf, pos)
+    return index_off, index_size
+
+
 def sst_data_blocks(path):
     """[(start, end, [user keys])] of every data block (end includes the
     5-byte trailer), in file order."""
@@ -231,6 +243,9 @@ def data_files(pool):
             else:
                 parts = [(0, end, [])] if end else []
             out.append(('sst-' + family, path, parts))
+            index_off, index_size = sst_index_handle(path)
+            out.append(('sst-index', path,
+                        [(index_off, index_off + index_size + 5, [])]))
         elif name.endswith('.log') and os.path.getsize(path):
             out.append(('wal', path, [(0, os.path.getsize(path), [])]))
     return out
