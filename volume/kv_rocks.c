@@ -38,10 +38,16 @@
  */
 #include <pthread.h>
 #include <rocksdb/c.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -113,6 +119,53 @@ static vol_status rfail(char *err, const char *what)
 				  what, err);
 	free(err);
 	return st;
+}
+
+/* RocksDB's info LOG goes to /dev/shm/rewindfs-UID/ (a tmpfs; RocksDB names
+ * it after the pool's path, flattened) when that can be made: on a full
+ * pool disk a failed LOG write aborts Debian's assertion-enabled build, and
+ * the LOG is diagnostics, not data. Otherwise it stays in the pool's db
+ * folder. A clean close removes it (log_dir_clean). */
+static void log_dir_name(char *dir, size_t cap)
+{
+	snprintf(dir, cap, "/dev/shm/rewindfs-%u", (unsigned)getuid());
+}
+
+static void set_log_dir(rocksdb_options_t *o)
+{
+	char dir[64];
+	log_dir_name(dir, sizeof dir);
+	struct stat sb;
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		return;
+	if (lstat(dir, &sb) || !S_ISDIR(sb.st_mode) || sb.st_uid != getuid() ||
+	    (sb.st_mode & 077))
+		return; /* not ours alone: keep the LOG in the pool */
+	rocksdb_options_set_db_log_dir(o, dir);
+}
+
+/* Remove this pool's info LOG files from the tmpfs folder: RocksDB calls
+ * them the absolute db path without its first '/', every character other
+ * than [A-Za-z0-9.-] made '_', then "_LOG" (and "_LOG.old.N"). */
+static void log_dir_clean(const char *db)
+{
+	char dir[64], *abs = realpath(db, NULL);
+	if (!abs)
+		return;
+	for (char *c = abs; *c; c++)
+		if (!isalnum((unsigned char)*c) && *c != '.' && *c != '-')
+			*c = '_';
+	log_dir_name(dir, sizeof dir);
+	DIR *d = opendir(dir);
+	size_t n = strlen(abs + 1);
+	struct dirent *e;
+	while (d && (e = readdir(d)))
+		if (!strncmp(e->d_name, abs + 1, n) &&
+		    !strncmp(e->d_name + n, "_LOG", 4))
+			unlinkat(dirfd(d), e->d_name, 0);
+	if (d)
+		closedir(d);
+	free(abs);
 }
 
 static rocksdb_column_family_handle_t *cfh(struct rkv *s, enum kv_cf cf)
@@ -455,6 +508,8 @@ static void r_close(kv *base)
 		rocksdb_flushoptions_destroy(fo);
 	}
 	db_close(s);
+	if (s->dir && !s->failed)
+		log_dir_clean(s->dir);
 	for (int i = 0; i <= KV_NCF; i++) {
 		if (s->cfopts[i])
 			rocksdb_options_destroy(s->cfopts[i]);
@@ -589,6 +644,8 @@ vol_status kv_rocks_open_mode(const char *dir, enum kv_open_mode mode,
 		"info_log_level=WARN_LEVEL",
 		s->dbopts, &err);
 	rocksdb_options_destroy(base);
+	if (!err)
+		set_log_dir(s->dbopts);
 	if (err || !s->dir) {
 		vol__fail(VOL_EIO, "rocksdb options: %s", err ? err : "no memory");
 		free(err);
