@@ -433,7 +433,9 @@ static vol_status db_open(struct rkv *s)
 	if (!err)
 		return VOL_OK;
 	vol_status st = vol__store_status(err);
-	if (strstr(err, "lock") || strstr(err, "LOCK"))
+	/* RocksDB's own lock ("While lock file: .../LOCK: Resource
+	 * temporarily unavailable"), not "block checksum mismatch". */
+	if (strstr(err, "While lock file") || strstr(err, "/LOCK:"))
 		st = VOL_EBUSY;
 	vol__fail(st, "cannot open the pool's store %s: %s", s->dir, err);
 	free(err);
