@@ -50,6 +50,8 @@ typedef struct fs_vol {
 	char last_error[FS_LAST_ERROR_MAX];
 } fs_vol;
 
+struct ctl_handle;
+
 typedef struct fs {
 	vol_pool *pool;
 	struct fuse_session *se;
@@ -60,6 +62,10 @@ typedef struct fs {
 	int64_t started_ns;
 
 	pthread_mutex_t lock; /* protects everything below */
+	/* Open control-file handles, freed at release, or at the end for
+	 * those whose release never came (a reader that closed just before
+	 * the unmount). */
+	struct ctl_handle *ctl_open;
 	pthread_cond_t closed; /* signalled when some opens drops; CLOCK_MONOTONIC */
 	fs_vol *vols;
 	size_t nvols, capvols;

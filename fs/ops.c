@@ -364,12 +364,16 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
 }
 
+static void ctl_handle_free(fs *f, struct ctl_handle *h);
+
 static void fs_destroy(void *userdata)
 {
 	fs *f = userdata;
 	int err = fs_errno(vol_pool_sync(f->pool));
 	if (err)
 		fs_log(f, LOG_ERR, "final sync failed: %s", strerror(err));
+	while (f->ctl_open) /* releases that never came */
+		ctl_handle_free(f, f->ctl_open);
 }
 
 /* ----------------------------------------------------------- namespace */
@@ -750,7 +754,32 @@ struct ctl_handle {
 	char *text;
 	size_t len;
 	_Atomic bool refused;
+	struct ctl_handle *prev, *next; /* fs.ctl_open, under fs.lock */
 };
+
+static void ctl_handle_link(fs *f, struct ctl_handle *h)
+{
+	pthread_mutex_lock(&f->lock);
+	h->next = f->ctl_open;
+	if (h->next)
+		h->next->prev = h;
+	f->ctl_open = h;
+	pthread_mutex_unlock(&f->lock);
+}
+
+static void ctl_handle_free(fs *f, struct ctl_handle *h)
+{
+	pthread_mutex_lock(&f->lock);
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		f->ctl_open = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	pthread_mutex_unlock(&f->lock);
+	free(h->text);
+	free(h);
+}
 
 static const char *yn(bool b) { return b ? "yes" : "no"; }
 
@@ -1235,10 +1264,9 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fi->fh = (uint64_t)(uintptr_t)h;
 	fi->direct_io = 1;
 	fi->nonseekable = 0;
-	if (fuse_reply_open(req, fi) == -ENOENT) {
-		free(h->text);
-		free(h);
-	}
+	ctl_handle_link(f, h);
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		ctl_handle_free(f, h);
 }
 
 static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -1348,10 +1376,8 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino,
 		block_closed(f, id_of(ino));
 	} else {
 		struct ctl_handle *h = (struct ctl_handle *)(uintptr_t)fi->fh;
-		if (h) {
-			free(h->text);
-			free(h);
-		}
+		if (h)
+			ctl_handle_free(f, h);
 	}
 	fuse_reply_err(req, 0);
 }
