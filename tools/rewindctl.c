@@ -1185,8 +1185,8 @@ static void check_problem(void *ctx, const char *problem)
 }
 
 /* Opens the pool itself (the only command besides init that does): the
- * engine's pool lock refuses while a daemon serves it. No background
- * retention, so nothing is deleted while it looks. */
+ * engine's pool lock refuses while a daemon serves it. Read-only: the check
+ * writes nothing to the pool it looks at (no retention, no barriers). */
 static int cmd_check(int argc, char **argv)
 {
 	const char *pool = NULL;
@@ -1196,6 +1196,7 @@ static int cmd_check(int argc, char **argv)
 		return EXIT_USAGE;
 	vol_pool_opts o;
 	memset(&o, 0, sizeof o);
+	o.read_only = true;
 	vol_pool *p = NULL;
 	vol_status st = vol_pool_open(pool, &o, &p);
 	if (st == VOL_EBUSY) {

@@ -437,6 +437,8 @@ static void space_check(vol_pool *p, uint64_t free_b)
 vol_status pool_enter(vol_pool *p, uint64_t data)
 {
 	kv *s = p->kv;
+	if (p->read_only)
+		return vol__fail(VOL_EINVAL, "the pool was opened read-only");
 	if (p->damaged[0])
 		return vol__fail(VOL_ECORRUPT,
 				 "the pool is damaged, so it is read-only (read "
@@ -1038,9 +1040,12 @@ vol_status vol_pool_open(const char *path, const vol_pool_opts *opts,
 			       "pool %s is in use by another process", path);
 		goto fail;
 	}
-	reserve_open(p);
+	p->read_only = opts->read_only;
+	if (!p->read_only)
+		reserve_open(p);
 	if (!p->kv &&
-	    (st = kv_rocks_open_mode(db, opts->salvage ? KV_SALVAGE : KV_OPEN,
+	    (st = kv_rocks_open_mode(db, opts->read_only ? KV_READONLY
+				     : opts->salvage ? KV_SALVAGE : KV_OPEN,
 				     &p->kv)))
 		goto fail;
 	if (p->kv->ops->failed(p->kv) == VOL_ECORRUPT) /* damaged WAL */
@@ -1053,7 +1058,8 @@ vol_status vol_pool_open(const char *path, const vol_pool_opts *opts,
 		goto fail;
 	}
 	p->budget_default = disk_free_bytes(path) / 4;
-	tighten_modes(path);
+	if (!p->read_only)
+		tighten_modes(path);
 	if (opts->history_budget)
 		p->budget_set = opts->history_budget;
 	if (p->retention_interval_s) {
@@ -1081,8 +1087,9 @@ vol_status vol_pool_close(vol_pool *p)
 	if (!p)
 		return VOL_OK;
 	stop_retention(p);
-	/* A damaged (read-only) pool has nothing to sync. */
-	vol_status st = p->damaged[0] ? VOL_OK : vol_pool_sync(p);
+	/* A read-only or damaged pool has nothing to sync. */
+	vol_status st = p->read_only || p->damaged[0] ? VOL_OK
+						      : vol_pool_sync(p);
 	pool_free(p);
 	return st;
 }

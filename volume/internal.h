@@ -205,6 +205,7 @@ struct vol_pool {
 	/* Set at open when the change log cannot be read: the pool is then
 	 * read-only (pool_enter refuses every change with VOL_ECORRUPT). */
 	char damaged[300];
+	bool read_only;               /* vol_pool_opts.read_only          */
 
 	pthread_mutex_t retention_mu; /* one pass at a time               */
 	pthread_t retention_thread;

@@ -83,7 +83,9 @@ struct kv {
 vol_status kv_rocks_open(const char *dir, bool create, kv **out);
 /* KV_SALVAGE: such a store opens read-only with what precedes the damage,
  * failed for good with VOL_ECORRUPT (failed(); recover() does nothing). */
-enum kv_open_mode { KV_OPEN, KV_CREATE, KV_SALVAGE };
+/* KV_READONLY: writes nothing at all (the WAL is replayed in memory);
+ * writes fail. */
+enum kv_open_mode { KV_OPEN, KV_CREATE, KV_SALVAGE, KV_READONLY };
 vol_status kv_rocks_open_mode(const char *dir, enum kv_open_mode mode,
 			      kv **out);
 

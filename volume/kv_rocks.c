@@ -75,6 +75,7 @@ struct rkv {
 	/* Opened read-only because its WAL is damaged: failed for good
 	 * (recover() does not retry; a salvage open is the way out). */
 	bool damaged;
+	bool read_only; /* KV_READONLY: nothing is ever written */
 };
 
 static void rd_lock(struct rkv *s)
@@ -444,18 +445,21 @@ static vol_status db_open(struct rkv *s)
 	return st;
 }
 
-/* Open read-only with point-in-time WAL recovery: the state up to the
- * first damaged WAL record, writing nothing. */
-static bool db_open_ro(struct rkv *s)
+/* Open read-only, writing nothing: with point-in-time WAL recovery (pit),
+ * the state up to the first damaged WAL record; without, the open fails on
+ * one. On failure vol_errmsg() says why. */
+static bool db_open_ro(struct rkv *s, bool pit)
 {
 	char *err = NULL;
-	rocksdb_options_set_wal_recovery_mode(s->dbopts, 2);
+	rocksdb_options_set_wal_recovery_mode(s->dbopts, pit ? 2 : 0);
 	s->db = rocksdb_open_for_read_only_column_families(
 		s->dbopts, s->dir, KV_NCF + 1, cf_names,
 		(const rocksdb_options_t *const *)s->cfopts, s->cf, 0, &err);
 	rocksdb_options_set_wal_recovery_mode(s->dbopts, 0);
 	if (!err)
 		return true;
+	vol__fail(vol__store_status(err), "cannot open the pool's store %s "
+		  "read-only: %s", s->dir, err);
 	free(err);
 	memset(s->cf, 0, sizeof s->cf);
 	s->db = NULL;
@@ -485,7 +489,7 @@ static vol_status r_recover(kv *base)
 	if (st && !s->db) {
 		/* Keep serving reads: read-only needs no space. The store
 		 * stays failed; the next recover() tries read-write again. */
-		db_open_ro(s);
+		db_open_ro(s, false);
 	}
 	pthread_rwlock_unlock(&s->rw);
 	return st;
@@ -496,7 +500,7 @@ static void r_close(kv *base)
 	struct rkv *s = (struct rkv *)base;
 	if (!s)
 		return;
-	if (s->db && !s->failed) {
+	if (s->db && !s->failed && !s->read_only) {
 		/* A clean close leaves no WAL to replay: the next open is
 		 * quick and every page is in its checksummed table or blob
 		 * file. Best effort: a failure leaves the WAL, which works. */
@@ -510,7 +514,7 @@ static void r_close(kv *base)
 		rocksdb_flushoptions_destroy(fo);
 	}
 	db_close(s);
-	if (s->dir && !s->failed)
+	if (s->dir && !s->failed && !s->read_only)
 		log_dir_clean(s->dir);
 	for (int i = 0; i <= KV_NCF; i++) {
 		if (s->cfopts[i])
@@ -693,6 +697,16 @@ vol_status kv_rocks_open_mode(const char *dir, enum kv_open_mode mode,
 	s->wo_sync = rocksdb_writeoptions_create();
 	rocksdb_writeoptions_set_sync(s->wo_sync, 1);
 
+	if (mode == KV_READONLY) {
+		s->read_only = true;
+		if (!db_open_ro(s, false)) {
+			vol_status st = vol__store_status(vol_errmsg());
+			r_close(&s->base);
+			return st;
+		}
+		*out = &s->base;
+		return VOL_OK;
+	}
 	vol_status st = db_open(s);
 	if (st == VOL_ECORRUPT) {
 		char why[300];
@@ -702,7 +716,7 @@ vol_status kv_rocks_open_mode(const char *dir, enum kv_open_mode mode,
 				      "the salvage mode opens the pool "
 				      "read-only with what precedes the "
 				      "damage: rewindfs -o salvage)", why);
-		} else if (db_open_ro(s)) {
+		} else if (db_open_ro(s, true)) {
 			char *msg = NULL;
 			if (asprintf(&msg, "salvage: opened read-only with "
 					   "what precedes the damage: %s",

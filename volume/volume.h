@@ -92,6 +92,10 @@ typedef struct vol_pool_opts {
 	 * (every change fails with VOL_ECORRUPT; vol_pool_stats says why),
 	 * for the operator to copy the volumes out. */
 	bool salvage;
+	/* Open without writing anything to the pool (for checks): no reserve
+	 * file, no mode changes, no sync at close; every change fails with
+	 * VOL_EINVAL. */
+	bool read_only;
 } vol_pool_opts;
 
 /* Create a new pool in `path` (created with mode 0700 if missing; must be

@@ -2,8 +2,9 @@
 # `rewindctl check POOL`: an unmounted pool holding data and history checks
 # clean (exit 0, "1 volume, 0 problems"); a mounted one is refused with
 # "pool is in use" (exit 1) and keeps being served; a folder that is not a
-# pool fails (exit 1). And rewindctl makes a pool 0700/0600 even under umask
-# 000 (issue 6 item 7). The damaged-pool cases are in damage.sh, wal.sh and log.sh.
+# pool fails (exit 1); check writes nothing to the pool it looks at (every
+# file's bytes and the file list stay as they were). And rewindctl makes a
+# pool 0700/0600 even under umask 000 (issue 6 item 7). The damaged-pool cases are in damage.sh, wal.sh and log.sh.
 . "$(dirname "$0")/../tools/lib.sh" || exit 1
 need_fuse
 
@@ -27,10 +28,13 @@ cmp -s <(tail -c 3M "$T/data") <(tail -c 3M "$MNT/v/volume") ||
 	fail "the mounted pool reads wrong after check was refused"
 
 "$R" umount "$MNT" >/dev/null || fail umount
+before=$(cd "$POOL" && find . -type f -exec sha256sum {} + | sort)
 out=$("$R" check "$POOL") || fail "check of a clean pool exited $?: $out"
 [ "$out" = "1 volume, 0 problems" ] || fail "check of a clean pool printed: $out"
 out=$("$R" check "$POOL" --quiet) || fail "check --quiet exited $?"
 [ -z "$out" ] || fail "check --quiet of a clean pool printed: $out"
+after=$(cd "$POOL" && find . -type f -exec sha256sum {} + | sort)
+[ "$before" = "$after" ] || fail "check changed the pool: $(diff <(echo "$before") <(echo "$after"))"
 bad=$(find "$POOL" \( -type d ! -perm 700 \) -o \( -type f ! -perm 600 \))
 [ -z "$bad" ] || fail "pool files not 0700/0600 after mount and check: $bad"
 
