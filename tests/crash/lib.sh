@@ -113,6 +113,8 @@ trap 'exit 130' INT
 trap 'exit 129' HUP
 
 mkdir -m 1777 "$T/log"
+# The test's stdout, for notes from inside redirected or captured commands.
+exec 9>&1
 
 # Progress with timing: "  N.N s  WHAT" on stdout (meson keeps the log).
 STEP_START=$(date +%s.%N)
@@ -190,7 +192,7 @@ bounded() {
 		fail "$what: still running after $secs s (seed ${SEED:-})"
 	fi
 	wait "$pid" || rc=$?
-	[ $((SECONDS - t0)) -lt 20 ] || step "slow: $what took $((SECONDS - t0)) s"
+	[ $((SECONDS - t0)) -lt 20 ] || step "slow: $what took $((SECONDS - t0)) s" >&9
 	return "$rc"
 }
 
