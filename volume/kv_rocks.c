@@ -571,6 +571,14 @@ static rocksdb_options_t *cf_options(struct rkv *s, int i)
 	rocksdb_block_based_table_options_t *t =
 		rocksdb_block_based_options_create();
 	rocksdb_block_based_options_set_block_cache(t, s->cache);
+	/* Index and filter blocks live in the block cache too, so the
+	 * daemon's memory does not grow with the pool (tests/stress saw
+	 * +44 MB over 7 GB of data without this); L0's stay pinned. */
+	rocksdb_block_based_options_set_cache_index_and_filter_blocks(t, 1);
+	rocksdb_block_based_options_set_cache_index_and_filter_blocks_with_high_priority(
+		t, 1);
+	rocksdb_block_based_options_set_pin_l0_filter_and_index_blocks_in_cache(
+		t, 1);
 	if (i == KV_PAGES + 1) {
 		rocksdb_options_set_write_buffer_size(o, s->page_buffer);
 		rocksdb_block_based_options_set_filter_policy(t, s->filter);

@@ -30,6 +30,7 @@
  * has overwritten still counts as shared. Stated in vol_info's contract as
  * "readable by", which is an upper bound.
  */
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -624,6 +625,9 @@ vol_status vol_retention_run(vol_pool *p, vol_retention_report *out)
 		p->retention_error[0] = 0;
 	pthread_mutex_unlock(&p->mu);
 	pthread_mutex_unlock(&p->retention_mu);
+	/* A pass's plan (one entry per history version the window alone
+	 * keeps) can be large: give the memory back to the system. */
+	malloc_trim(0);
 	if (out)
 		*out = rep;
 	return st;
