@@ -119,6 +119,10 @@ cleanup() {
 	exit "$rc"
 }
 trap cleanup EXIT
+# A signal is a failure: the EXIT trap must not see a status of 0.
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
 # meson's timeout sends SIGTERM: leave through the EXIT trap.
 trap 'exit 143' TERM
 trap 'exit 130' INT

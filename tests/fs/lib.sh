@@ -59,6 +59,10 @@ cleanup() {
 	exit $rc
 }
 trap cleanup EXIT
+# A signal is a failure: the EXIT trap must not see a status of 0.
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
 trap 'exit 1' INT TERM HUP
 
 # Poll for a condition, at most $1 tenths of a second.

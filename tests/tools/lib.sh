@@ -77,6 +77,10 @@ cleanup() {
 	exit "$rc"
 }
 trap cleanup EXIT
+# A signal is a failure: the EXIT trap must not see a status of 0.
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # Does TEXT have a line matching the grep pattern PATTERN? (A here-string,
 # not a pipe: with pipefail, `cmd | grep -q` fails when grep exits early.)
