@@ -72,8 +72,8 @@ struct rkv {
 	 * RocksDB): later writes and syncs fail with it until recover(). */
 	pthread_mutex_t fail_mu;
 	char *failed;
-	/* Opened read-only because its WAL is damaged: failed for good
-	 * (recover() does not retry; a salvage open is the way out). */
+	/* Opened read-only by KV_SALVAGE because its WAL is damaged: failed
+	 * for good (recover() does not retry). */
 	bool damaged;
 	bool read_only; /* KV_READONLY: nothing is ever written */
 };
