@@ -61,8 +61,44 @@ loops_under() {
 	done
 }
 
-# For the cleanup, after the unmounts: the daemons (pids_of_test, defined by
-# each lib.sh) get a bounded time to exit, then SIGTERM, then SIGKILL.
+no_loops_under() { [ -z "$(loops_under)" ]; }
+
+# For the cleanups: detach every loop device backed by a file under $T and
+# wait (bounded) until they are gone.
+detach_loops_under() {
+	local f
+	for f in $(loops_under); do losetup -d "$f"; done
+	wait_for 10 no_loops_under
+}
+
+# The pids of processes whose command line mentions $T (with PIDS_BY_CWD
+# set, also those whose working directory is under $T), except this shell;
+# with "servers", not the rewindfs, fuse2fs and rewindctl processes.
+pids_of_test() {
+	local p pid comm
+	for p in /proc/[0-9]*; do
+		pid=${p#/proc/}
+		[ "$pid" = $$ ] && continue
+		[ "$pid" = "${BASHPID:-$$}" ] && continue
+		if [[ "$({ tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null)" == *"$T"* ]] ||
+			{ [ -n "${PIDS_BY_CWD:-}" ] &&
+				[[ "$(readlink "$p/cwd" 2>/dev/null)" == "$T"/* ]]; }; then
+			if [ "${1:-}" = servers ]; then
+				comm=$(cat "$p/comm" 2>/dev/null) || continue
+				case "$comm" in rewindfs | fuse2fs | rewindctl) continue ;; esac
+			fi
+			echo "$pid"
+		fi
+	done
+}
+
+# Does the daemon's log FILE hold a sanitizer report?
+sanitizer_report() {
+	grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$1" 2>/dev/null
+}
+
+# For the cleanup, after the unmounts: the daemons (pids_of_test) get a
+# bounded time to exit, then SIGTERM, then SIGKILL.
 kill_test_daemons() {
 	local i pids
 	for i in $(seq 1 100); do

@@ -29,27 +29,10 @@ need_fuse() {
 T=$(mktemp -d /tmp/rewindfs-crash.XXXXXX)
 chmod 755 "$T"
 POOL=$T/pool
+# Servers started for the test are found by their working directory too.
+PIDS_BY_CWD=1
 MNT=$T/mnt
 DAEMON=
-
-# The pids of processes whose command line mentions $T or whose working
-# directory is under $T, except this shell; with "servers", not the daemon.
-pids_of_test() {
-	local p pid
-	for p in /proc/[0-9]*; do
-		pid=${p#/proc/}
-		[ "$pid" = $$ ] && continue
-		[ "$pid" = "${BASHPID:-$$}" ] && continue
-		if [[ "$({ tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null)" == *"$T"* ]] ||
-			[[ "$(readlink "$p/cwd" 2>/dev/null)" == "$T"/* ]]; then
-			if [ "${1:-}" = servers ] &&
-				[ "$(cat "$p/comm" 2>/dev/null)" = rewindfs ]; then
-				continue
-			fi
-			echo "$pid"
-		fi
-	done
-}
 
 # Abort the FUSE connection of every rewindfs mount under $T: the kernel
 # fails every request in flight and to come, so blocked processes return.
@@ -62,8 +45,6 @@ abort_fuse_under() {
 	done
 	return 0
 }
-
-no_loops_under() { [ -z "$(loops_under)" ]; }
 
 cleanup() {
 	local rc=$? dir type f pid
@@ -79,13 +60,12 @@ cleanup() {
 		[ "$type" = fuse.rewindfs ] && continue
 		umount "$dir" 2>/dev/null || umount -l "$dir"
 	done
-	for f in $(loops_under); do losetup -d "$f"; done
-	wait_for 10 no_loops_under
+	detach_loops_under
 	mounts_under | while read -r dir type; do
 		wait_for 10 fusermount3 -u "$dir" 2>/dev/null || umount -l "$dir"
 	done
 	kill_test_daemons
-	if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$T/daemon.log" 2>/dev/null; then
+	if sanitizer_report "$T/daemon.log"; then
 		echo "FAIL: sanitizer report in the daemon's log:" >&2
 		grep -A 30 -E 'AddressSanitizer|LeakSanitizer|runtime error:' "$T/daemon.log" >&2
 		rc=1

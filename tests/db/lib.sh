@@ -31,6 +31,8 @@ need_fuse() {
 T=$(mktemp -d /tmp/rewindfs-db.XXXXXX)
 chmod 755 "$T"
 POOL=$T/pool
+# Servers started for the test are found by their working directory too.
+PIDS_BY_CWD=1
 MNT=$T/mnt
 # Logs and sockets, writable by the servers' users.
 mkdir -m 1777 "$T/log" "$T/run"
@@ -47,26 +49,6 @@ free_port() {
 		fi
 	done
 	fail "no free port found"
-}
-
-# The pids of processes whose command line mentions $T or whose working
-# directory is under $T, except this shell. With "servers", leave out the
-# rewindfs daemon and fuse2fs (they go after the unmounts).
-pids_of_test() {
-	local p pid comm
-	for p in /proc/[0-9]*; do
-		pid=${p#/proc/}
-		[ "$pid" = $$ ] && continue
-		[ "$pid" = "${BASHPID:-$$}" ] && continue
-		if [[ "$({ tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null)" == *"$T"* ]] ||
-			[[ "$(readlink "$p/cwd" 2>/dev/null)" == "$T"/* ]]; then
-			if [ "${1:-}" = servers ]; then
-				comm=$(cat "$p/comm" 2>/dev/null) || continue
-				case "$comm" in rewindfs | fuse2fs | rewindctl) continue ;; esac
-			fi
-			echo "$pid"
-		fi
-	done
 }
 
 # Commands run first by the trap, to stop servers cleanly (newest first).

@@ -67,21 +67,6 @@ figure() { echo "figure: $*"; }
 # Seconds between two `date +%s%N` stamps, with milliseconds.
 secs() { local ms=$((($2 - $1) / 1000000)); printf '%d.%03d' $((ms / 1000)) $((ms % 1000)); }
 
-# The pids of processes whose command line mentions $T (the daemon, the
-# filler), except this shell; kill_test_daemons (common.sh) uses it.
-pids_of_test() {
-	local p pid
-	for p in /proc/[0-9]*; do
-		pid=${p#/proc/}
-		[ "$pid" = $$ ] && continue
-		[ "$pid" = "${BASHPID:-$$}" ] && continue
-		if [[ "$({ tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null)" == *"$T"* ]]; then
-			echo "$pid"
-		fi
-	done
-}
-no_loops_under() { [ -z "$(loops_under)" ]; }
-
 # Unmount the pool, stop the daemon, then the disk under it, then its loop
 # device: in this order, or the disk stays busy.
 cleanup() {
@@ -95,9 +80,8 @@ cleanup() {
 	if is_mounted "$DISK"; then
 		wait_for 10 umount "$DISK" 2>/dev/null || umount -l "$DISK"
 	fi
-	for f in $(loops_under); do losetup -d "$f"; done
-	wait_for 10 no_loops_under
-	if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$LOG"; then
+	detach_loops_under
+	if sanitizer_report "$LOG"; then
 		echo "FAIL: sanitizer report in the daemon's log:" >&2
 		rc=1
 	fi

@@ -20,27 +20,11 @@ MNT=$T/mnt
 # stderr (and abort it); the daemon's go to $T/daemon.log, because
 # start_pool runs it in the foreground (once detached, its stderr is gone).
 
-# The pids of processes whose command line mentions $T (daemons, fuse2fs,
-# background writers), except this shell.
-pids_of_test() {
-	local p pid
-	for p in /proc/[0-9]*; do
-		pid=${p#/proc/}
-		[ "$pid" = $$ ] && continue
-		[ "$pid" = "${BASHPID:-$$}" ] && continue
-		if [[ "$({ tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null)" == *"$T"* ]]; then
-			echo "$pid"
-		fi
-	done
-}
-
 # The filesystem type mounted at DIR ("" if none).
 fstype() {
 	awk -v d="$1" '$5 == d { for (i = 7; i < NF; i++) if ($i == "-") t = $(i + 1) }
 		END { print t }' /proc/self/mountinfo
 }
-
-no_loops_under() { [ -z "$(loops_under)" ]; }
 
 cleanup() {
 	local rc=$? dir type f pid
@@ -60,14 +44,13 @@ cleanup() {
 		"$R" detach "$dir" >/dev/null 2>&1 || umount "$dir" 2>/dev/null ||
 			umount -l "$dir"
 	done
-	for f in $(loops_under); do losetup -d "$f"; done
-	wait_for 10 no_loops_under
+	detach_loops_under
 	mounts_under | while read -r dir type; do
 		wait_for 10 fusermount3 -u "$dir" 2>/dev/null || umount -l "$dir"
 	done
 	# Daemons get a bounded time to exit after their unmount, then SIGKILL.
 	kill_test_daemons
-	if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$T/daemon.log" 2>/dev/null; then
+	if sanitizer_report "$T/daemon.log"; then
 		echo "FAIL: sanitizer report in the daemon's log:" >&2
 		cat "$T/daemon.log" >&2
 		rc=1
