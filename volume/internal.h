@@ -265,6 +265,10 @@ int64_t vol_earliest(vol_pool *p, const struct vol *v, int64_t now);
 void fill_info(vol_pool *p, const struct vol *v, vol_info *out);
 
 /* pages.c */
+/* The page key of the first version entry at or after log key k (a bulk
+ * seek in the log family); false if none or the store failed. */
+bool version_seek(vol_pool *p, const uint8_t *k, size_t kn,
+		  uint8_t out[PKEY_LEN]);
 /* Read a byte range of state (tl, bound) into buf (no size check). */
 vol_status pages_read(vol_pool *p, const char *vname, const struct tl *tl,
 		      uint64_t bound, void *buf, uint64_t off, size_t len);

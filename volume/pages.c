@@ -43,6 +43,27 @@ static void reader_close(struct reader *r)
 	r->p->kv->ops->iter_free(r->it);
 }
 
+bool version_seek(vol_pool *p, const uint8_t *k, size_t kn,
+		  uint8_t out[PKEY_LEN])
+{
+	kv *s = p->kv;
+	kv_iter *it = s->ops->iter_new(s, KV_LOG, true);
+	if (!it)
+		return false;
+	s->ops->iter_seek(it, k, kn);
+	bool ok = false;
+	if (s->ops->iter_valid(it)) {
+		size_t n;
+		const uint8_t *key = s->ops->iter_key(it, &n);
+		if (n == VKEY_LEN && key[0] == LT_VERSION) {
+			memcpy(out, key + 1, PKEY_LEN);
+			ok = true;
+		}
+	}
+	s->ops->iter_free(it);
+	return ok;
+}
+
 /* The LSN of the version of page pg that a read of (timeline, bound) would
  * find, from the small version entries of the log family (not the page
  * values): names the version when the store cannot read the page itself.
@@ -50,22 +71,12 @@ static void reader_close(struct reader *r)
 static uint64_t version_lsn(vol_pool *p, uint64_t tl, uint64_t pg,
 			    uint64_t bound)
 {
-	kv *s = p->kv;
-	kv_iter *it = s->ops->iter_new(s, KV_LOG, true);
-	if (!it)
-		return 0;
-	uint8_t pk[PKEY_LEN], vk[VKEY_LEN];
+	uint8_t pk[PKEY_LEN], vk[VKEY_LEN], found[PKEY_LEN];
 	pkey_make(pk, tl, pg, bound);
 	vkey_make(vk, pk);
 	uint64_t lsn = 0;
-	s->ops->iter_seek(it, vk, VKEY_LEN);
-	if (s->ops->iter_valid(it)) {
-		size_t kn;
-		const uint8_t *key = s->ops->iter_key(it, &kn);
-		if (kn == VKEY_LEN && !memcmp(key, vk, 17))
-			pkey_parse(key + 1, NULL, NULL, &lsn);
-	}
-	s->ops->iter_free(it);
+	if (version_seek(p, vk, VKEY_LEN, found) && !memcmp(found, pk, 16))
+		pkey_parse(found, NULL, NULL, &lsn);
 	return lsn;
 }
 

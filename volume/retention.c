@@ -678,10 +678,6 @@ static bool version_entry_ok(vol_pool *p, const uint8_t *pkey, size_t bytes)
 static bool next_version(vol_pool *p, const uint8_t *after,
 			 uint8_t out[PKEY_LEN])
 {
-	kv *s = p->kv;
-	kv_iter *it = s->ops->iter_new(s, KV_LOG, true);
-	if (!it)
-		return false;
 	uint8_t k[VKEY_LEN + 1] = {LT_VERSION};
 	size_t kn = 1;
 	if (after) {
@@ -689,18 +685,7 @@ static bool next_version(vol_pool *p, const uint8_t *after,
 		k[VKEY_LEN] = 0; /* strictly after */
 		kn = VKEY_LEN + 1;
 	}
-	s->ops->iter_seek(it, k, kn);
-	bool ok = false;
-	if (s->ops->iter_valid(it)) {
-		size_t n;
-		const uint8_t *key = s->ops->iter_key(it, &n);
-		if (n == VKEY_LEN && key[0] == LT_VERSION) {
-			memcpy(out, key + 1, PKEY_LEN);
-			ok = true;
-		}
-	}
-	s->ops->iter_free(it);
-	return ok;
+	return version_seek(p, k, kn, out);
 }
 
 struct checker {
