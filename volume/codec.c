@@ -72,7 +72,8 @@ void pval_header(uint8_t h[PVAL_HDR], const uint8_t k[PKEY_LEN],
 }
 
 bool pval_check(const uint8_t k[PKEY_LEN], const uint8_t *v, size_t vn,
-		uint32_t ps, enum pval_kind *kind, int64_t *time_ns)
+		uint32_t ps, enum pval_kind *kind, int64_t *time_ns,
+		uint64_t *data_hash)
 {
 	if (vn < PVAL_HDR)
 		return false;
@@ -87,10 +88,14 @@ bool pval_check(const uint8_t k[PKEY_LEN], const uint8_t *v, size_t vn,
 		dh = pval_data_hash(v + PVAL_HDR, ps);
 	else if (kd == PV_HOLE && vn == PVAL_HDR)
 		dh = 0;
+	else if (kd == PV_REF && vn == PVAL_REF)
+		dh = sum ^ pval_key_hash(k, kd, t);
 	else
 		return false;
 	if ((dh ^ pval_key_hash(k, kd, t)) != sum)
 		return false;
+	if (data_hash)
+		*data_hash = dh;
 	*kind = kd;
 	if (time_ns)
 		*time_ns = t;
@@ -181,11 +186,16 @@ void vkey_make(uint8_t k[VKEY_LEN], const uint8_t pkey[PKEY_LEN])
 }
 
 void put_version(kv *s, kv_batch *b, const uint8_t pkey[PKEY_LEN],
-		 int64_t ns, size_t bytes)
+		 int64_t ns, size_t bytes, const struct pref *ref)
 {
-	uint8_t k[VKEY_LEN], v[16];
+	uint8_t k[VKEY_LEN], v[VVAL_REF_LEN];
 	vkey_make(k, pkey);
 	be64_put(v, (uint64_t)ns);
 	be64_put(v + 8, bytes);
-	s->ops->batch_put(b, KV_LOG, k, VKEY_LEN, v, sizeof v);
+	if (ref) {
+		be64_put(v + 16, ref->seg);
+		be64_put(v + 24, ref->off);
+	}
+	s->ops->batch_put(b, KV_LOG, k, VKEY_LEN, v,
+			  ref ? VVAL_REF_LEN : VVAL_LEN);
 }

@@ -402,6 +402,15 @@ static bool reserve_make(vol_pool *p)
 	return ok;
 }
 
+static void space_short(vol_pool *p);
+
+void pool_space_short(vol_pool *p)
+{
+	pthread_mutex_lock(&p->heal_mu);
+	space_short(p);
+	pthread_mutex_unlock(&p->heal_mu);
+}
+
 /* The store said the disk is full (under heal_mu). */
 static void space_short(vol_pool *p)
 {
@@ -625,7 +634,8 @@ static vol_status read_pool_record(vol_pool *p)
 	if (r.bad)
 		return vol__fail(VOL_ECORRUPT, "%s: the pool record is damaged",
 				 p->path);
-	if (ver != VOL_POOL_VERSION)
+	p->format = ver;
+	if (ver != 1 && ver != VOL_POOL_VERSION)
 		return vol__fail(VOL_ENOTPOOL,
 				 "%s: pool format %llu is not supported",
 				 p->path, (unsigned long long)ver);
@@ -966,6 +976,7 @@ static void pool_free(vol_pool *p)
 {
 	if (p->kv)
 		p->kv->ops->close(p->kv);
+	plog_close(p->plog);
 	for (size_t i = 0; i < p->nvols; i++)
 		vol_free(p->vols[i]);
 	for (struct vol *v = p->grave, *n; v; v = n) {
@@ -984,6 +995,73 @@ static void pool_free(vol_pool *p)
 	pthread_cond_destroy(&p->retention_cv);
 	free(p->path);
 	free(p);
+}
+
+/* The page log's segment size: 1/64 of the disk, 4-64 MiB (a cleaned
+ * segment needs at most half of it free, less than the headroom). */
+static uint64_t seg_bytes_default(const char *path)
+{
+	struct statvfs vfs;
+	uint64_t total = 0;
+	if (statvfs(path, &vfs) == 0)
+		total = (uint64_t)vfs.f_blocks * vfs.f_frsize;
+	uint64_t b = total / 64;
+	if (b < (4u << 20))
+		b = 4u << 20;
+	if (b > (64u << 20))
+		b = 64u << 20;
+	return b;
+}
+
+/* Open the page log and, after a crash, drop the versions whose records
+ * did not survive it (pagelog.c); a version 1 pool becomes version 2. */
+static vol_status plog_start(vol_pool *p, uint64_t seg_bytes)
+{
+	bool ro = p->read_only || p->damaged[0];
+	vol_status st = plog_open(p->path, p->page_size,
+				  seg_bytes ? seg_bytes
+					    : seg_bytes_default(p->path),
+				  ro, &p->plog);
+	if (st || ro)
+		return st;
+	struct pref durable = {0, 0}, end;
+	uint8_t k[1] = {MT_DURABLE};
+	void *v;
+	size_t vn;
+	st = p->kv->ops->get(p->kv, KV_META, k, 1, &v, &vn);
+	if (!st) {
+		if (vn == 16)
+			durable = (struct pref){be64_get(v), be64_get(v + 8)};
+		free(v);
+	} else if (st != VOL_ENOENT) {
+		return st;
+	}
+	p->durable = durable;
+	bool torn;
+	if ((st = plog_recover(p->plog, durable, &end, &torn)))
+		return st;
+	if (torn) {
+		uint64_t dropped;
+		if ((st = pages_drop_dangling(p, end, &dropped)) ||
+		    (st = plog_truncate(p->plog, end)))
+			return st;
+		if (dropped)
+			snprintf(p->store_error, sizeof p->store_error,
+				 "recovered from a crash: %llu page versions "
+				 "written after the last sync were lost",
+				 (unsigned long long)dropped);
+	}
+	if (p->format < VOL_POOL_VERSION) {
+		kv_batch *b = p->kv->ops->batch_new(p->kv);
+		if (!b)
+			return vol__fail(VOL_ENOMEM, "out of memory");
+		put_pool_record(p, b);
+		st = p->kv->ops->write(p->kv, b, true);
+		p->kv->ops->batch_free(b);
+		if (!st)
+			p->format = VOL_POOL_VERSION;
+	}
+	return st;
 }
 
 vol_status vol_pool_open(const char *path, const vol_pool_opts *opts,
@@ -1058,6 +1136,8 @@ vol_status vol_pool_open(const char *path, const vol_pool_opts *opts,
 		goto fail;
 	}
 	p->budget_default = disk_free_bytes(path) / 4;
+	if ((st = plog_start(p, opts->segment_bytes)))
+		goto fail;
 	if (!p->read_only)
 		tighten_modes(path);
 	if (opts->history_budget)
@@ -1114,6 +1194,11 @@ static vol_status sync_barriers(vol_pool *p, struct vol *only, vol_point *out)
 	vol_status st = pool_enter(p, 0);
 	if (st)
 		return st;
+	/* Page bytes first, then the WAL that refers to them (pagelog.c,
+	 * invariant 2). */
+	struct pref durable;
+	if ((st = plog_sync(p->plog, &durable)))
+		return st;
 	kv_batch *b = s->ops->batch_new(s);
 	if (!b)
 		return vol__fail(VOL_ENOMEM, "out of memory");
@@ -1139,6 +1224,14 @@ static vol_status sync_barriers(vol_pool *p, struct vol *only, vol_point *out)
 	}
 	if (out && only)
 		*out = (vol_point){only->tl->id, lsn, now};
+	if (durable.seg != p->durable.seg || durable.off != p->durable.off) {
+		uint8_t k[1] = {MT_DURABLE}, dv[16];
+		be64_put(dv, durable.seg);
+		be64_put(dv + 8, durable.off);
+		s->ops->batch_put(b, KV_META, k, 1, dv, 16);
+		p->durable = durable; /* at worst older than what is synced */
+		n++;
+	}
 	pthread_mutex_unlock(&p->mu);
 
 	st = n ? s->ops->write(s, b, true) : s->ops->sync(s);
@@ -1208,6 +1301,8 @@ vol_status vol_pool_stats_get(vol_pool *p, vol_pool_stats *out)
 		out->disk_free = (uint64_t)vfs.f_bavail * vfs.f_frsize;
 	}
 	out->db_bytes = p->kv->ops->disk_bytes(p->kv);
+	if (p->plog)
+		out->db_bytes += plog_bytes(p->plog);
 	pthread_mutex_lock(&p->heal_mu);
 	out->disk_full = p->low_space;
 	out->reserve_bytes = p->reserve_bytes;

@@ -4,7 +4,8 @@
  * Files: engine.c (pool, volumes, commit, sync, barriers, errors),
  * pages.c (page read/write/discard), branch.c (targets, backtrack, clone,
  * reset, snapshots), retention.c (retention, statistics, check),
- * codec.c (keys and record encodings), kv_rocks.c (the only RocksDB user).
+ * codec.c (keys and record encodings), pagelog.c (the page log: segment
+ * files holding page bytes), kv_rocks.c (the only RocksDB user).
  *
  * Locking (see engine.c for the reasoning):
  *   vol->wmu   serializes changes to one volume (writers do read-modify-write
@@ -27,7 +28,9 @@
 #include "volume.h"
 
 #define VOL_POOL_MAGIC "rewindfs pool"
-#define VOL_POOL_VERSION 1
+/* 2: data pages live in the page log (PV_REF). Version 1 pools (pages
+ * inline in RocksDB, PV_DATA) are still read and written. */
+#define VOL_POOL_VERSION 2
 #define VOL_MARKER_FILE "rewindfs-pool"
 #define VOL_DB_DIR "db"
 #define LSN_MAX UINT64_MAX
@@ -48,16 +51,22 @@ void pkey_make(uint8_t k[PKEY_LEN], uint64_t tl, uint64_t page, uint64_t lsn);
 void pkey_parse(const uint8_t *k, uint64_t *tl, uint64_t *page,
 		uint64_t *lsn);
 
-/* Page value: header then (for data) the page. */
-enum pval_kind { PV_DATA = 1, PV_HOLE = 2 };
+/* Page value: header then the page (PV_DATA, pools of version 1), nothing
+ * (PV_HOLE), or where the page is in the page log (PV_REF: segment(8)
+ * offset(8)). */
+enum pval_kind { PV_DATA = 1, PV_HOLE = 2, PV_REF = 3 };
 #define PVAL_HDR 24 /* kind(1) pad(7) time(8) checksum(8) */
+#define PVAL_REF (PVAL_HDR + 16)
 uint64_t pval_data_hash(const void *page, uint32_t ps);
 /* Fill a header for a version at key k; data_hash is 0 for holes. */
 void pval_header(uint8_t h[PVAL_HDR], const uint8_t k[PKEY_LEN],
 		 enum pval_kind kind, int64_t time_ns, uint64_t data_hash);
-/* Verify a stored value; on success *kind and (data) *data point into v. */
+/* Verify a stored value. PV_DATA and PV_HOLE are verified whole; for
+ * PV_REF only the layout is, and *data_hash is the hash the page in the
+ * log must have (the header's checksum binds it to key, kind and time). */
 bool pval_check(const uint8_t k[PKEY_LEN], const uint8_t *v, size_t vn,
-		uint32_t ps, enum pval_kind *kind, int64_t *time_ns);
+		uint32_t ps, enum pval_kind *kind, int64_t *time_ns,
+		uint64_t *data_hash);
 
 void be64_put(uint8_t *p, uint64_t v);
 uint64_t be64_get(const uint8_t *p);
@@ -71,6 +80,8 @@ enum meta_tag {
 	MT_SEG = 'S',      /* S vol lsn             -> segment              */
 	MT_HIST = 'H',     /* H vol seq             -> backtrack record     */
 	MT_SNAP = 'N',     /* N vol name            -> snapshot             */
+	MT_DURABLE = 'L',  /* L                     -> page log durable point
+	                    *                          segment(8) offset(8)   */
 };
 /* log CF keys */
 enum log_tag {
@@ -82,9 +93,15 @@ enum log_tag {
  * and deleted with it: retention scans these small entries instead of the
  * page values (which BlobDB would have to read from the blob files). */
 #define VKEY_LEN (1 + PKEY_LEN)
+/* Version entry value: time(8) bytes(8), then for PV_REF versions the
+ * reference (segment(8) offset(8)): the cleaner counts live bytes per
+ * segment from these. */
+#define VVAL_LEN 16
+#define VVAL_REF_LEN 32
+struct pref;
 void vkey_make(uint8_t k[VKEY_LEN], const uint8_t pkey[PKEY_LEN]);
 void put_version(kv *s, kv_batch *b, const uint8_t pkey[PKEY_LEN],
-		 int64_t ns, size_t bytes);
+		 int64_t ns, size_t bytes, const struct pref *ref);
 enum change_kind {
 	CH_CREATE = 1, CH_WRITE, CH_DISCARD, CH_RESIZE, CH_BACKTRACK, CH_CLONE,
 	CH_RESET, CH_DELETE, CH_RENAME, CH_SNAPSHOT, CH_WINDOW,
@@ -113,6 +130,11 @@ uint64_t rd_u64(struct rd *r);
 void rd_str(struct rd *r, char *out, size_t cap);
 
 /* ------------------------------------------------------------ state */
+
+/* Where a record is in the page log (pagelog.c). */
+struct pref {
+	uint64_t seg, off;
+};
 
 struct szrec {
 	uint64_t lsn, size;
@@ -170,6 +192,8 @@ struct vol {
 
 struct vol_pool {
 	kv *kv;
+	struct plog *plog;
+	uint64_t format;        /* VOL_POOL_VERSION when opened writable   */
 	char *path;
 	int lockfd;
 	uint32_t page_size;
@@ -178,6 +202,7 @@ struct vol_pool {
 
 	pthread_mutex_t mu;     /* protects everything below              */
 	uint64_t lsn;           /* newest committed LSN                   */
+	struct pref durable;    /* page log durable point last recorded    */
 	int64_t last_ns;        /* clock clamp: never goes backwards      */
 	uint64_t next_id;       /* volumes and timelines share it         */
 	int64_t created_ns;
@@ -220,6 +245,9 @@ struct vol_pool {
  * anything else) is refused with VOL_ENOSPC while the pool's disk is short
  * of space. */
 vol_status pool_enter(vol_pool *p, uint64_t data);
+/* A page-log append found the disk full (holding no lock): page writes
+ * stop until space comes back, as when the store fails so. */
+void pool_space_short(vol_pool *p);
 int64_t pool_now(vol_pool *p);                 /* under mu */
 struct vol *vol_find(vol_pool *p, vol_id id);  /* under mu */
 struct vol *vol_find_name(vol_pool *p, const char *name); /* under mu */
@@ -273,6 +301,54 @@ bool version_seek(vol_pool *p, const uint8_t *k, size_t kn,
 vol_status pages_read(vol_pool *p, const char *vname, const struct tl *tl,
 		      uint64_t bound, void *buf, uint64_t off, size_t len);
 
+/* The versions that refer to page-log records at or after `end` (lost by
+ * a crash of the machine: see pagelog.c) are deleted, with a synced
+ * write. *dropped counts them. */
+vol_status pages_drop_dangling(vol_pool *p, struct pref end,
+			       uint64_t *dropped);
+
+/* pagelog.c: see the design note there. All calls are thread-safe. */
+#define PREC_HDR 64
+struct plog;
+/* Open POOL/pages (created unless read_only); segments roll over past
+ * seg_bytes. */
+vol_status plog_open(const char *pool, uint32_t ps, uint64_t seg_bytes,
+		     bool read_only, struct plog **out);
+void plog_close(struct plog *l);
+size_t plog_rec_len(const struct plog *l); /* PREC_HDR + page size */
+void plog_rec_header(uint8_t h[PREC_HDR], uint32_t ps,
+		     const uint8_t pkey[PKEY_LEN], int64_t ns,
+		     uint64_t data_hash);
+/* Append n records of plog_rec_len bytes (header by plog_rec_header, then
+ * the page), all into one segment; refs[i] says where record i went.
+ * VOL_ENOSPC / VOL_EIO: nothing usable was appended. */
+vol_status plog_append(struct plog *l, uint8_t *const *recs, size_t n,
+		       struct pref *refs);
+/* Hold across reading references from the store and their records. */
+void plog_read_lock(struct plog *l);
+void plog_read_unlock(struct plog *l);
+/* Read the record at ref into rec (plog_rec_len bytes; the page is at
+ * rec + PREC_HDR) and verify that it holds version pkey with data_hash.
+ * VOL_ECORRUPT (damaged, missing, another version), VOL_EIO. */
+vol_status plog_read(struct plog *l, struct pref ref,
+		     const uint8_t pkey[PKEY_LEN], uint64_t data_hash,
+		     uint8_t *rec);
+/* Make every record appended so far durable; *durable is the append
+ * position it covers. */
+vol_status plog_sync(struct plog *l, struct pref *durable);
+/* At open: check the records after the durable point; *valid_end is the
+ * end of the intact ones and *torn tells whether anything follows it. */
+vol_status plog_recover(struct plog *l, struct pref durable,
+			struct pref *valid_end, bool *torn);
+/* Cut the log at end (later segments removed). */
+vol_status plog_truncate(struct plog *l, struct pref end);
+uint64_t plog_active(struct plog *l);      /* id of the segment appended to */
+/* Every segment as (id, size); *out malloc'ed. */
+size_t plog_list(struct plog *l, struct pref **out);
+uint64_t plog_bytes(struct plog *l);
+/* Unlink a sealed segment: waits for readers (see pagelog.c). */
+vol_status plog_remove(struct plog *l, uint64_t id);
+
 /* branch.c */
 vol_status resolve_locked(vol_pool *p, struct vol *v, const vol_target *t,
 			  vol_point *out);
@@ -283,5 +359,15 @@ vol_status keep_from(vol_pool *p, const struct vol *v, int64_t earliest,
 
 /* retention.c */
 void *retention_main(void *arg);
+
+/* cleaner.c: after a retention pass (under retention_mu), give back the
+ * page-log space of deleted versions: sealed segments [lo, hi) with
+ * live[id - lo] bytes of records still referred to. */
+struct seglive {
+	uint64_t lo, hi;
+	uint64_t *live;
+};
+vol_status plog_clean(vol_pool *p, const struct seglive *sl,
+		      vol_retention_report *rep);
 
 #endif /* REWINDFS_INTERNAL_H */

@@ -14,6 +14,8 @@
  * the volume can change them meanwhile), then put into one batch with its
  * LSN under pool->mu. All-zero pages are stored as hole markers (a 24-byte
  * header, no page bytes), so discards and zero writes cost no page storage.
+ * The bytes of the other pages are appended to the page log (pagelog.c)
+ * under pool->mu, before the batch that refers to them is written.
  * A write never reads or overwrites an older version.
  */
 #include <stdio.h>
@@ -28,19 +30,44 @@ struct reader {
 	vol_pool *p;
 	kv_iter *it;
 	const char *vname;
+	uint8_t *rec;           /* one page-log record                     */
 };
 
+/* Holds the page log's read lock until reader_close (pagelog.c, 3). */
 static vol_status reader_open(struct reader *r, vol_pool *p, const char *vname)
 {
 	r->p = p;
 	r->vname = vname;
+	r->rec = malloc(plog_rec_len(p->plog));
+	if (!r->rec)
+		return vol__fail(VOL_ENOMEM, "out of memory");
+	plog_read_lock(p->plog);
 	r->it = p->kv->ops->iter_new(p->kv, KV_PAGES, false);
-	return r->it ? VOL_OK : vol__fail(VOL_ENOMEM, "out of memory");
+	if (!r->it) {
+		plog_read_unlock(p->plog);
+		free(r->rec);
+		return vol__fail(VOL_ENOMEM, "out of memory");
+	}
+	return VOL_OK;
 }
 
 static void reader_close(struct reader *r)
 {
 	r->p->kv->ops->iter_free(r->it);
+	plog_read_unlock(r->p->plog);
+	free(r->rec);
+}
+
+/* The page of a PV_REF value v (verified) into out. */
+static vol_status ref_read(struct plog *l, const uint8_t *key,
+			   const uint8_t *v, uint64_t data_hash, uint8_t *rec,
+			   uint8_t *out, uint32_t ps)
+{
+	struct pref ref = {be64_get(v + PVAL_HDR), be64_get(v + PVAL_HDR + 8)};
+	vol_status st = plog_read(l, ref, key, data_hash, rec);
+	if (!st)
+		memcpy(out, rec + PREC_HDR, ps);
+	return st;
 }
 
 bool version_seek(vol_pool *p, const uint8_t *k, size_t kn,
@@ -111,22 +138,33 @@ static vol_status page_lookup(struct reader *r, const struct tl *tl,
 			if (kn == PKEY_LEN && !memcmp(key, k, 16)) {
 				const uint8_t *v = o->iter_value(r->it, &vn);
 				enum pval_kind kind;
-				uint64_t lsn;
+				uint64_t lsn, dh;
 				pkey_parse(key, NULL, NULL, &lsn);
-				if (!pval_check(key, v, vn, ps, &kind, NULL))
-					return vol__fail(
-						VOL_ECORRUPT,
-						"volume %s page %llu lsn %llu "
-						"(timeline %llu): checksum "
-						"mismatch, stored page is "
-						"corrupted", r->vname,
-						(unsigned long long)pg,
-						(unsigned long long)lsn,
-						(unsigned long long)t->id);
-				if (kind == PV_DATA)
+				vol_status st = VOL_OK;
+				if (!pval_check(key, v, vn, ps, &kind, NULL, &dh))
+					st = vol__fail(VOL_ECORRUPT,
+						       "checksum mismatch, "
+						       "stored page is "
+						       "corrupted");
+				else if (kind == PV_REF)
+					st = ref_read(r->p->plog, key, v, dh,
+						      r->rec, out, ps);
+				else if (kind == PV_DATA)
 					memcpy(out, v + PVAL_HDR, ps);
 				else
 					memset(out, 0, ps);
+				if (st) {
+					char why[256];
+					snprintf(why, sizeof why, "%s",
+						 vol_errmsg());
+					return vol__fail(
+						st,
+						"volume %s page %llu lsn %llu "
+						"(timeline %llu): %s", r->vname,
+						(unsigned long long)pg,
+						(unsigned long long)lsn,
+						(unsigned long long)t->id, why);
+				}
 				return VOL_OK;
 			}
 		}
@@ -241,11 +279,13 @@ struct stage {
 	uint32_t ps;
 	size_t n, cap;          /* data pages                              */
 	uint64_t *pageno;
-	uint8_t *vals;          /* n slots of PVAL_HDR + ps                */
+	uint8_t *vals;          /* n page-log records (PREC_HDR + ps)      */
 	uint64_t *hash;         /* 0 and kind hole for all-zero pages      */
 	uint8_t *kind;
 	uint64_t *holes;        /* extra hole markers                      */
 	size_t nholes;
+	uint8_t **recs;         /* the data pages' records, for the log    */
+	struct pref *refs;      /* where the log put them                  */
 };
 
 static void stage_free(struct stage *s)
@@ -255,6 +295,8 @@ static void stage_free(struct stage *s)
 	free(s->hash);
 	free(s->kind);
 	free(s->holes);
+	free(s->recs);
+	free(s->refs);
 }
 
 static vol_status stage_init(struct stage *s, uint32_t ps, size_t cap)
@@ -265,10 +307,13 @@ static vol_status stage_init(struct stage *s, uint32_t ps, size_t cap)
 	if (!cap)
 		return VOL_OK;
 	s->pageno = malloc(cap * sizeof *s->pageno);
-	s->vals = malloc(cap * (PVAL_HDR + (size_t)ps));
+	s->vals = malloc(cap * (PREC_HDR + (size_t)ps));
 	s->hash = malloc(cap * sizeof *s->hash);
 	s->kind = malloc(cap);
-	if (!s->pageno || !s->vals || !s->hash || !s->kind) {
+	s->recs = malloc(cap * sizeof *s->recs);
+	s->refs = malloc(cap * sizeof *s->refs);
+	if (!s->pageno || !s->vals || !s->hash || !s->kind || !s->recs ||
+	    !s->refs) {
 		stage_free(s);
 		return vol__fail(VOL_ENOMEM, "out of memory");
 	}
@@ -277,7 +322,7 @@ static vol_status stage_init(struct stage *s, uint32_t ps, size_t cap)
 
 static uint8_t *stage_data(struct stage *s, size_t i)
 {
-	return s->vals + i * (PVAL_HDR + (size_t)s->ps) + PVAL_HDR;
+	return s->vals + i * (PREC_HDR + (size_t)s->ps) + PREC_HDR;
 }
 
 static bool all_zero(const uint8_t *d, uint32_t n)
@@ -298,33 +343,57 @@ static void stage_seal(struct stage *s)
 			s->kind[i] = PV_HOLE;
 			s->hash[i] = 0;
 		} else {
-			s->kind[i] = PV_DATA;
+			s->kind[i] = PV_REF;
 			s->hash[i] = pval_data_hash(d, s->ps);
 		}
 	}
 }
 
-/* Put every staged version at (tl, lsn, now). Under pool->mu. */
-static void stage_put(vol_pool *p, kv_batch *b, struct stage *s, uint64_t tl,
-		      uint64_t lsn, int64_t now)
+/* Append the staged data pages at (tl, lsn, now) to the page log and put
+ * every staged version. Under pool->mu. */
+static vol_status stage_put(vol_pool *p, kv_batch *b, struct stage *s,
+			    uint64_t tl, uint64_t lsn, int64_t now)
 {
 	const struct kv_ops *o = p->kv->ops;
 	uint8_t k[PKEY_LEN];
+	size_t nd = 0;
+	for (size_t i = 0; i < s->n; i++)
+		if (s->kind[i] == PV_REF) {
+			uint8_t *rec = stage_data(s, i) - PREC_HDR;
+			pkey_make(k, tl, s->pageno[i], lsn);
+			plog_rec_header(rec, s->ps, k, now, s->hash[i]);
+			s->recs[nd++] = rec;
+		}
+	vol_status st = plog_append(p->plog, s->recs, nd, s->refs);
+	if (st)
+		return st;
+	size_t rl = plog_rec_len(p->plog);
+	nd = 0;
 	for (size_t i = 0; i < s->n; i++) {
-		uint8_t *v = stage_data(s, i) - PVAL_HDR;
+		uint8_t v[PVAL_REF];
 		pkey_make(k, tl, s->pageno[i], lsn);
 		pval_header(v, k, s->kind[i], now, s->hash[i]);
-		size_t vn = s->kind[i] == PV_DATA ? PVAL_HDR + s->ps : PVAL_HDR;
-		o->batch_put(b, KV_PAGES, k, PKEY_LEN, v, vn);
-		put_version(p->kv, b, k, now, PKEY_LEN + vn);
+		if (s->kind[i] == PV_REF) {
+			struct pref *r = &s->refs[nd++];
+			be64_put(v + PVAL_HDR, r->seg);
+			be64_put(v + PVAL_HDR + 8, r->off);
+			o->batch_put(b, KV_PAGES, k, PKEY_LEN, v, PVAL_REF);
+			put_version(p->kv, b, k, now, PKEY_LEN + PVAL_REF + rl,
+				    r);
+		} else {
+			o->batch_put(b, KV_PAGES, k, PKEY_LEN, v, PVAL_HDR);
+			put_version(p->kv, b, k, now, PKEY_LEN + PVAL_HDR,
+				    NULL);
+		}
 	}
 	uint8_t h[PVAL_HDR];
 	for (size_t i = 0; i < s->nholes; i++) {
 		pkey_make(k, tl, s->holes[i], lsn);
 		pval_header(h, k, PV_HOLE, now, 0);
 		o->batch_put(b, KV_PAGES, k, PKEY_LEN, h, PVAL_HDR);
-		put_version(p->kv, b, k, now, PKEY_LEN + PVAL_HDR);
+		put_version(p->kv, b, k, now, PKEY_LEN + PVAL_HDR, NULL);
 	}
+	return VOL_OK;
 }
 
 /* Stage the byte range [off, off+len) of the volume's head: `src` bytes, or
@@ -471,8 +540,8 @@ static vol_status stage_commit(vol_pool *p, struct vol *v, struct stage *s,
 	int64_t now = pool_now(p);
 	vol_status st = VOL_OK;
 	bool resize = new_size != v->size;
-	stage_put(p, b, s, v->tl->id, lsn, now);
-	if (resize) {
+	st = stage_put(p, b, s, v->tl->id, lsn, now);
+	if (!st && resize) {
 		uint8_t k[32], sv[8];
 		be64_put(sv, new_size);
 		kvs->ops->batch_put(b, KV_META, k,
@@ -495,6 +564,49 @@ static vol_status stage_commit(vol_pool *p, struct vol *v, struct stage *s,
 	}
 	pthread_mutex_unlock(&p->mu);
 	kvs->ops->batch_free(b);
+	if (st == VOL_ENOSPC)
+		pool_space_short(p);
+	return st;
+}
+
+vol_status pages_drop_dangling(vol_pool *p, struct pref end,
+			       uint64_t *dropped)
+{
+	kv *s = p->kv;
+	const struct kv_ops *o = s->ops;
+	*dropped = 0;
+	kv_iter *it = o->iter_new(s, KV_PAGES, true);
+	kv_batch *b = o->batch_new(s);
+	if (!it || !b) {
+		if (it)
+			o->iter_free(it);
+		if (b)
+			o->batch_free(b);
+		return vol__fail(VOL_ENOMEM, "out of memory");
+	}
+	uint8_t from[PKEY_LEN] = {0};
+	for (o->iter_seek(it, from, PKEY_LEN); o->iter_valid(it);
+	     o->iter_next(it)) {
+		size_t kn, vn;
+		const uint8_t *k = o->iter_key(it, &kn);
+		const uint8_t *v = o->iter_value(it, &vn);
+		if (kn != PKEY_LEN || vn != PVAL_REF || v[0] != PV_REF)
+			continue;
+		uint64_t seg = be64_get(v + PVAL_HDR);
+		uint64_t off = be64_get(v + PVAL_HDR + 8);
+		if (seg < end.seg || (seg == end.seg && off < end.off))
+			continue;
+		uint8_t vk[VKEY_LEN];
+		vkey_make(vk, k);
+		o->batch_del(b, KV_PAGES, k, PKEY_LEN);
+		o->batch_del(b, KV_LOG, vk, VKEY_LEN);
+		(*dropped)++;
+	}
+	vol_status st = o->iter_status(it);
+	o->iter_free(it);
+	if (!st && *dropped)
+		st = o->write(s, b, true);
+	o->batch_free(b);
 	return st;
 }
 

@@ -96,6 +96,7 @@ struct plan {
 	struct death *deaths;
 	size_t ndeaths, capdeaths;
 	uint64_t bytes_pages, bytes_history;
+	struct seglive segs;    /* live bytes per sealed page-log segment  */
 };
 
 static void plan_free(struct plan *pl)
@@ -108,6 +109,7 @@ static void plan_free(struct plan *pl)
 	free(pl->vols);
 	free(pl->snaps);
 	free(pl->deaths);
+	free(pl->segs.live);
 	memset(pl, 0, sizeof *pl);
 }
 
@@ -368,6 +370,23 @@ static vol_status scan(vol_pool *p, struct plan *pl, kv_batch **b,
 {
 	kv *s = p->kv;
 	const struct kv_ops *o = s->ops;
+	/* Segments sealed before the scan's snapshot hold only versions it
+	 * sees (appends and their batches happen together under pool->mu),
+	 * apart from the cleaner's own moves, which run in this thread. */
+	struct pref *segs = NULL;
+	size_t nsegs = plog_list(p->plog, &segs);
+	struct seglive *sl = &pl->segs;
+	if (nsegs > 1) {
+		sl->lo = segs[0].seg;
+		sl->hi = segs[nsegs - 1].seg;
+		sl->live = calloc(sl->hi - sl->lo, sizeof *sl->live);
+		if (!sl->live) {
+			free(segs);
+			return vol__fail(VOL_ENOMEM, "out of memory");
+		}
+	}
+	free(segs);
+	uint64_t rl = plog_rec_len(p->plog);
 	kv_iter *it = o->iter_new(s, KV_LOG, true);
 	if (!it)
 		return vol__fail(VOL_ENOMEM, "out of memory");
@@ -384,7 +403,7 @@ static vol_status scan(vol_pool *p, struct plan *pl, kv_batch **b,
 		if (kn < 1 || k[0] != LT_VERSION)
 			break;
 		const uint8_t *v = o->iter_value(it, &vn);
-		if (kn != VKEY_LEN || vn != 16) {
+		if (kn != VKEY_LEN || (vn != VVAL_LEN && vn != VVAL_REF_LEN)) {
 			st = vol__fail(VOL_ECORRUPT, "bad version entry in the "
 				       "log");
 			break;
@@ -403,13 +422,18 @@ static vol_status scan(vol_pool *p, struct plan *pl, kv_batch **b,
 		rep->versions_scanned++;
 		int64_t ns = (int64_t)be64_get(v);
 		uint64_t bytes = be64_get(v + 8);
-		/* Unknown timeline: created after the plan, or being dropped. */
+		/* Unknown timeline: created after the plan. Not live: dropped
+		 * whole in finish(). */
 		if (w && w->live && !decide(pl, w, lsn, next, next_ns, bytes)) {
 			o->batch_del(*b, KV_PAGES, pk, PKEY_LEN);
 			o->batch_del(*b, KV_LOG, k, kn);
 			rep->versions_deleted++;
 			rep->bytes_deleted += bytes;
 			st = flush(s, b, false);
+		} else if ((!w || w->live) && vn == VVAL_REF_LEN) {
+			uint64_t seg = be64_get(v + 16);
+			if (seg >= sl->lo && seg < sl->hi)
+				sl->live[seg - sl->lo] += rl;
 		}
 		next = lsn;
 		next_ns = ns;
@@ -615,6 +639,9 @@ vol_status vol_retention_run(vol_pool *p, vol_retention_report *out)
 		pthread_mutex_unlock(&p->mu);
 	}
 	rep.budget_alert = cutoff != 0 || (budget && pl.bytes_history > budget);
+	/* Give back the page-log space of what the pass deleted. */
+	if (!st)
+		st = plog_clean(p, &pl.segs, &rep);
 	plan_free(&pl);
 	pthread_mutex_lock(&p->mu);
 	p->last_retention_ns = pool_now(p);
@@ -660,7 +687,10 @@ static const char *owner_name(vol_pool *p, const struct tl *t)
 	return v ? v->name : "(deleted volume)";
 }
 
-static bool version_entry_ok(vol_pool *p, const uint8_t *pkey, size_t bytes)
+/* The version entry of pkey says `bytes` and, for a PV_REF version, the
+ * same reference as its value `pv`. */
+static bool version_entry_ok(vol_pool *p, const uint8_t *pkey, size_t bytes,
+			     const uint8_t *pv, enum pval_kind kind)
 {
 	uint8_t k[VKEY_LEN];
 	void *v;
@@ -668,7 +698,11 @@ static bool version_entry_ok(vol_pool *p, const uint8_t *pkey, size_t bytes)
 	vkey_make(k, pkey);
 	if (p->kv->ops->get(p->kv, KV_LOG, k, VKEY_LEN, &v, &vn))
 		return false;
-	bool ok = vn == 16 && be64_get((uint8_t *)v + 8) == bytes;
+	const uint8_t *e = v;
+	bool ok = kind == PV_REF
+			  ? vn == VVAL_REF_LEN && !memcmp(e + 16, pv + PVAL_HDR, 16)
+			  : vn == VVAL_LEN;
+	ok = ok && be64_get(e + 8) == bytes;
 	free(v);
 	return ok;
 }
@@ -694,6 +728,7 @@ struct checker {
 	void *ctx;
 	uint64_t n;
 	uint64_t pool_lsn;
+	uint8_t *rec;           /* a page-log record                       */
 };
 
 static void problem(struct checker *c, const char *fmt, ...)
@@ -783,15 +818,29 @@ static void check_version(struct checker *c, const uint8_t *k,
 	bool orphan;
 	tl_owner(p, tl, vname, sizeof vname, &orphan);
 	enum pval_kind kind;
+	uint64_t dh;
+	size_t bytes = PKEY_LEN + vn;
 	if (orphan)
 		problem(c, "page %llu lsn %llu: timeline %llu does not exist",
 			(unsigned long long)pg, (unsigned long long)lsn,
 			(unsigned long long)tl);
-	else if (!pval_check(k, v, vn, p->page_size, &kind, NULL))
+	else if (!pval_check(k, v, vn, p->page_size, &kind, NULL, &dh))
 		problem(c, "volume %s page %llu lsn %llu (timeline %llu): "
 			"checksum mismatch", vname, (unsigned long long)pg,
 			(unsigned long long)lsn, (unsigned long long)tl);
-	else if (!version_entry_ok(p, k, PKEY_LEN + vn))
+	else if (kind == PV_REF &&
+		 plog_read(p->plog,
+			   (struct pref){be64_get(v + PVAL_HDR),
+					 be64_get(v + PVAL_HDR + 8)},
+			   k, dh, c->rec))
+		problem(c, "volume %s page %llu lsn %llu (timeline %llu): %s",
+			vname, (unsigned long long)pg, (unsigned long long)lsn,
+			(unsigned long long)tl, vol_errmsg());
+	else if (!version_entry_ok(p, k,
+				   bytes + (kind == PV_REF
+						    ? plog_rec_len(p->plog)
+						    : 0),
+				   v, kind))
 		problem(c, "volume %s page %llu lsn %llu (timeline %llu): its "
 			"version entry in the log is missing or wrong", vname,
 			(unsigned long long)pg, (unsigned long long)lsn,
@@ -881,8 +930,14 @@ vol_status vol_check(vol_pool *p, vol_check_fn fn, void *ctx,
 		     uint64_t *problems)
 {
 	struct checker c = {.p = p, .fn = fn, .ctx = ctx};
+	if (!(c.rec = malloc(plog_rec_len(p->plog))))
+		return vol__fail(VOL_ENOMEM, "out of memory");
 	check_meta(&c);
+	/* Shared: the cleaner cannot remove a segment under the scan. */
+	plog_read_lock(p->plog);
 	vol_status st = check_pages(&c);
+	plog_read_unlock(p->plog);
+	free(c.rec);
 	if (!st)
 		st = check_log(&c);
 	if (problems)

@@ -96,6 +96,9 @@ typedef struct vol_pool_opts {
 	 * file, no mode changes, no sync at close; every change fails with
 	 * VOL_EINVAL. */
 	bool read_only;
+	/* Tests: the page log's segment size in bytes; 0 = the default (1/64
+	 * of the pool's disk, 4-64 MiB). */
+	uint64_t segment_bytes;
 } vol_pool_opts;
 
 /* Create a new pool in `path` (created with mode 0700 if missing; must be
@@ -134,7 +137,7 @@ typedef struct vol_pool_stats {
 	uint64_t bytes_pages;         /* stored page bytes (last pass)    */
 	uint64_t bytes_history;       /* of which history (last pass)     */
 	uint64_t disk_total, disk_free; /* the pool's filesystem          */
-	uint64_t db_bytes;            /* RocksDB's SST, blob, memtables  */
+	uint64_t db_bytes;            /* page log + RocksDB's files      */
 	int64_t last_retention_ns;    /* 0 = never                        */
 	bool budget_alert;            /* history over budget, or a window
 	                               * was shrunk because of it         */
@@ -308,6 +311,9 @@ typedef struct vol_retention_report {
 	uint64_t bytes_pages, bytes_history;
 	bool budget_alert;
 	int64_t cutoff_ns; /* the budget's cutoff, 0 = budget not binding */
+	/* The page log's cleaner: segments unlinked, live bytes moved out of
+	 * mostly dead segments first. */
+	uint64_t segments_removed, bytes_moved;
 } vol_retention_report;
 
 /* One retention pass now (the background thread calls the same). Deletes

@@ -2,6 +2,7 @@
  * tutil.c - helpers shared by the cmocka tests of volume/ (see tutil.h).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -220,8 +221,51 @@ vol_target tu_now(void)
  * store has a fixed-prefix extractor). */
 static const uint8_t zero_key[24];
 
+/* A data version's value: the page inline (pools of format 1) or a
+ * reference into the page log (kind 3, 40 bytes: header, segment, offset). */
+static bool is_ref(const uint8_t *v, size_t vn)
+{
+	return vn == 40 && v[0] == 3;
+}
+
+static bool is_data(const uint8_t *v, size_t vn, size_t ps)
+{
+	return vn >= ps || is_ref(v, vn);
+}
+
+static uint64_t be64(const uint8_t *p)
+{
+	uint64_t x = 0;
+	for (int i = 0; i < 8; i++)
+		x = x << 8 | p[i];
+	return x;
+}
+
+/* Flip one byte of the page-log record that value v refers to: byte `at`
+ * of the record (its 64-byte header, then the page). */
+static void flip_record(const char *pool_path, const uint8_t *v, size_t at)
+{
+	char seg[600];
+	snprintf(seg, sizeof(seg), "%s/pages/%016llx.seg", pool_path,
+		 (unsigned long long)be64(v + 24));
+	int fd = open(seg, O_RDWR);
+	assert_true(fd >= 0);
+	off_t o = (off_t)(be64(v + 32) + at);
+	uint8_t c;
+	assert_int_equal(pread(fd, &c, 1, o), 1);
+	c ^= 0x5a;
+	assert_int_equal(pwrite(fd, &c, 1, o), 1);
+	close(fd);
+}
+
 void tu_corrupt_page_value(const char *pool_path, unsigned nth,
 			   size_t min_len, long pos, uint8_t key_out[24])
+{
+	tu_corrupt(pool_path, nth, min_len, pos, -1, key_out);
+}
+
+void tu_corrupt(const char *pool_path, unsigned nth, size_t ps, long pos,
+		long rec_pos, uint8_t key_out[24])
 {
 	char db[512];
 	kv *s = NULL;
@@ -240,18 +284,27 @@ void tu_corrupt_page_value(const char *pool_path, unsigned nth,
 		const void *k = s->ops->iter_key(it, &kn);
 		const uint8_t *v = s->ops->iter_value(it, &vn);
 
-		if (vn < min_len || seen++ != nth)
+		if (!is_data(v, vn, ps) || seen++ != nth)
 			continue;
-		size_t at = pos < 0 ? vn - (size_t)(-pos) : (size_t)pos;
-		assert_true(at < vn);
-		uint8_t *nv = malloc(vn);
-		assert_non_null(nv);
-		memcpy(nv, v, vn);
-		nv[at] ^= 0x5a;
 		if (key_out != NULL) {
 			assert_true(kn >= 24);
 			memcpy(key_out, k, 24);
 		}
+		/* pos counts in the logical value: 24-byte header + page */
+		size_t len = is_ref(v, vn) ? 24 + ps : vn;
+		size_t at = pos < 0 ? len - (size_t)(-pos) : (size_t)pos;
+		assert_true(at < len);
+		if (is_ref(v, vn) && (rec_pos >= 0 || at >= 24)) {
+			flip_record(pool_path, v,
+				    rec_pos >= 0 ? (size_t)rec_pos
+						 : 64 + (at - 24));
+			done = true;
+			break;
+		}
+		uint8_t *nv = malloc(vn);
+		assert_non_null(nv);
+		memcpy(nv, v, vn);
+		nv[at] ^= 0x5a;
 		kv_batch *b = s->ops->batch_new(s);
 		s->ops->batch_put(b, KV_PAGES, k, kn, nv, vn);
 		free(nv);
@@ -266,8 +319,7 @@ void tu_corrupt_page_value(const char *pool_path, unsigned nth,
 		s->ops->iter_free(it);
 	s->ops->close(s);
 	if (!done)
-		fail_msg("no page value #%u of length >= %zu to corrupt", nth,
-			 min_len);
+		fail_msg("no data page version #%u to corrupt", nth);
 }
 
 unsigned long tu_count_page_values(const char *pool_path, size_t min_len)
@@ -286,8 +338,8 @@ unsigned long tu_count_page_values(const char *pool_path, size_t min_len)
 	     s->ops->iter_next(it)) {
 		size_t vn;
 
-		s->ops->iter_value(it, &vn);
-		if (vn >= min_len)
+		const uint8_t *v = s->ops->iter_value(it, &vn);
+		if (is_data(v, vn, min_len))
 			n++;
 	}
 	OK(s->ops->iter_status(it));

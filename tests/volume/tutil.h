@@ -98,7 +98,13 @@ vol_target tu_now(void);
  * key_out if not NULL); fails the test if there is no such value. */
 void tu_corrupt_page_value(const char *pool_path, unsigned nth,
 			   size_t min_len, long pos, uint8_t key_out[24]);
-/* Count values in the pages column family with length >= min_len. */
+/* The same with the page size ps: flips byte `pos` of the logical value
+ * (24-byte header, then the page; in the pages family or the page log), or,
+ * with rec_pos >= 0, byte rec_pos of the version's page-log record. */
+void tu_corrupt(const char *pool_path, unsigned nth, size_t ps, long pos,
+		long rec_pos, uint8_t key_out[24]);
+/* Count data page versions (inline of >= min_len bytes, or in the page
+ * log) in the pages column family. */
 unsigned long tu_count_page_values(const char *pool_path, size_t min_len);
 
 #endif /* REWINDFS_TUTIL_H */

@@ -1,0 +1,295 @@
+/*
+ * test_pagelog.c - the page log (volume/pagelog.c, cleaner.c): damaged and
+ * missing records are VOL_ECORRUPT naming the version, a crash that tears
+ * the records after the last sync loses only those writes, and the cleaner
+ * gives back the space of deleted versions while every readable point
+ * (head, snapshots) reads back the same bytes, before and after a reopen.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kv.h"
+#include "tutil.h"
+
+#define PS 4096
+#define SEG (64 * 1024) /* small segments: many roll-overs */
+#define REC (64 + PS)
+
+static int setup_small(void **state)
+{
+	struct fx *f = fx_new(0);
+	OK(vol_pool_close(f->p));
+	f->opts.segment_bytes = SEG;
+	OK(vol_pool_open(f->path, &f->opts, &f->p));
+	*state = f;
+	return 0;
+}
+
+/* Segment files in POOL/pages, and their total size. */
+static unsigned seg_files(const char *pool, uint64_t *bytes)
+{
+	char dir[512];
+	snprintf(dir, sizeof(dir), "%s/pages", pool);
+	DIR *d = opendir(dir);
+	assert_non_null(d);
+	unsigned n = 0;
+	*bytes = 0;
+	for (struct dirent *e; (e = readdir(d));) {
+		if (!strstr(e->d_name, ".seg"))
+			continue;
+		char f[800];
+		struct stat sb;
+		snprintf(f, sizeof(f), "%s/%.255s", dir, e->d_name);
+		assert_int_equal(stat(f, &sb), 0);
+		*bytes += (uint64_t)sb.st_size;
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* The page log's newest segment file. */
+static void last_seg(const char *pool, char *out, size_t cap)
+{
+	char dir[512];
+	snprintf(dir, sizeof(dir), "%s/pages", pool);
+	DIR *d = opendir(dir);
+	assert_non_null(d);
+	char best[256] = "";
+	for (struct dirent *e; (e = readdir(d));)
+		if (strstr(e->d_name, ".seg") && strcmp(e->d_name, best) > 0)
+			snprintf(best, sizeof(best), "%s", e->d_name);
+	closedir(d);
+	assert_true(best[0]);
+	snprintf(out, cap, "%s/%s", dir, best);
+}
+
+static void expect_corrupt_named(vol_pool *p, vol_id a, uint64_t page,
+				 uint64_t lsn)
+{
+	uint8_t r[PS];
+	size_t got;
+	char page_s[32], lsn_s[32];
+	ST(VOL_ECORRUPT, vol_read(p, a, r, page * PS, PS, &got));
+	const char *m = vol_errmsg();
+	snprintf(page_s, sizeof(page_s), "page %" PRIu64, page);
+	snprintf(lsn_s, sizeof(lsn_s), "lsn %" PRIu64, lsn);
+	if (!strstr(m, "victim") || !strstr(m, page_s) || !strstr(m, lsn_s))
+		fail_msg("\"%s\" does not name volume victim, %s, %s", m,
+			 page_s, lsn_s);
+}
+
+/* A flipped byte in a record's header (the key it names) or page. */
+static void record_damage(struct fx *f, long rec_pos)
+{
+	vol_id a;
+	uint8_t w[2 * PS], r[PS];
+	size_t got;
+	uint64_t problems = 0;
+	OK(vol_create(f->p, "victim", 2 * PS, &a));
+	tu_fill(w, PS, 1);
+	OK(vol_write(f->p, a, w, 0, PS));
+	tu_fill(w + PS, PS, 2);
+	OK(vol_write(f->p, a, w + PS, PS, PS));
+	uint64_t lsn = vol_pool_lsn(f->p);
+	OK(vol_pool_close(f->p));
+	f->p = NULL;
+	tu_corrupt(f->path, 1, PS, 0, rec_pos, NULL); /* page 1 */
+	OK(vol_pool_open(f->path, &f->opts, &f->p));
+	OK(vol_read(f->p, a, r, 0, PS, &got));
+	assert_memory_equal(r, w, PS);
+	expect_corrupt_named(f->p, a, 1, lsn);
+	OK(vol_check(f->p, NULL, NULL, &problems));
+	assert_int_equal(problems, 1);
+}
+
+static void test_record_header_damaged(void **state)
+{
+	record_damage(*state, 20); /* inside the key the header names */
+}
+
+static void test_record_page_damaged(void **state)
+{
+	record_damage(*state, 64 + PS - 1);
+}
+
+/* A segment file that is gone: its pages fail, the others read. */
+static void test_segment_missing(void **state)
+{
+	struct fx *f = *state;
+	vol_id a;
+	static uint8_t w[64 * PS], r[PS];
+	size_t got;
+	uint64_t problems = 0;
+	OK(vol_create(f->p, "victim", sizeof(w), &a));
+	tu_fill(w, sizeof(w), 5);
+	for (int i = 0; i < 64; i++) /* one record per change: in order */
+		OK(vol_write(f->p, a, w + i * PS, (uint64_t)i * PS, PS));
+	OK(vol_pool_close(f->p));
+	f->p = NULL;
+	char seg[700];
+	snprintf(seg, sizeof(seg), "%s/pages/%016x.seg", f->path, 1);
+	assert_int_equal(unlink(seg), 0);
+	OK(vol_pool_open(f->path, &f->opts, &f->p));
+	/* Page 0 was the first record of segment 1 (change lsn 2). */
+	expect_corrupt_named(f->p, a, 0, 2);
+	OK(vol_read(f->p, a, r, 63 * PS, PS, &got));
+	assert_memory_equal(r, w + 63 * PS, PS);
+	OK(vol_check(f->p, NULL, NULL, &problems));
+	unsigned per_seg = SEG / REC;
+	assert_int_equal(problems, per_seg);
+}
+
+/* The page log's durable point in the pool's store (what a sync records
+ * with its barrier), moved by hand. */
+static void set_durable(const char *pool, uint64_t seg, uint64_t off)
+{
+	char db[512];
+	kv *s;
+	snprintf(db, sizeof(db), "%s/db", pool);
+	OK(kv_rocks_open(db, false, &s));
+	uint8_t k = 'L', v[16];
+	for (int i = 0; i < 8; i++) {
+		v[i] = (uint8_t)(seg >> (56 - 8 * i));
+		v[8 + i] = (uint8_t)(off >> (56 - 8 * i));
+	}
+	kv_batch *b = s->ops->batch_new(s);
+	s->ops->batch_put(b, KV_META, &k, 1, v, sizeof(v));
+	OK(s->ops->write(s, b, true));
+	s->ops->batch_free(b);
+	s->ops->close(s);
+}
+
+/* A crash of the machine after the store made B's changes durable (a
+ * memtable flush, a later WAL write) but before the sync that would have
+ * made B's records durable: the log lost B's last record. The versions
+ * that refer to lost records go (as a disk loses unflushed writes); the
+ * rest reads back and check finds nothing wrong. */
+static void test_torn_tail_recovered(void **state)
+{
+	struct fx *f = *state;
+	static uint8_t a_[8 * PS], b_[8 * PS], want[8 * PS], r[8 * PS];
+	tu_fill(a_, sizeof(a_), 7);
+	tu_fill(b_, sizeof(b_), 8);
+	vol_id a;
+	OK(vol_create(f->p, "victim", sizeof(a_), &a));
+	OK(vol_write(f->p, a, a_, 0, sizeof(a_))); /* segment 1 */
+	OK(vol_sync(f->p, a, NULL));
+	OK(vol_write(f->p, a, b_, 0, sizeof(b_))); /* segment 2 */
+	OK(vol_pool_close(f->p));
+	f->p = NULL;
+	set_durable(f->path, 1, 8 * REC); /* B's sync never happened */
+	char seg[700];
+	last_seg(f->path, seg, sizeof(seg));
+	struct stat sb;
+	assert_int_equal(stat(seg, &sb), 0);
+	assert_int_equal(sb.st_size, 8 * REC);
+	assert_int_equal(truncate(seg, sb.st_size - REC / 2), 0);
+	OK(vol_pool_open(f->path, &f->opts, &f->p));
+	memcpy(want, b_, 7 * PS); /* B's first seven pages survived */
+	memcpy(want + 7 * PS, a_ + 7 * PS, PS);
+	size_t got;
+	OK(vol_read(f->p, a, r, 0, sizeof(r), &got));
+	assert_memory_equal(r, want, sizeof(r));
+	vol_pool_stats st;
+	OK(vol_pool_stats_get(f->p, &st));
+	if (!strstr(st.store_error, "1 page versions"))
+		fail_msg("store_error \"%s\" does not say what was lost",
+			 st.store_error);
+	uint64_t problems = 9;
+	OK(vol_check(f->p, NULL, NULL, &problems));
+	assert_int_equal(problems, 0);
+	/* Appends go on after the cut. */
+	OK(vol_write(f->p, a, a_, 0, PS));
+	fx_reopen(f);
+	memcpy(want, a_, PS);
+	OK(vol_read(f->p, a, r, 0, sizeof(r), &got));
+	assert_memory_equal(r, want, sizeof(r));
+	OK(vol_check(f->p, NULL, NULL, &problems));
+	assert_int_equal(problems, 0);
+}
+
+/* Overwrites with no history: the cleaner drops dead segments and moves
+ * the live records of mostly dead ones; a snapshot keeps its bytes. */
+static void test_cleaner(void **state)
+{
+	struct fx *f = *state;
+	vol_id a;
+	static uint8_t w[16 * PS], snap_want[16 * PS], r[16 * PS];
+	size_t got;
+	vol_retention_report rep;
+	OK(vol_create(f->p, "victim", sizeof(w), &a));
+	OK(vol_window_set(f->p, a, 0));
+	tu_fill(w, sizeof(w), 9);
+	OK(vol_write(f->p, a, w, 0, sizeof(w))); /* segment 1: 16 records */
+	memcpy(snap_want, w, sizeof(w));
+	vol_target now = tu_now();
+	OK(vol_snapshot_create(f->p, a, "keep", &now, NULL));
+	f->clk.now += 1000000000;
+	for (int round = 0; round < 40; round++) {
+		/* Pages 2..15 over and over (a segment each); 0 and 1 stay. */
+		tu_fill(w + 2 * PS, 14 * PS, 100 + (uint64_t)round);
+		OK(vol_write(f->p, a, w + 2 * PS, 2 * PS, 14 * PS));
+		OK(vol_sync(f->p, a, NULL)); /* a barrier: older rounds die */
+		f->clk.now += 1000000000;
+	}
+	uint64_t before, after;
+	unsigned nbefore = seg_files(f->path, &before);
+	assert_int_equal(nbefore, 41);
+	OK(vol_retention_run(f->p, &rep));
+	/* Rounds 1-39 are dead; the snapshot holds segment 1, the head the
+	 * active segment. */
+	assert_int_equal(rep.segments_removed, 39);
+	assert_int_equal(rep.bytes_moved, 0);
+	assert_int_equal(seg_files(f->path, &after), 2);
+	tu_assert_content(f->p, a, w, sizeof(w));
+	vol_snapshot *sn;
+	size_t nsn;
+	OK(vol_snapshot_list(f->p, a, &sn, &nsn));
+	assert_int_equal(nsn, 1);
+	OK(vol_read_point(f->p, a, &sn[0].point, r, 0, sizeof(r), &got));
+	free(sn);
+	assert_memory_equal(r, snap_want, sizeof(r));
+	/* Without the snapshot, segment 1 holds 2 live records of 16: they
+	 * are appended to the log (a new segment: the active one is too full
+	 * for them) and segment 1 goes. */
+	OK(vol_snapshot_delete(f->p, a, "keep"));
+	f->clk.now += 1000000000;
+	OK(vol_retention_run(f->p, &rep));
+	assert_int_equal(rep.segments_removed, 1);
+	assert_int_equal(rep.bytes_moved, 2 * REC);
+	assert_int_equal(seg_files(f->path, &after), 2);
+	assert_int_equal(after, (14 + 2) * REC);
+	tu_assert_content(f->p, a, w, sizeof(w));
+	uint64_t problems = 9;
+	OK(vol_check(f->p, NULL, NULL, &problems));
+	assert_int_equal(problems, 0);
+	fx_reopen(f);
+	OK(vol_read(f->p, a, r, 0, sizeof(r), &got));
+	assert_memory_equal(r, w, sizeof(r));
+	OK(vol_check(f->p, NULL, NULL, &problems));
+	assert_int_equal(problems, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_record_header_damaged,
+						fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_record_page_damaged,
+						fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_segment_missing,
+						setup_small, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_torn_tail_recovered,
+						setup_small, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_cleaner, setup_small,
+						fx_teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,280 @@
+/*
+ * cleaner.c - giving back the page log's space.
+ *
+ * DESIGN
+ * Retention deletes versions in RocksDB; their records stay in the page
+ * log's segments. After each retention pass (which counted, from the
+ * version entries it kept, the live bytes of every sealed segment), the
+ * cleaner:
+ *   1. picks the segments with no live record (free to drop) and those
+ *      less than half live (worth moving: their live records are copied to
+ *      the active segment and the references updated, oldest data first),
+ *      moving at most MOVE_BUDGET bytes per pass;
+ *   2. makes the pass's deletions and its own moves durable (the page log,
+ *      then the WAL);
+ *   3. unlinks the segments that nothing refers to any more.
+ * Moving a record keeps its header (it names the version, not a place) and
+ * writes the same value with the new reference and the same version entry
+ * with the new reference, in one batch: a reader sees the old or the new
+ * place, both valid until step 3, which waits for readers (pagelog.c).
+ * Only retention deletes versions and it runs in this thread, so a version
+ * found by the cleaner's scan still exists when it is moved.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define MOVE_BUDGET (256ull << 20)
+#define MOVE_CHUNK 256
+
+struct victim {
+	uint64_t seg, live, size;
+};
+
+struct moving {
+	uint8_t pkey[PKEY_LEN];
+	struct pref ref;
+};
+
+static int victim_cmp(const void *a, const void *b)
+{
+	const struct victim *x = a, *y = b;
+	/* emptiest first (live/size), then oldest */
+	unsigned __int128 l = (unsigned __int128)x->live * y->size,
+			  r = (unsigned __int128)y->live * x->size;
+	if (l != r)
+		return l < r ? -1 : 1;
+	return x->seg < y->seg ? -1 : x->seg > y->seg;
+}
+
+static int moving_cmp(const void *a, const void *b)
+{
+	const struct moving *x = a, *y = b;
+	if (x->ref.seg != y->ref.seg)
+		return x->ref.seg < y->ref.seg ? -1 : 1;
+	return x->ref.off < y->ref.off ? -1 : x->ref.off > y->ref.off;
+}
+
+static bool is_victim(const struct victim *v, size_t n, uint64_t seg)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (v[mid].seg < seg)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && v[lo].seg == seg;
+}
+
+static int seg_cmp(const void *a, const void *b)
+{
+	const struct victim *x = a, *y = b;
+	return x->seg < y->seg ? -1 : x->seg > y->seg;
+}
+
+/* The live records of the segments in v (sorted by id) from the version
+ * entries. */
+static vol_status collect(vol_pool *p, const struct victim *v, size_t nv,
+			  struct moving **out, size_t *n)
+{
+	kv *s = p->kv;
+	const struct kv_ops *o = s->ops;
+	size_t cap = 0;
+	*out = NULL;
+	*n = 0;
+	kv_iter *it = o->iter_new(s, KV_LOG, true);
+	if (!it)
+		return vol__fail(VOL_ENOMEM, "out of memory");
+	vol_status st = VOL_OK;
+	uint8_t tag = LT_VERSION;
+	for (o->iter_seek(it, &tag, 1); o->iter_valid(it); o->iter_next(it)) {
+		size_t kn, vn;
+		const uint8_t *k = o->iter_key(it, &kn);
+		if (kn < 1 || k[0] != LT_VERSION)
+			break;
+		const uint8_t *e = o->iter_value(it, &vn);
+		if (kn != VKEY_LEN || vn != VVAL_REF_LEN)
+			continue;
+		uint64_t seg = be64_get(e + 16);
+		if (!is_victim(v, nv, seg))
+			continue;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 1024;
+			struct moving *m = realloc(*out, cap * sizeof *m);
+			if (!m) {
+				st = vol__fail(VOL_ENOMEM, "out of memory");
+				break;
+			}
+			*out = m;
+		}
+		struct moving *m = &(*out)[(*n)++];
+		memcpy(m->pkey, k + 1, PKEY_LEN);
+		m->ref = (struct pref){seg, be64_get(e + 24)};
+	}
+	if (!st)
+		st = o->iter_status(it);
+	o->iter_free(it);
+	if (!st && *n)
+		qsort(*out, *n, sizeof **out, moving_cmp);
+	return st;
+}
+
+/* Move up to MOVE_CHUNK records m[0..n): read and verify, append, point
+ * the versions at the copies. A record that cannot be read stays where it
+ * is; *bad_seg is set to its segment (which must then stay). */
+static vol_status move_chunk(vol_pool *p, const struct moving *m, size_t n,
+			     uint8_t *recs, uint64_t *moved,
+			     struct victim *v, size_t nv)
+{
+	kv *s = p->kv;
+	const struct kv_ops *o = s->ops;
+	size_t rl = plog_rec_len(p->plog);
+	uint8_t *ptrs[MOVE_CHUNK], vals[MOVE_CHUNK][PVAL_REF];
+	uint8_t ents[MOVE_CHUNK][VVAL_REF_LEN];
+	const uint8_t *keys[MOVE_CHUNK];
+	struct pref refs[MOVE_CHUNK];
+	size_t k = 0;
+	vol_status st = VOL_OK;
+	plog_read_lock(p->plog);
+	for (size_t i = 0; i < n && !st; i++) {
+		void *val = NULL, *ent = NULL;
+		size_t vn = 0, en = 0;
+		uint8_t vk[VKEY_LEN];
+		vkey_make(vk, m[i].pkey);
+		vol_status g = o->get(s, KV_PAGES, m[i].pkey, PKEY_LEN, &val,
+				      &vn);
+		if (!g)
+			g = o->get(s, KV_LOG, vk, VKEY_LEN, &ent, &en);
+		enum pval_kind kind;
+		uint64_t dh;
+		if (g == VOL_ENOENT) {
+			/* gone meanwhile: nothing to move */
+		} else if (g) {
+			st = g;
+		} else if (vn == PVAL_REF && en == VVAL_REF_LEN &&
+			   pval_check(m[i].pkey, val, vn, p->page_size, &kind,
+				      NULL, &dh) && kind == PV_REF &&
+			   be64_get((uint8_t *)val + PVAL_HDR) == m[i].ref.seg &&
+			   be64_get((uint8_t *)val + PVAL_HDR + 8) ==
+				   m[i].ref.off &&
+			   !plog_read(p->plog, m[i].ref, m[i].pkey, dh,
+				      recs + k * rl)) {
+			ptrs[k] = recs + k * rl;
+			memcpy(vals[k], val, PVAL_REF);
+			memcpy(ents[k], ent, VVAL_REF_LEN);
+			keys[k] = m[i].pkey;
+			k++;
+		} else {
+			/* Damaged: leave it (check reports it) and keep its
+			 * segment. */
+			for (size_t j = 0; j < nv; j++)
+				if (v[j].seg == m[i].ref.seg)
+					v[j].live = UINT64_MAX;
+		}
+		free(val);
+		free(ent);
+	}
+	plog_read_unlock(p->plog);
+	if (st || !k)
+		return st;
+	if ((st = plog_append(p->plog, ptrs, k, refs)))
+		return st;
+	kv_batch *b = o->batch_new(s);
+	if (!b)
+		return vol__fail(VOL_ENOMEM, "out of memory");
+	for (size_t i = 0; i < k; i++) {
+		be64_put(vals[i] + PVAL_HDR, refs[i].seg);
+		be64_put(vals[i] + PVAL_HDR + 8, refs[i].off);
+		be64_put(ents[i] + 16, refs[i].seg);
+		be64_put(ents[i] + 24, refs[i].off);
+		uint8_t vk[VKEY_LEN];
+		vkey_make(vk, keys[i]);
+		o->batch_put(b, KV_PAGES, keys[i], PKEY_LEN, vals[i], PVAL_REF);
+		o->batch_put(b, KV_LOG, vk, VKEY_LEN, ents[i], VVAL_REF_LEN);
+	}
+	st = o->write(s, b, false);
+	o->batch_free(b);
+	if (!st)
+		*moved += k * rl;
+	return st;
+}
+
+vol_status plog_clean(vol_pool *p, const struct seglive *sl,
+		      vol_retention_report *rep)
+{
+	if (p->read_only || p->damaged[0] || !sl->live)
+		return VOL_OK;
+	struct pref *segs = NULL;
+	size_t nsegs = plog_list(p->plog, &segs);
+	struct victim *v = malloc((nsegs ? nsegs : 1) * sizeof *v);
+	if (!segs || !v) {
+		free(segs);
+		free(v);
+		return vol__fail(VOL_ENOMEM, "out of memory");
+	}
+	size_t nv = 0, nfree = 0;
+	for (size_t i = 0; i < nsegs; i++) {
+		uint64_t id = segs[i].seg, size = segs[i].off;
+		if (id < sl->lo || id >= sl->hi)
+			continue;
+		uint64_t live = sl->live[id - sl->lo];
+		if (!live)
+			nfree++;
+		if (live * 2 < size || !live)
+			v[nv++] = (struct victim){id, live, size};
+	}
+	free(segs);
+	/* Which of the half-dead ones to move this pass. */
+	qsort(v, nv, sizeof *v, victim_cmp);
+	uint64_t budget = MOVE_BUDGET;
+	size_t keep = 0;
+	while (keep < nv && (v[keep].live <= budget || !v[keep].live)) {
+		budget -= v[keep].live;
+		keep++;
+	}
+	nv = keep;
+	if (!nv) {
+		free(v);
+		return VOL_OK;
+	}
+	qsort(v, nv, sizeof *v, seg_cmp);
+	vol_status mst = VOL_OK;
+	if (nv > nfree) {
+		struct moving *m = NULL;
+		size_t nm = 0;
+		uint8_t *recs = malloc(MOVE_CHUNK * plog_rec_len(p->plog));
+		if (!recs)
+			mst = vol__fail(VOL_ENOMEM, "out of memory");
+		if (!mst)
+			mst = collect(p, v, nv, &m, &nm);
+		for (size_t i = 0; i < nm && !mst; i += MOVE_CHUNK)
+			mst = move_chunk(p, m + i,
+					 nm - i < MOVE_CHUNK ? nm - i
+							     : MOVE_CHUNK,
+					 recs, &rep->bytes_moved, v, nv);
+		free(m);
+		free(recs);
+		if (mst) /* keep every segment not yet empty */
+			for (size_t i = 0; i < nv; i++)
+				if (v[i].live)
+					v[i].live = UINT64_MAX;
+	}
+	/* Durable before any segment goes (pagelog.c, invariant 3). */
+	struct pref durable;
+	vol_status st = plog_sync(p->plog, &durable);
+	if (!st)
+		st = p->kv->ops->sync(p->kv);
+	for (size_t i = 0; i < nv && !st; i++) {
+		if (v[i].live == UINT64_MAX)
+			continue;
+		if (!(st = plog_remove(p->plog, v[i].seg)))
+			rep->segments_removed++;
+	}
+	if (!st)
+		st = mst;
+	free(v);
+	return st;
+}

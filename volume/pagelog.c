@@ -1,0 +1,656 @@
+/*
+ * pagelog.c - the page log: where page bytes live.
+ *
+ * DESIGN
+ * Page bytes do not go through RocksDB. Each data page version is one
+ * record appended to the pool's page log, a folder of segment files
+ * POOL/pages/<16 hex digits>.seg, and the version's value in the pages
+ * family holds only its header and a reference (segment, offset). So a
+ * written page costs one write of its bytes (plus a 64-byte record header),
+ * not two (RocksDB's WAL, then a blob file), and its checksum is one xxh3
+ * instead of RocksDB's software CRC32c twice plus LZ4.
+ *
+ * Record: a 64-byte header, then the page.
+ *   0 magic "RWPL"  4 page size  8 page key (24)  32 time  40 xxh3 of page
+ *   48 zero  56 xxh3 of bytes 0..55
+ * The header names the version it holds, so a reference that points at
+ * the wrong place fails verification, and a segment can be read alone
+ * (recovery, the cleaner, `rewindctl check`).
+ *
+ * Invariants (each kept by the function named):
+ *  1. A record is written (pwrite) before any RocksDB write refers to it:
+ *     the engine appends under pool->mu before writing its batch
+ *     (pages.c, stage_commit). A killed process therefore never leaves a
+ *     reference to bytes that were not written.
+ *  2. Records referred to by a synced WAL record of a barrier are durable:
+ *     plog_sync fdatasyncs every segment written since its last call
+ *     before the engine syncs the WAL (engine.c, sync_barriers), and the
+ *     same batch records the position it made durable ("durable point").
+ *  3. A segment is unlinked only after no synced or unsynced reference to
+ *     it can remain (retention.c, the cleaner: the deletions and moves are
+ *     synced first) and no reader is between reading a reference and
+ *     reading its record (plog_remove takes the read lock exclusively;
+ *     readers hold it shared from before they read references until they
+ *     have read the records).
+ *  4. Appends go to the newest segment only; a segment, once sealed (a
+ *     newer one exists), never changes again.
+ * After a crash of the machine, records after the durable point may be
+ * missing or torn while RocksDB (its WAL, or a flushed table) still refers
+ * to them: plog_recover finds the end of the valid records and the engine
+ * drops the versions that point past it (pages.c, pages_drop_dangling), as
+ * a disk loses writes that were not flushed.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "internal.h"
+
+#define PLOG_DIR "pages"
+#define PREC_MAGIC 0x4c505752u /* "RWPL" little-endian */
+
+struct pseg {
+	uint64_t id;
+	int fd;
+	uint64_t size;          /* bytes of records (the append position)  */
+};
+
+struct plog {
+	char *dir;
+	uint32_t ps;
+	uint64_t seg_bytes;     /* roll over past this                     */
+	bool read_only;
+	/* Lock order: smu, rw, amu, tmu.
+	 * rw: readers hold it shared from reading a reference to reading its
+	 * record; plog_remove and plog_truncate (which close descriptors)
+	 * hold it exclusively. */
+	pthread_rwlock_t rw;
+	/* amu: one append at a time, and the sync bookkeeping. A failed
+	 * append leaves the position where it was: the next one writes over
+	 * the torn bytes. */
+	pthread_mutex_t amu;
+	uint64_t unsynced_from; /* lowest segment id with unsynced bytes   */
+	bool dirty;
+	/* smu: one plog_sync at a time, so that a call returns only when
+	 * everything appended before it is durable (a concurrent call that
+	 * found nothing dirty must not return early). Before rw and amu. */
+	pthread_mutex_t smu;
+	/* tmu: the table (held briefly: lookups copy what they need). */
+	pthread_mutex_t tmu;
+	struct pseg *segs;      /* sorted by id; the last one is active    */
+	size_t nsegs, capsegs;
+};
+
+size_t plog_rec_len(const struct plog *l)
+{
+	return PREC_HDR + l->ps;
+}
+
+static void le32_put(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t le32_get(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+void plog_rec_header(uint8_t h[PREC_HDR], uint32_t ps,
+		     const uint8_t pkey[PKEY_LEN], int64_t ns,
+		     uint64_t data_hash)
+{
+	memset(h, 0, PREC_HDR);
+	le32_put(h, PREC_MAGIC);
+	le32_put(h + 4, ps);
+	memcpy(h + 8, pkey, PKEY_LEN);
+	be64_put(h + 32, (uint64_t)ns);
+	be64_put(h + 40, data_hash);
+	be64_put(h + 56, XXH3_64bits(h, 56));
+}
+
+/* A record's header is intact (and for page size ps). */
+static bool rec_header_ok(const uint8_t *h, uint32_t ps)
+{
+	return le32_get(h) == PREC_MAGIC && le32_get(h + 4) == ps &&
+	       !be64_get(h + 48) && be64_get(h + 56) == XXH3_64bits(h, 56);
+}
+
+static void seg_name(char *out, size_t cap, const char *dir, uint64_t id)
+{
+	snprintf(out, cap, "%s/%016" PRIx64 ".seg", dir, id);
+}
+
+static struct pseg *pseg_find(struct plog *l, uint64_t id)
+{
+	size_t lo = 0, hi = l->nsegs;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (l->segs[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < l->nsegs && l->segs[lo].id == id ? &l->segs[lo] : NULL;
+}
+
+static vol_status pseg_push(struct plog *l, uint64_t id, int fd, uint64_t size)
+{
+	if (l->nsegs == l->capsegs) {
+		size_t cap = l->capsegs ? l->capsegs * 2 : 16;
+		struct pseg *n = realloc(l->segs, cap * sizeof *n);
+		if (!n)
+			return vol__fail(VOL_ENOMEM, "out of memory");
+		l->segs = n;
+		l->capsegs = cap;
+	}
+	l->segs[l->nsegs++] = (struct pseg){id, fd, size};
+	return VOL_OK;
+}
+
+static vol_status seg_open(struct plog *l, uint64_t id, bool create, int *fd)
+{
+	char name[4096];
+	seg_name(name, sizeof name, l->dir, id);
+	int flags = l->read_only ? O_RDONLY : O_RDWR;
+	if (create)
+		flags |= O_CREAT | O_EXCL;
+	*fd = open(name, flags | O_CLOEXEC, 0600);
+	if (*fd < 0)
+		return vol__fail(errno == ENOSPC ? VOL_ENOSPC : VOL_EIO,
+				 "page log: cannot open %s: %s", name,
+				 strerror(errno));
+	return VOL_OK;
+}
+
+static int id_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* One descriptor per segment stays open: ask for the hard limit. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+vol_status plog_open(const char *pool, uint32_t ps, uint64_t seg_bytes,
+		     bool read_only, struct plog **out)
+{
+	*out = NULL;
+	struct plog *l = calloc(1, sizeof *l);
+	if (!l)
+		return vol__fail(VOL_ENOMEM, "out of memory");
+	pthread_rwlock_init(&l->rw, NULL);
+	pthread_mutex_init(&l->amu, NULL);
+	pthread_mutex_init(&l->tmu, NULL);
+	pthread_mutex_init(&l->smu, NULL);
+	l->ps = ps;
+	l->seg_bytes = seg_bytes;
+	l->read_only = read_only;
+	size_t dn = strlen(pool) + sizeof "/" PLOG_DIR;
+	vol_status st = VOL_OK;
+	uint64_t *ids = NULL;
+	size_t nids = 0, capids = 0;
+	DIR *d = NULL;
+	if (!(l->dir = malloc(dn))) {
+		st = vol__fail(VOL_ENOMEM, "out of memory");
+		goto fail;
+	}
+	snprintf(l->dir, dn, "%s/%s", pool, PLOG_DIR);
+	if (!read_only && mkdir(l->dir, 0700) && errno != EEXIST) {
+		st = vol__fail(errno == ENOSPC ? VOL_ENOSPC : VOL_EIO,
+			       "page log: cannot create %s: %s", l->dir,
+			       strerror(errno));
+		goto fail;
+	}
+	raise_nofile();
+	d = opendir(l->dir);
+	if (!d && !(read_only && errno == ENOENT)) {
+		st = vol__fail(VOL_EIO, "page log: cannot read %s: %s", l->dir,
+			       strerror(errno));
+		goto fail;
+	}
+	for (struct dirent *e; d && (e = readdir(d));) {
+		char *end;
+		size_t n = strlen(e->d_name);
+		if (n != 20 || strcmp(e->d_name + 16, ".seg"))
+			continue;
+		uint64_t id = strtoull(e->d_name, &end, 16);
+		if (end != e->d_name + 16)
+			continue;
+		if (nids == capids) {
+			capids = capids ? capids * 2 : 64;
+			uint64_t *ni = realloc(ids, capids * sizeof *ni);
+			if (!ni) {
+				st = vol__fail(VOL_ENOMEM, "out of memory");
+				goto fail;
+			}
+			ids = ni;
+		}
+		ids[nids++] = id;
+	}
+	if (nids)
+		qsort(ids, nids, sizeof *ids, id_cmp);
+	for (size_t i = 0; i < nids; i++) {
+		int fd;
+		struct stat sb;
+		if ((st = seg_open(l, ids[i], false, &fd)))
+			goto fail;
+		if (fstat(fd, &sb)) {
+			close(fd);
+			st = vol__fail(VOL_EIO, "page log: %s", strerror(errno));
+			goto fail;
+		}
+		if ((st = pseg_push(l, ids[i], fd, (uint64_t)sb.st_size))) {
+			close(fd);
+			goto fail;
+		}
+	}
+	if (!l->nsegs && !read_only) {
+		int fd;
+		if ((st = seg_open(l, 1, true, &fd)))
+			goto fail;
+		if ((st = pseg_push(l, 1, fd, 0))) {
+			close(fd);
+			goto fail;
+		}
+	}
+	l->unsynced_from = l->nsegs ? l->segs[l->nsegs - 1].id : 1;
+	free(ids);
+	closedir(d);
+	*out = l;
+	return VOL_OK;
+fail:
+	free(ids);
+	if (d)
+		closedir(d);
+	plog_close(l);
+	return st;
+}
+
+void plog_close(struct plog *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->nsegs; i++)
+		close(l->segs[i].fd);
+	free(l->segs);
+	free(l->dir);
+	pthread_rwlock_destroy(&l->rw);
+	pthread_mutex_destroy(&l->amu);
+	pthread_mutex_destroy(&l->tmu);
+	pthread_mutex_destroy(&l->smu);
+	free(l);
+}
+
+/* Under amu: start a new segment. */
+static vol_status roll_over(struct plog *l, uint64_t id)
+{
+	int fd;
+	vol_status st = seg_open(l, id, true, &fd);
+	if (st)
+		return st;
+	pthread_mutex_lock(&l->tmu);
+	st = pseg_push(l, id, fd, 0);
+	pthread_mutex_unlock(&l->tmu);
+	if (st) {
+		close(fd);
+		char name[4096];
+		seg_name(name, sizeof name, l->dir, id);
+		unlink(name);
+	}
+	return st;
+}
+
+vol_status plog_append(struct plog *l, uint8_t *const *recs, size_t n,
+		       struct pref *refs)
+{
+	if (!n)
+		return VOL_OK;
+	if (l->read_only)
+		return vol__fail(VOL_EINVAL, "page log: opened read-only");
+	size_t rl = plog_rec_len(l);
+	pthread_mutex_lock(&l->amu);
+	vol_status st = VOL_OK;
+	/* The active segment only changes under amu: copy it. */
+	pthread_mutex_lock(&l->tmu);
+	struct pseg a = l->segs[l->nsegs - 1];
+	pthread_mutex_unlock(&l->tmu);
+	if (a.size && a.size + n * rl > l->seg_bytes) {
+		if ((st = roll_over(l, a.id + 1)))
+			goto out;
+		pthread_mutex_lock(&l->tmu);
+		a = l->segs[l->nsegs - 1];
+		pthread_mutex_unlock(&l->tmu);
+	}
+	struct pseg *s = &a;
+	struct iovec iov[256];
+	uint64_t off = s->size;
+	for (size_t i = 0; i < n;) {
+		size_t k = 0;
+		for (; k < 256 && i + k < n; k++) {
+			iov[k].iov_base = recs[i + k];
+			iov[k].iov_len = rl;
+			refs[i + k] = (struct pref){s->id, off + (i + k) * rl};
+		}
+		size_t want = k * rl, done = 0;
+		uint64_t at = off + i * rl;
+		while (done < want) {
+			/* Skip what a short write already wrote. */
+			struct iovec *v = iov;
+			int cnt = (int)k;
+			size_t skip = done;
+			while (skip >= v->iov_len) {
+				skip -= v->iov_len;
+				v++;
+				cnt--;
+			}
+			struct iovec first = *v;
+			v->iov_base = (uint8_t *)v->iov_base + skip;
+			v->iov_len -= skip;
+			ssize_t w = pwritev(s->fd, v, cnt, (off_t)(at + done));
+			*v = first;
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0) {
+				int e = w < 0 ? errno : EIO;
+				/* No torn record may stay before later ones
+				 * (a recovery would stop there). */
+				if (ftruncate(s->fd, (off_t)off))
+					(void)0; /* overwritten by the next */
+				st = vol__fail(e == ENOSPC ? VOL_ENOSPC : VOL_EIO,
+					       "page log: cannot write segment "
+					       "%016" PRIx64 ": %s", s->id,
+					       strerror(e));
+				goto out;
+			}
+			done += (size_t)w;
+		}
+		i += k;
+	}
+	pthread_mutex_lock(&l->tmu);
+	l->segs[l->nsegs - 1].size = off + n * rl;
+	pthread_mutex_unlock(&l->tmu);
+	l->dirty = true;
+out:
+	pthread_mutex_unlock(&l->amu);
+	return st;
+}
+
+void plog_read_lock(struct plog *l)
+{
+	pthread_rwlock_rdlock(&l->rw);
+}
+
+void plog_read_unlock(struct plog *l)
+{
+	pthread_rwlock_unlock(&l->rw);
+}
+
+/* pread all of [off, off+n) or fail. */
+static int pread_all(int fd, void *buf, size_t n, uint64_t off)
+{
+	size_t done = 0;
+	while (done < n) {
+		ssize_t r = pread(fd, (uint8_t *)buf + done, n - done,
+				  (off_t)(off + done));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return errno;
+		if (r == 0)
+			return -1; /* past the end */
+		done += (size_t)r;
+	}
+	return 0;
+}
+
+vol_status plog_read(struct plog *l, struct pref ref,
+		     const uint8_t pkey[PKEY_LEN], uint64_t data_hash,
+		     uint8_t *rec)
+{
+	pthread_mutex_lock(&l->tmu);
+	struct pseg *s = pseg_find(l, ref.seg);
+	int fd = s ? s->fd : -1;
+	pthread_mutex_unlock(&l->tmu);
+	if (fd < 0)
+		return vol__fail(VOL_ECORRUPT,
+				 "page log segment %016" PRIx64 " is missing",
+				 ref.seg);
+	int e = pread_all(fd, rec, plog_rec_len(l), ref.off);
+	if (e > 0)
+		return vol__fail(VOL_EIO,
+				 "page log segment %016" PRIx64 " offset %" PRIu64
+				 ": read failed: %s", ref.seg, ref.off,
+				 strerror(e));
+	if (e < 0)
+		return vol__fail(VOL_ECORRUPT,
+				 "page log segment %016" PRIx64 " offset %" PRIu64
+				 " is past its end (the record was lost)",
+				 ref.seg, ref.off);
+	if (!rec_header_ok(rec, l->ps) || memcmp(rec + 8, pkey, PKEY_LEN) ||
+	    be64_get(rec + 40) != data_hash)
+		return vol__fail(VOL_ECORRUPT,
+				 "page log segment %016" PRIx64 " offset %" PRIu64
+				 ": the record header is damaged or names "
+				 "another version", ref.seg, ref.off);
+	if (XXH3_64bits(rec + PREC_HDR, l->ps) != data_hash)
+		return vol__fail(VOL_ECORRUPT,
+				 "page log segment %016" PRIx64 " offset %" PRIu64
+				 ": checksum mismatch, the stored page is "
+				 "corrupted", ref.seg, ref.off);
+	return VOL_OK;
+}
+
+vol_status plog_sync(struct plog *l, struct pref *durable)
+{
+	pthread_mutex_lock(&l->smu);
+	pthread_mutex_lock(&l->amu);
+	pthread_mutex_lock(&l->tmu);
+	struct pseg *a = &l->segs[l->nsegs - 1];
+	*durable = (struct pref){a->id, a->size};
+	pthread_mutex_unlock(&l->tmu);
+	bool dirty = l->dirty;
+	uint64_t from = l->unsynced_from;
+	l->dirty = false;
+	l->unsynced_from = a->id;
+	pthread_mutex_unlock(&l->amu);
+	if (!dirty) {
+		pthread_mutex_unlock(&l->smu);
+		return VOL_OK;
+	}
+	/* Shared: a segment cannot be removed (its descriptor closed) while
+	 * it is synced. New segments may appear meanwhile: their bytes are
+	 * after *durable, for the next call. */
+	vol_status st = VOL_OK;
+	pthread_rwlock_rdlock(&l->rw);
+	for (uint64_t id = from; id <= durable->seg && !st; id++) {
+		pthread_mutex_lock(&l->tmu);
+		struct pseg *s = pseg_find(l, id);
+		int fd = s ? s->fd : -1;
+		pthread_mutex_unlock(&l->tmu);
+		if (fd >= 0 && fdatasync(fd))
+			st = vol__fail(errno == ENOSPC ? VOL_ENOSPC : VOL_EIO,
+				       "page log: cannot sync segment %016"
+				       PRIx64 ": %s", id, strerror(errno));
+	}
+	pthread_rwlock_unlock(&l->rw);
+	if (st) { /* sync it all again next time */
+		pthread_mutex_lock(&l->amu);
+		l->dirty = true;
+		if (from < l->unsynced_from)
+			l->unsynced_from = from;
+		pthread_mutex_unlock(&l->amu);
+	}
+	pthread_mutex_unlock(&l->smu);
+	return st;
+}
+
+vol_status plog_recover(struct plog *l, struct pref durable,
+			struct pref *valid_end, bool *torn)
+{
+	*torn = false;
+	size_t rl = plog_rec_len(l);
+	uint8_t *rec = malloc(rl);
+	if (!rec)
+		return vol__fail(VOL_ENOMEM, "out of memory");
+	vol_status st = VOL_OK;
+	*valid_end = (struct pref){0, 0};
+	for (size_t i = 0; i < l->nsegs; i++) {
+		struct pseg *s = &l->segs[i];
+		if (s->id < durable.seg)
+			continue;
+		uint64_t off = s->id == durable.seg ? durable.off : 0;
+		/* The durable point is a record boundary; scan from there. */
+		if (off > s->size) {
+			*torn = true; /* shorter than what was synced */
+			*valid_end = (struct pref){s->id, s->size};
+			break;
+		}
+		while (off + rl <= s->size) {
+			int e = pread_all(s->fd, rec, rl, off);
+			if (e > 0) {
+				st = vol__fail(VOL_EIO,
+					       "page log: cannot read segment "
+					       "%016" PRIx64 ": %s", s->id,
+					       strerror(e));
+				goto out;
+			}
+			if (e || !rec_header_ok(rec, l->ps) ||
+			    XXH3_64bits(rec + PREC_HDR, l->ps) !=
+				    be64_get(rec + 40))
+				break;
+			off += rl;
+		}
+		*valid_end = (struct pref){s->id, off};
+		if (off != s->size) {
+			*torn = true;
+			break;
+		}
+	}
+	if (!valid_end->seg && l->nsegs) /* nothing after the durable point */
+		*valid_end = (struct pref){l->segs[l->nsegs - 1].id,
+					   l->segs[l->nsegs - 1].size};
+	/* Records after a torn one, or in later segments, are not trusted
+	 * either (the engine drops what refers to them). */
+	if (!*torn && valid_end->seg != l->segs[l->nsegs - 1].id)
+		*torn = true;
+out:
+	free(rec);
+	return st;
+}
+
+vol_status plog_truncate(struct plog *l, struct pref end)
+{
+	vol_status st = VOL_OK;
+	pthread_rwlock_wrlock(&l->rw);
+	pthread_mutex_lock(&l->amu);
+	pthread_mutex_lock(&l->tmu);
+	while (l->nsegs > 1 && l->segs[l->nsegs - 1].id > end.seg) {
+		struct pseg *s = &l->segs[l->nsegs - 1];
+		char name[4096];
+		seg_name(name, sizeof name, l->dir, s->id);
+		close(s->fd);
+		if (unlink(name) && errno != ENOENT) {
+			st = vol__fail(VOL_EIO, "page log: cannot remove %s: %s",
+				       name, strerror(errno));
+			l->nsegs--;
+			goto out;
+		}
+		l->nsegs--;
+	}
+	struct pseg *s = &l->segs[l->nsegs - 1];
+	if (s->id == end.seg && s->size > end.off) {
+		if (ftruncate(s->fd, (off_t)end.off) || fsync(s->fd)) {
+			st = vol__fail(VOL_EIO,
+				       "page log: cannot truncate segment %016"
+				       PRIx64 ": %s", s->id, strerror(errno));
+			goto out;
+		}
+		s->size = end.off;
+	}
+out:
+	pthread_mutex_unlock(&l->tmu);
+	pthread_mutex_unlock(&l->amu);
+	pthread_rwlock_unlock(&l->rw);
+	return st;
+}
+
+uint64_t plog_active(struct plog *l)
+{
+	pthread_mutex_lock(&l->tmu);
+	uint64_t id = l->nsegs ? l->segs[l->nsegs - 1].id : 0;
+	pthread_mutex_unlock(&l->tmu);
+	return id;
+}
+
+size_t plog_list(struct plog *l, struct pref **out)
+{
+	pthread_mutex_lock(&l->tmu);
+	size_t n = l->nsegs;
+	*out = malloc((n ? n : 1) * sizeof **out);
+	if (*out)
+		for (size_t i = 0; i < n; i++)
+			(*out)[i] = (struct pref){l->segs[i].id,
+						  l->segs[i].size};
+	else
+		n = 0;
+	pthread_mutex_unlock(&l->tmu);
+	return n;
+}
+
+uint64_t plog_bytes(struct plog *l)
+{
+	uint64_t sum = 0;
+	pthread_mutex_lock(&l->tmu);
+	for (size_t i = 0; i < l->nsegs; i++)
+		sum += l->segs[i].size;
+	pthread_mutex_unlock(&l->tmu);
+	return sum;
+}
+
+vol_status plog_remove(struct plog *l, uint64_t id)
+{
+	vol_status st = VOL_OK;
+	pthread_rwlock_wrlock(&l->rw);
+	pthread_mutex_lock(&l->amu);
+	pthread_mutex_lock(&l->tmu);
+	struct pseg *s = pseg_find(l, id);
+	if (!s || s == &l->segs[l->nsegs - 1]) {
+		st = vol__fail(VOL_EINVAL, "page log: segment %016" PRIx64
+			       " is %s", id, s ? "the active one" : "unknown");
+	} else {
+		char name[4096];
+		seg_name(name, sizeof name, l->dir, id);
+		if (unlink(name) && errno != ENOENT) {
+			st = vol__fail(VOL_EIO, "page log: cannot remove %s: %s",
+				       name, strerror(errno));
+		} else {
+			close(s->fd);
+			size_t i = (size_t)(s - l->segs);
+			memmove(s, s + 1, (l->nsegs - i - 1) * sizeof *s);
+			l->nsegs--;
+		}
+	}
+	pthread_mutex_unlock(&l->tmu);
+	pthread_mutex_unlock(&l->amu);
+	pthread_rwlock_unlock(&l->rw);
+	return st;
+}
