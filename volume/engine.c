@@ -1036,7 +1036,7 @@ static vol_status plog_start(vol_pool *p, uint64_t seg_bytes)
 	} else if (st != VOL_ENOENT) {
 		return st;
 	}
-	p->durable = durable;
+	p->durable = p->synced = durable;
 	bool torn;
 	if ((st = plog_recover(p->plog, durable, &end, &torn)))
 		return st;
@@ -1162,6 +1162,34 @@ fail:
 	return st;
 }
 
+/* Record the page log's durable point as the last completed sync left
+ * it (sync_barriers records the one before, as it cannot wait). */
+static vol_status record_durable(vol_pool *p)
+{
+	kv *s = p->kv;
+	pthread_mutex_lock(&p->mu);
+	struct pref known = p->synced;
+	bool same = known.seg == p->durable.seg && known.off == p->durable.off;
+	pthread_mutex_unlock(&p->mu);
+	if (same)
+		return VOL_OK;
+	kv_batch *b = s->ops->batch_new(s);
+	if (!b)
+		return vol__fail(VOL_ENOMEM, "out of memory");
+	uint8_t k[1] = {MT_DURABLE}, dv[16];
+	be64_put(dv, known.seg);
+	be64_put(dv + 8, known.off);
+	s->ops->batch_put(b, KV_META, k, 1, dv, 16);
+	vol_status st = s->ops->write(s, b, true);
+	s->ops->batch_free(b);
+	if (!st) {
+		pthread_mutex_lock(&p->mu);
+		p->durable = known;
+		pthread_mutex_unlock(&p->mu);
+	}
+	return st;
+}
+
 vol_status vol_pool_close(vol_pool *p)
 {
 	if (!p)
@@ -1170,6 +1198,10 @@ vol_status vol_pool_close(vol_pool *p)
 	/* A read-only or damaged pool has nothing to sync. */
 	vol_status st = p->read_only || p->damaged[0] ? VOL_OK
 						      : vol_pool_sync(p);
+	/* The next open then checks no record: a damaged one is reported,
+	 * not taken for a crash's torn tail (pagelog.c). */
+	if (!st && !p->read_only && !p->damaged[0])
+		st = record_durable(p);
 	pool_free(p);
 	return st;
 }
@@ -1194,18 +1226,20 @@ static vol_status sync_barriers(vol_pool *p, struct vol *only, vol_point *out)
 	vol_status st = pool_enter(p, 0);
 	if (st)
 		return st;
-	/* Page bytes first, then the WAL that refers to them (pagelog.c,
-	 * invariant 2). */
+	/* The page log's bytes and the WAL are synced at the same time
+	 * (pagelog.c, invariant 2). */
 	struct pref durable;
-	if ((st = plog_sync(p->plog, &durable)))
-		return st;
+	uint64_t ticket = plog_sync_begin(p->plog, &durable);
 	kv_batch *b = s->ops->batch_new(s);
-	if (!b)
+	if (!b) {
+		plog_sync_end(p->plog, ticket);
 		return vol__fail(VOL_ENOMEM, "out of memory");
+	}
 	pthread_mutex_lock(&p->mu);
 	if (only && only->deleted) {
 		pthread_mutex_unlock(&p->mu);
 		s->ops->batch_free(b);
+		plog_sync_end(p->plog, ticket);
 		return vol__fail(VOL_ENOENT, "volume %s was deleted",
 				 only->name);
 	}
@@ -1224,20 +1258,33 @@ static vol_status sync_barriers(vol_pool *p, struct vol *only, vol_point *out)
 	}
 	if (out && only)
 		*out = (vol_point){only->tl->id, lsn, now};
-	if (durable.seg != p->durable.seg || durable.off != p->durable.off) {
+	/* Only a position a completed sync made durable. */
+	struct pref known = p->synced;
+	if (known.seg != p->durable.seg || known.off != p->durable.off) {
 		uint8_t k[1] = {MT_DURABLE}, dv[16];
-		be64_put(dv, durable.seg);
-		be64_put(dv + 8, durable.off);
+		be64_put(dv, known.seg);
+		be64_put(dv + 8, known.off);
 		s->ops->batch_put(b, KV_META, k, 1, dv, 16);
-		p->durable = durable; /* at worst older than what is synced */
+		p->durable = known;
 		n++;
 	}
 	pthread_mutex_unlock(&p->mu);
 
 	st = n ? s->ops->write(s, b, true) : s->ops->sync(s);
 	s->ops->batch_free(b);
+	vol_status pst = plog_sync_end(p->plog, ticket);
+	if (!st && pst) {
+		char why[256];
+		snprintf(why, sizeof why, "%s", vol_errmsg());
+		st = vol__fail(pst, "%s", why);
+	}
 	if (st)
 		return st;
+	pthread_mutex_lock(&p->mu);
+	if (durable.seg > p->synced.seg ||
+	    (durable.seg == p->synced.seg && durable.off > p->synced.off))
+		p->synced = durable;
+	pthread_mutex_unlock(&p->mu);
 	if (n) {
 		pthread_mutex_lock(&p->mu);
 		for (size_t i = 0; i < p->nvols; i++) {

@@ -203,6 +203,7 @@ struct vol_pool {
 	pthread_mutex_t mu;     /* protects everything below              */
 	uint64_t lsn;           /* newest committed LSN                   */
 	struct pref durable;    /* page log durable point last recorded    */
+	struct pref synced;     /* ... and the newest known durable (mu)   */
 	int64_t last_ns;        /* clock clamp: never goes backwards      */
 	uint64_t next_id;       /* volumes and timelines share it         */
 	int64_t created_ns;
@@ -334,8 +335,11 @@ vol_status plog_read(struct plog *l, struct pref ref,
 		     const uint8_t pkey[PKEY_LEN], uint64_t data_hash,
 		     uint8_t *rec);
 /* Make every record appended so far durable; *durable is the append
- * position it covers. */
+ * position it covers. plog_sync_begin starts it (on the log's syncer
+ * thread) and returns a ticket for plog_sync_end, which waits for it. */
 vol_status plog_sync(struct plog *l, struct pref *durable);
+uint64_t plog_sync_begin(struct plog *l, struct pref *durable);
+vol_status plog_sync_end(struct plog *l, uint64_t ticket);
 /* At open: check the records after the durable point; *valid_end is the
  * end of the intact ones and *torn tells whether anything follows it. */
 vol_status plog_recover(struct plog *l, struct pref durable,

@@ -22,10 +22,13 @@
  *     the engine appends under pool->mu before writing its batch
  *     (pages.c, stage_commit). A killed process therefore never leaves a
  *     reference to bytes that were not written.
- *  2. Records referred to by a synced WAL record of a barrier are durable:
- *     plog_sync fdatasyncs every segment written since its last call
- *     before the engine syncs the WAL (engine.c, sync_barriers), and the
- *     same batch records the position it made durable ("durable point").
+ *  2. A sync returns only when the records before it and the WAL are both
+ *     durable: the engine starts the page log's sync (plog_sync_begin:
+ *     the syncer thread fdatasyncs every segment written since), syncs the
+ *     WAL meanwhile, and waits for both (engine.c, sync_barriers), so a
+ *     sync costs about one flush of the disk, not two in a row. The batch
+ *     records as "durable point" the position the previous completed sync
+ *     made durable, never one still being synced.
  *  3. A segment is unlinked only after no synced or unsynced reference to
  *     it can remain (retention.c, the cleaner: the deletions and moves are
  *     synced first) and no reader is between reading a reference and
@@ -38,7 +41,8 @@
  * missing or torn while RocksDB (its WAL, or a flushed table) still refers
  * to them: plog_recover finds the end of the valid records and the engine
  * drops the versions that point past it (pages.c, pages_drop_dangling), as
- * a disk loses writes that were not flushed.
+ * a disk loses writes that were not flushed. (A sync cut short that way
+ * was never acknowledged; its barrier may stay, naming what survived.)
  */
 #include <dirent.h>
 #include <errno.h>
@@ -69,7 +73,7 @@ struct plog {
 	uint32_t ps;
 	uint64_t seg_bytes;     /* roll over past this                     */
 	bool read_only;
-	/* Lock order: smu, rw, amu, tmu.
+	/* Lock order: rw, amu, qmu, tmu.
 	 * rw: readers hold it shared from reading a reference to reading its
 	 * record; plog_remove and plog_truncate (which close descriptors)
 	 * hold it exclusively. */
@@ -80,10 +84,20 @@ struct plog {
 	pthread_mutex_t amu;
 	uint64_t unsynced_from; /* lowest segment id with unsynced bytes   */
 	bool dirty;
-	/* smu: one plog_sync at a time, so that a call returns only when
-	 * everything appended before it is durable (a concurrent call that
-	 * found nothing dirty must not return early). Before rw and amu. */
-	pthread_mutex_t smu;
+	/* qmu: the syncer thread's queue. Requests are numbered (req); done
+	 * is the newest request whose segments were synced: a request is
+	 * complete when done >= its number, so a call that found nothing
+	 * dirty still waits for the requests before it. After amu. */
+	pthread_mutex_t qmu;
+	pthread_cond_t qcv;
+	uint64_t req, done;
+	uint64_t q_from, q_to;  /* segments to sync for the queued requests */
+	uint64_t fail_lo, fail_hi; /* requests (lo, hi] failed: fail_st     */
+	vol_status fail_st;
+	char fail_why[256];
+	bool stop;
+	pthread_t syncer;
+	bool syncer_running;
 	/* tmu: the table (held briefly: lookups copy what they need). */
 	pthread_mutex_t tmu;
 	struct pseg *segs;      /* sorted by id; the last one is active    */
@@ -180,6 +194,8 @@ static int id_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static void *syncer_main(void *arg);
+
 /* One descriptor per segment stays open: ask for the hard limit. */
 static void raise_nofile(void)
 {
@@ -200,7 +216,9 @@ vol_status plog_open(const char *pool, uint32_t ps, uint64_t seg_bytes,
 	pthread_rwlock_init(&l->rw, NULL);
 	pthread_mutex_init(&l->amu, NULL);
 	pthread_mutex_init(&l->tmu, NULL);
-	pthread_mutex_init(&l->smu, NULL);
+	pthread_mutex_init(&l->qmu, NULL);
+	pthread_cond_init(&l->qcv, NULL);
+	l->q_from = UINT64_MAX;
 	l->ps = ps;
 	l->seg_bytes = seg_bytes;
 	l->read_only = read_only;
@@ -273,6 +291,14 @@ vol_status plog_open(const char *pool, uint32_t ps, uint64_t seg_bytes,
 		}
 	}
 	l->unsynced_from = l->nsegs ? l->segs[l->nsegs - 1].id : 1;
+	if (!read_only) {
+		if (pthread_create(&l->syncer, NULL, syncer_main, l)) {
+			st = vol__fail(VOL_ENOMEM, "page log: cannot start its "
+				       "sync thread");
+			goto fail;
+		}
+		l->syncer_running = true;
+	}
 	free(ids);
 	closedir(d);
 	*out = l;
@@ -289,6 +315,13 @@ void plog_close(struct plog *l)
 {
 	if (!l)
 		return;
+	if (l->syncer_running) {
+		pthread_mutex_lock(&l->qmu);
+		l->stop = true;
+		pthread_cond_broadcast(&l->qcv);
+		pthread_mutex_unlock(&l->qmu);
+		pthread_join(l->syncer, NULL);
+	}
 	for (size_t i = 0; i < l->nsegs; i++)
 		close(l->segs[i].fd);
 	free(l->segs);
@@ -296,7 +329,8 @@ void plog_close(struct plog *l)
 	pthread_rwlock_destroy(&l->rw);
 	pthread_mutex_destroy(&l->amu);
 	pthread_mutex_destroy(&l->tmu);
-	pthread_mutex_destroy(&l->smu);
+	pthread_mutex_destroy(&l->qmu);
+	pthread_cond_destroy(&l->qcv);
 	free(l);
 }
 
@@ -459,9 +493,62 @@ vol_status plog_read(struct plog *l, struct pref ref,
 	return VOL_OK;
 }
 
-vol_status plog_sync(struct plog *l, struct pref *durable)
+/* The syncer thread: fdatasyncs the segments of queued requests, in order,
+ * merging what queued meanwhile into one pass. */
+static void *syncer_main(void *arg)
 {
-	pthread_mutex_lock(&l->smu);
+	struct plog *l = arg;
+	pthread_mutex_lock(&l->qmu);
+	for (;;) {
+		while (l->done == l->req && !l->stop)
+			pthread_cond_wait(&l->qcv, &l->qmu);
+		if (l->done == l->req)
+			break; /* stopping, nothing queued */
+		uint64_t upto = l->req, from = l->q_from, to = l->q_to;
+		l->q_from = UINT64_MAX;
+		l->q_to = 0;
+		pthread_mutex_unlock(&l->qmu);
+		vol_status st = VOL_OK;
+		char why[256] = "";
+		/* Shared: a segment cannot be removed (its descriptor closed)
+		 * while it is synced. */
+		pthread_rwlock_rdlock(&l->rw);
+		for (uint64_t id = from; id <= to && !st; id++) {
+			pthread_mutex_lock(&l->tmu);
+			struct pseg *s = pseg_find(l, id);
+			int fd = s ? s->fd : -1;
+			pthread_mutex_unlock(&l->tmu);
+			if (fd >= 0 && fdatasync(fd)) {
+				st = errno == ENOSPC ? VOL_ENOSPC : VOL_EIO;
+				snprintf(why, sizeof why,
+					 "page log: cannot sync segment %016"
+					 PRIx64 ": %s", id, strerror(errno));
+			}
+		}
+		pthread_rwlock_unlock(&l->rw);
+		if (st) { /* sync it all again next time */
+			pthread_mutex_lock(&l->amu);
+			l->dirty = true;
+			if (from < l->unsynced_from)
+				l->unsynced_from = from;
+			pthread_mutex_unlock(&l->amu);
+		}
+		pthread_mutex_lock(&l->qmu);
+		if (st) {
+			l->fail_lo = l->done;
+			l->fail_hi = upto;
+			l->fail_st = st;
+			snprintf(l->fail_why, sizeof l->fail_why, "%s", why);
+		}
+		l->done = upto;
+		pthread_cond_broadcast(&l->qcv);
+	}
+	pthread_mutex_unlock(&l->qmu);
+	return NULL;
+}
+
+uint64_t plog_sync_begin(struct plog *l, struct pref *durable)
+{
 	pthread_mutex_lock(&l->amu);
 	pthread_mutex_lock(&l->tmu);
 	struct pseg *a = &l->segs[l->nsegs - 1];
@@ -471,36 +558,38 @@ vol_status plog_sync(struct plog *l, struct pref *durable)
 	uint64_t from = l->unsynced_from;
 	l->dirty = false;
 	l->unsynced_from = a->id;
+	/* Queued under amu too, so requests queue in position order. */
+	pthread_mutex_lock(&l->qmu);
+	if (dirty) {
+		if (from < l->q_from)
+			l->q_from = from;
+		if (durable->seg > l->q_to)
+			l->q_to = durable->seg;
+		l->req++;
+		pthread_cond_broadcast(&l->qcv);
+	}
+	/* Clean: wait for what others queued (it may cover our bytes). */
+	uint64_t ticket = l->req;
+	pthread_mutex_unlock(&l->qmu);
 	pthread_mutex_unlock(&l->amu);
-	if (!dirty) {
-		pthread_mutex_unlock(&l->smu);
-		return VOL_OK;
-	}
-	/* Shared: a segment cannot be removed (its descriptor closed) while
-	 * it is synced. New segments may appear meanwhile: their bytes are
-	 * after *durable, for the next call. */
+	return ticket;
+}
+
+vol_status plog_sync_end(struct plog *l, uint64_t ticket)
+{
+	pthread_mutex_lock(&l->qmu);
+	while (l->done < ticket)
+		pthread_cond_wait(&l->qcv, &l->qmu);
 	vol_status st = VOL_OK;
-	pthread_rwlock_rdlock(&l->rw);
-	for (uint64_t id = from; id <= durable->seg && !st; id++) {
-		pthread_mutex_lock(&l->tmu);
-		struct pseg *s = pseg_find(l, id);
-		int fd = s ? s->fd : -1;
-		pthread_mutex_unlock(&l->tmu);
-		if (fd >= 0 && fdatasync(fd))
-			st = vol__fail(errno == ENOSPC ? VOL_ENOSPC : VOL_EIO,
-				       "page log: cannot sync segment %016"
-				       PRIx64 ": %s", id, strerror(errno));
-	}
-	pthread_rwlock_unlock(&l->rw);
-	if (st) { /* sync it all again next time */
-		pthread_mutex_lock(&l->amu);
-		l->dirty = true;
-		if (from < l->unsynced_from)
-			l->unsynced_from = from;
-		pthread_mutex_unlock(&l->amu);
-	}
-	pthread_mutex_unlock(&l->smu);
+	if (ticket > l->fail_lo && ticket <= l->fail_hi)
+		st = vol__fail(l->fail_st, "%s", l->fail_why);
+	pthread_mutex_unlock(&l->qmu);
 	return st;
+}
+
+vol_status plog_sync(struct plog *l, struct pref *durable)
+{
+	return plog_sync_end(l, plog_sync_begin(l, durable));
 }
 
 vol_status plog_recover(struct plog *l, struct pref durable,
