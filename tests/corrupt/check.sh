@@ -4,7 +4,10 @@
 # "pool is in use" (exit 1) and keeps being served; a folder that is not a
 # pool fails (exit 1); check writes nothing to the pool it looks at (every
 # file's bytes and the file list stay as they were). And rewindctl makes a
-# pool 0700/0600 even under umask 000 (issue 6 item 7). The damaged-pool cases are in damage.sh, wal.sh and log.sh.
+# pool 0700/0600 even under umask 000 (issue 6 item 7). "The pool's files"
+# are RocksDB's (POOL/db) and the page log's segments (POOL/pages), both
+# checked to exist. The damaged-pool cases are in damage.sh (page-log
+# records, pages-family tables), log.sh, wal.sh and tables.sh.
 . "$(dirname "$0")/../tools/lib.sh" || exit 1
 need_fuse
 
@@ -28,6 +31,10 @@ cmp -s <(tail -c 3M "$T/data") <(tail -c 3M "$MNT/v/volume") ||
 	fail "the mounted pool reads wrong after check was refused"
 
 "$R" umount "$MNT" >/dev/null || fail umount
+# What "unchanged" covers: the page bytes are in the page log, not in db/.
+[ -n "$(find "$POOL/pages" -name '*.seg' -size +4M)" ] ||
+	fail "no page-log segment holding v's pages: $(ls -l "$POOL/pages")"
+[ -n "$(find "$POOL/db" -name '*.sst')" ] || fail "no table in $POOL/db"
 before=$(cd "$POOL" && find . -type f -exec sha256sum {} + | sort)
 out=$("$R" check "$POOL") || fail "check of a clean pool exited $?: $out"
 [ "$out" = "1 volume, 0 problems" ] || fail "check of a clean pool printed: $out"

@@ -4,30 +4,37 @@
 # EIO and a daemon log line naming volume, page and LSN; nothing ever
 # returns wrong bytes; every page the damage did not touch reads back.
 #
-# A pool with a volume v, history and a snapshot (lib.sh build_pool) is
-# damaged offline, a fresh copy per round, at seeded random places:
-# - blob: bytes in v's records of the .blob files (page bytes);
+# A pool with a volume v, history, a snapshot and dead page-log records
+# (lib.sh build_pool) is damaged offline, a fresh copy per round, at seeded
+# random places:
+# - seg: bytes in v's records of the page log's segments (POOL/pages/
+#   *.seg), header or page bytes with even odds: the first in a live record,
+#   the second (rounds of 2 or more) in a dead one (a version retention
+#   deleted), the others in any (poolfiles.py flip);
 # - sst-pages: a byte in a data block of the pages family's .sst files that
-#   holds v's keys (keys and blob references of ~140 versions);
+#   holds v's keys (keys and 40-byte values, the (segment, offset)
+#   references, of ~70 versions);
 # - sst-log: a byte in the data blocks of the log family's .sst files (the
 #   change log and the version entries).
 # Then:
 # - `rewindctl check` exits 1, finishes its scan, and lists every damaged
-#   version of v as "volume v page P lsn L ..." (blob, sst-pages), or at
-#   least one problem (sst-log);
+#   version of v as "volume v page P lsn L ..." (seg: with the record's
+#   segment and offset, and nothing else: a dead record is no version;
+#   sst-pages), or at least one problem (sst-log);
 # - after a remount every page of v, and of a clone of v at the snapshot,
 #   reads back exactly or fails with EIO - never other bytes (readpages.py);
 #   the pool stays writable (sst-log: it may open read-only, saying so in
 #   .status, and then makes no clone);
 # - the pages that fail are all those whose needed version was damaged and
-#   no others, except the first page after a damaged block, which a seek
-#   may visit (poolfiles.py expect works this out from the keys in the
-#   files): damage to the log family fails no read;
+#   no others, except (sst-pages) those whose seek may visit a damaged block
+#   (poolfiles.py expect works this out from the records and the keys and
+#   values in the files): damage to a dead record or to the log family
+#   fails no read;
 # - the daemon logs a "corruption:" line naming volume, page and LSN for
-#   every page that gave EIO.
-# CI: 3 seeds of blob and sst-pages, new each run and printed;
+#   every page that gave EIO (seg: and the record's segment and offset).
+# CI: 3 seeds of seg and sst-pages, new each run and printed;
 # CORRUPT_SEED=S replays a run, CORRUPT_SEEDS=N runs N seeds (the long
-# form), CORRUPT_KINDS="blob sst-pages sst-log" chooses the kinds (sst-log
+# form), CORRUPT_KINDS="seg sst-pages sst-log" chooses the kinds (sst-log
 # alone is log.sh).
 . "$(dirname "$0")/lib.sh" || exit 1
 need_fuse
@@ -35,16 +42,25 @@ need_fuse
 # Every page in $1 (a readpages.py output) that gave EIO has a corruption
 # line in the round's daemon log naming volume $2, the page and the LSN of
 # its damaged version ($3: poolfiles.py expect verdicts; "may" pages, which
-# failed for a neighbour's damage, only need some LSN).
+# failed for a neighbour's damage, only need some LSN), and for a damaged
+# page-log record its segment and offset.
 logged() {
-	local pg lsn
+	local pg lsn where
 	for pg in $(eio_pages "$1"); do
 		lsn=$(awk -v p="$pg" '$1 == "must" && $2 == p { print $3 }' "$3")
-		grep -qE "corruption: .*volume $2 page $pg lsn ${lsn:-[0-9]+}([^0-9]|$)" "$T/round.log" || {
+		where=$(rec_of "$pg" "$lsn")
+		grep -qE "corruption: .*volume $2 page $pg lsn ${lsn:-[0-9]+}([^0-9]|$).*$where" "$T/round.log" || {
 			grep -E "volume $2 page $pg([^0-9]|$)" "$T/round.log" >&2
-			fail "seed $seed $kind: no log line naming $2 page $pg lsn ${lsn:-N}"
+			fail "seed $seed $kind: no log line naming $2 page $pg lsn ${lsn:-N} $where"
 		}
 	done
+}
+
+# "page log segment S offset O" of the damaged record of page $1 lsn $2
+# (a hit line of $T/expect.cur), or nothing.
+rec_of() {
+	awk -v p="$1" -v l="$2" '$1 == "hit" && $2 == p && $3 == l && NF == 7 {
+		print "page log segment " $5 " offset " $7 }' "$T/expect.cur"
 }
 
 # The pages that gave EIO ($1, a readpages.py output) against the verdicts
@@ -65,26 +81,31 @@ as_expected() {
 }
 
 # check: exit 1, a finished scan, N problems >= what it must list, and a line
-# naming each damaged version of v.
+# naming each damaged version of v (a record: with its segment and offset).
+# seg: nothing else, since a dead record holds no version.
 check_lists() {
-	local n pg lsn
+	local n pg lsn hits
 	[ "$CHECK_RC" = 1 ] || fail "seed $seed $kind: check of a damaged pool exited $CHECK_RC"
 	n=$(sed -n 's/^1 volume, \([0-9]*\) problems\{0,1\}$/\1/p' "$T/check.out")
 	[ -n "$n" ] || fail "seed $seed $kind: check did not finish: $(tail -1 "$T/check.out") $(cat "$T/check.err")"
 	[ "$n" -ge 1 ] || fail "seed $seed $kind: check found no problem"
-	[ "$n" -ge "$(grep -c '^hit' "$T/expect.cur")" ] ||
-		fail "seed $seed $kind: check found $n problems, $(grep -c '^hit' "$T/expect.cur") versions were damaged"
-	while read -r _ pg lsn; do
-		grep -qE "^volume v page $pg lsn $lsn([^0-9]|$)" "$T/check.out" ||
-			fail "seed $seed $kind: check did not list v page $pg lsn $lsn"
+	hits=$(grep -c '^hit' "$T/expect.cur") || true
+	[ "$n" -ge "$hits" ] ||
+		fail "seed $seed $kind: check found $n problems, $hits versions were damaged"
+	while read -r _ pg lsn _; do
+		grep -qE "^volume v page $pg lsn $lsn([^0-9]|$).*$(rec_of "$pg" "$lsn")" "$T/check.out" ||
+			fail "seed $seed $kind: check did not list v page $pg lsn $lsn $(rec_of "$pg" "$lsn")"
 	done < <(grep '^hit' "$T/expect.cur")
+	if [ "$kind" = seg ] && [ "$n" != "$hits" ]; then
+		fail "seed $seed seg: check found $n problems, $hits versions were damaged: $(grep -v '^1 volume' "$T/check.out")"
+	fi
 }
 
 build_pool
-rounds=0 eio=0 problems=0
+rounds=0 eio=0 problems=0 dead=0 headers=0
 for seed in $(seeds); do
-	for kind in ${CORRUPT_KINDS:-blob sst-pages}; do
-		if [ "$kind" = blob ]; then n=$((seed % 3 + 1)); else n=1; fi
+	for kind in ${CORRUPT_KINDS:-seg sst-pages}; do
+		if [ "$kind" = seg ]; then n=$((seed % 3 + 2)); else n=1; fi
 		round "$kind" "$seed" "$n"
 		# Damage to page data costs those pages, never the whole pool;
 		# a damaged change log may leave it read-only (.status says so).
@@ -101,8 +122,11 @@ for seed in $(seeds); do
 		logged "$T/read.old" old "$T/expect.old"
 		rounds=$((rounds + 1))
 		eio=$((eio + $(eio_pages "$T/read.cur" | wc -l) + $(eio_pages "$T/read.old" | wc -l)))
-		problems=$((problems + $(grep -c '^volume ' "$T/check.out")))
+		problems=$((problems + $(grep -c '^volume ' "$T/check.out" || true)))
+		dead=$((dead + $(grep -c ' dead [a-z]*$' "$T/flips" || true)))
+		headers=$((headers + $(grep -c ' header$' "$T/flips" || true)))
 	done
 done
 echo "$rounds rounds: $problems problems listed by check, $eio page reads gave EIO, every other page exact"
+echo "page-log flips: $headers in record headers, $dead in dead records"
 exit 0

@@ -5,21 +5,29 @@
 # fails on a sanitizer report in $T/daemon.log), plus:
 #
 #   build_pool      a pool with volume v (VOL_MIB MiB of random data, synced),
-#                   snapshot s1 of it, then an overwrite of 2 MiB at 3 MiB
-#                   (synced): $T/cur is what v holds now, $T/old what s1
-#                   holds, $T/s1_lsn the snapshot's LSN, $T/tl v's timeline.
-#                   Unmounted (a clean close leaves every version in .sst
-#                   and .blob files, where the damage goes: checked);
-#                   `rewindctl check` must call it clean; kept as $T/clean.
+#                   snapshot s1 of it, then 1 MiB at 3 MiB written twice
+#                   (other bytes, then the final ones, as 2 MiB at 3 MiB;
+#                   each synced), then v's window set to 0 and two retention
+#                   passes (daemon run with -o retention=1): the versions of
+#                   the first write are deleted, their records stay in the
+#                   page log as dead ones (damage there must fail nothing).
+#                   $T/cur is what v holds now, $T/old what s1 holds,
+#                   $T/s1_lsn the snapshot's LSN, $T/tl v's timeline.
+#                   Unmounted: a clean close leaves every version in .sst
+#                   files and every page in the page log's segments, where
+#                   the damage goes; checked: PAGES+512 versions of v, as
+#                   many live records and 256 dead ones. `rewindctl check`
+#                   must call it clean; kept as $T/clean.
 #   round KIND SEED N [FROM]
 #                   copy $T/clean (or FROM) to $POOL, flip N bytes of its
-#                   KIND files (poolfiles.py flip: blob and sst-pages only
-#                   where v's versions are; sst-log, wal anywhere) with seed
-#                   SEED, run `rewindctl check` on it ($T/check.out,
-#                   $T/check.err, $CHECK_RC), mount it with the daemon's log
-#                   in $T/round.log, read every page of v and of a clone of
-#                   v at @s1 (readpages.py: $T/read.cur, $T/read.old; fails
-#                   on any page that is neither exact nor EIO), unmount.
+#                   KIND files (poolfiles.py flip: seg and sst-pages only
+#                   where v's records / entries are; sst-log, wal anywhere)
+#                   with seed SEED, run `rewindctl check` on it
+#                   ($T/check.out, $T/check.err, $CHECK_RC), mount it with
+#                   the daemon's log in $T/round.log, read every page of v
+#                   and of a clone of v at @s1 (readpages.py: $T/read.cur,
+#                   $T/read.old; fails on any page that is neither exact nor
+#                   EIO), unmount.
 #                   When the engine opened the damaged pool read-only
 #                   (.status store_error "read-only..."), $READONLY says
 #                   why and the clone (a change) and its read are left out.
@@ -31,8 +39,9 @@
 #   seeds           the seeds of this run (CORRUPT_SEED, printed on stderr
 #                   when lib.sh is sourced, and the next CORRUPT_SEEDS-1)
 #
-# Nothing sleeps to synchronise; the daemon runs in the foreground so that
-# its log (and any sanitizer report) is kept.
+# Nothing sleeps to synchronise (the retention passes are waited for by
+# polling .status, bounded); the daemon runs in the foreground so that its
+# log (and any sanitizer report) is kept.
 . "$(dirname "${BASH_SOURCE[0]}")/../tools/lib.sh"
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -45,12 +54,15 @@ PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 poolfiles() { "$PY" "$HERE/poolfiles.py" "$@"; }
 
-# Mount pool folder $1 at $MNT in the foreground, its stderr into $2.
+# Mount pool folder $1 at $MNT in the foreground, its stderr into $2; more
+# arguments go to the daemon.
 mount_pool() {
+	local pool=$1 log=$2
+	shift 2
 	mkdir -p "$MNT"
-	"$REWINDFS" -f "$1" "$MNT" 2>"$2" &
+	"$REWINDFS" -f "$@" "$pool" "$MNT" 2>"$log" &
 	DAEMON=$!
-	wait_for 20 is_mounted "$MNT" || { cat "$2" >&2; fail "daemon did not mount $1"; }
+	wait_for 20 is_mounted "$MNT" || { cat "$log" >&2; fail "daemon did not mount $pool"; }
 }
 
 # Unmount $MNT and wait for the daemon; its log joins $T/daemon.log (which
@@ -67,41 +79,64 @@ umount_pool() {
 	[ "$rc" = 0 ] || { cat "$1" >&2; fail "the daemon exited with $rc"; }
 }
 
-# How many versions of v the .sst files of $POOL hold; v_flushed: all of
+# How many versions of v the .sst files of $POOL hold (live keys of the
+# pages family: retention's deletions are not versions); v_flushed: all of
 # them (every page of v, and the 512 pages written again after s1).
 v_versions() { poolfiles keys "$POOL" "$(cat "$T/tl")" 2>/dev/null | wc -l; }
 v_flushed() { [ "$(v_versions)" = $((PAGES + 512)) ]; }
 
+# Seeded bytes: $1 MiB from random.Random($2) (v's bytes come from the seed,
+# so that a replay lays out the files as the failed run did).
+seeded() {
+	"$PY" -c 'import random, sys
+sys.stdout.buffer.write(random.Random(sys.argv[2]).randbytes(int(sys.argv[1]) << 20))' "$@"
+}
+
+last_retention() { sed -n 's/^last_retention: //p' "$MNT/.status"; }
+retention_after() { [ "$(last_retention)" != "$1" ]; }
+
 build_pool() {
 	: "${REWINDFS:?REWINDFS must name the rewindfs binary}"
-	local out
+	local out pass before
 	"$R" init "$POOL" >/dev/null || fail "rewindctl init"
-	mount_pool "$POOL" "$T/build.log"
+	mount_pool "$POOL" "$T/build.log" -o retention=1
 	"$R" create "$MNT" v "${VOL_MIB}M" >/dev/null || fail create
-	# v's bytes come from the seed too, so that a replay lays out the
-	# files (LZ4 record sizes) exactly as the failed run did.
-	"$PY" -c 'import random, sys
-sys.stdout.buffer.write(random.Random(int(sys.argv[1])).randbytes(int(sys.argv[2]) << 20))' \
-		"$CORRUPT_SEED" "$VOL_MIB" >"$T/old"
+	seeded "$VOL_MIB" "v $CORRUPT_SEED" >"$T/old"
 	dd if="$T/old" of="$MNT/v/volume" bs=1M conv=notrunc,fsync status=none ||
 		fail "writing v"
 	"$R" snapshot "$MNT/v" s1 >/dev/null || fail snapshot
 	sed -n 's/^- name=s1 lsn=\([0-9]*\) .*/\1/p' "$MNT/v/.snapshot" >"$T/s1_lsn"
 	[ -s "$T/s1_lsn" ] || fail "no lsn for s1 in .snapshot: $(cat "$MNT/v/.snapshot")"
+	# 1 MiB that the next write replaces: with the window at 0 its versions
+	# are needed by no readable point, and retention deletes them.
+	seeded 1 "gone $CORRUPT_SEED" |
+		dd of="$MNT/v/volume" bs=1M seek=3 conv=notrunc,fsync status=none ||
+		fail "overwriting v (1)"
 	cp "$T/old" "$T/cur"
-	"$PY" -c 'import random, sys
-sys.stdout.buffer.write(random.Random(~int(sys.argv[1])).randbytes(2 << 20))' \
-		"$CORRUPT_SEED" >"$T/over"
+	seeded 2 "over $CORRUPT_SEED" >"$T/over"
 	dd if="$T/over" of="$T/cur" bs=1M seek=3 conv=notrunc status=none
 	dd if="$T/over" of="$MNT/v/volume" bs=1M seek=3 conv=notrunc,fsync status=none ||
-		fail "overwriting v"
+		fail "overwriting v (2)"
 	cmp -s "$T/cur" "$MNT/v/volume" || fail "v does not read back before any damage"
 	sed -n 's/^timeline: //p' "$MNT/v/.status" >"$T/tl"
+	"$R" window "$MNT/v" 0 >/dev/null || fail "window 0"
+	# Two passes ending after the window changed: the second one started
+	# after it changed.
+	for pass in 1 2; do
+		before=$(last_retention)
+		wait_for 30 retention_after "$before" ||
+			fail "no retention pass in 30 s (last_retention: $before)"
+	done
+	cmp -s "$T/cur" "$MNT/v/volume" || fail "v does not read back after retention"
 	# A clean close flushes RocksDB's memtables: v's versions are then in
-	# .sst and .blob files (where the damage goes), none left in the WAL.
+	# .sst files, its pages in the page log (where the damage goes), none
+	# left in the WAL.
 	umount_pool "$T/build.log"
 	v_flushed ||
 		fail "$(v_versions) versions of v in .sst files after a clean close, expected $((PAGES + 512))"
+	out=$(poolfiles records "$POOL" "$(cat "$T/tl")")
+	[ "$out" = "live $((PAGES + 512)) dead 256" ] ||
+		fail "v's page-log records: $out, expected live $((PAGES + 512)) dead 256"
 	out=$("$R" check "$POOL" 2>&1) || fail "check of the undamaged pool: $out"
 	[ "$out" = "1 volume, 0 problems" ] || fail "check of the undamaged pool: $out"
 	mv "$POOL" "$T/clean"
@@ -116,7 +151,7 @@ round() {
 	echo "--- $kind: seed $seed, $n byte(s)"
 	rc=0
 	case $kind in
-	blob | sst-pages) poolfiles flip "$POOL" "$seed" "$n" "$kind" "$tl" >"$T/flips" || rc=$? ;;
+	seg | sst-pages) poolfiles flip "$POOL" "$seed" "$n" "$kind" "$tl" >"$T/flips" || rc=$? ;;
 	*) poolfiles flip "$POOL" "$seed" "$n" "$kind" >"$T/flips" || rc=$? ;;
 	esac
 	[ "$rc" = 0 ] || fail "no $kind data to damage (poolfiles.py flip: $rc)"
