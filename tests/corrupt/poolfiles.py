@@ -54,6 +54,13 @@ POOL/pages):
                          TL; each into the header or the page bytes with even
                          odds (so that a few flips cover every case). Exit 3
                          when no file of KIND has such data.
+  flip-records POOL SEED N TL MINLSN
+                         flip N bytes as flip does for seg, in any record of
+                         timeline TL whose header names an LSN >= MINLSN,
+                         whatever refers to it (for a pool whose daemon was
+                         killed: its references are still in the WAL).
+                         "flip FILE OFFSET OLD NEW tl T page P lsn L
+                         header|page"
   expect CLEAN FLIPS TL BOUND
                          which pages of timeline TL, read at LSN BOUND, the
                          damage FLIPS (the output of flip, on a copy of the
@@ -451,6 +458,30 @@ def flip_seg(pool, rng, n, tl):
     return 0
 
 
+def cmd_flip_records(pool, seed, n, tl, min_lsn):
+    """flip on records named by their header alone (the pages family of a
+    pool whose daemon was killed is in the WAL, which this does not read)."""
+    rng = random.Random(seed)
+    recs = []
+    for path in seg_files(pool):
+        for a, b, k in seg_records(path, page_size(pool)):
+            if key_tl(k) == tl and struct.unpack_from('>Q', k, 16)[0] ^ U64_MAX >= min_lsn:
+                recs.append((path, a, b, k))
+    if not recs:
+        print('no page-log record of timeline %d from lsn %d in %s' % (
+            tl, min_lsn, pool), file=sys.stderr)
+        return 3
+    for _ in range(n):
+        path, a, b, k = rng.choice(recs)
+        part = rng.choice(('header', 'page'))
+        off = a + (rng.randrange(PREC_HDR) if part == 'header'
+                   else PREC_HDR + rng.randrange(b - a - PREC_HDR))
+        old, new = flip_byte(path, off, rng)
+        print('flip %s %d %d %d %s %s' % (os.path.basename(path), off, old,
+                                          new, page_key(k), part))
+    return 0
+
+
 def cmd_flip(pool, seed, n, kind, tl):
     rng = random.Random(seed)
     if kind == 'seg':
@@ -552,6 +583,9 @@ def main(argv):
     if cmd == 'flip' and len(argv) in (6, 7):
         return cmd_flip(argv[2], int(argv[3]), int(argv[4]), argv[5],
                         int(argv[6]) if len(argv) == 7 else None)
+    if cmd == 'flip-records' and len(argv) == 7:
+        return cmd_flip_records(argv[2], int(argv[3]), int(argv[4]),
+                                int(argv[5]), int(argv[6]))
     if cmd == 'expect' and len(argv) == 6:
         return cmd_expect(argv[2], argv[3], int(argv[4]), int(argv[5]))
     print(__doc__, file=sys.stderr)

@@ -1,14 +1,15 @@
 #!/bin/bash
 # A byte flipped in the index block of one of a pool's .sst files (any
-# family). RocksDB opens every table when it opens the database, so the
-# pool cannot open; what matters is that it says so truthfully: check exits
-# 1 saying the data is corrupt - not "pool is in use", which sends the
-# operator looking for a daemon - and the daemon does not mount, saying the
-# same. Seeded like damage.sh (CORRUPT_SEED, CORRUPT_SEEDS).
+# family: the pages family's tables hold the versions' keys and page-log
+# references, the page bytes being in the page log). RocksDB opens every
+# table when it opens the database, so the pool cannot open; what matters
+# is that it says so truthfully: check exits 1 saying the data is corrupt -
+# not "pool is in use", which sends the operator looking for a daemon - and
+# the daemon does not mount, saying the same. Seeded like damage.sh
+# (CORRUPT_SEED, CORRUPT_SEEDS).
 #
-# Not registered yet: volume/kv_rocks.c maps an open error whose text
-# contains "lock" to VOL_EBUSY, and RocksDB's "block checksum mismatch"
-# contains "lock" (CORRUPT_SEED=1 fails).
+# (Before the engine's commit 832c5cd, volume/kv_rocks.c took the "lock" in
+# RocksDB's "block checksum mismatch" for the pool's lock: "in use".)
 . "$(dirname "$0")/lib.sh" || exit 1
 need_fuse
 
