@@ -15,12 +15,14 @@
 #   holds v's keys (keys and 40-byte values, the (segment, offset)
 #   references, of ~70 versions);
 # - sst-log: a byte in the data blocks of the log family's .sst files (the
-#   change log and the version entries).
+#   change log and the version entries);
+# - seg-cut: the page log's newest segment loses its last records (1 to 3,
+#   the first of them partly): seg_cut.sh, not in CI (see there).
 # Then:
 # - `rewindctl check` exits 1, finishes its scan, and lists every damaged
-#   version of v as "volume v page P lsn L ..." (seg: with the record's
-#   segment and offset, and nothing else: a dead record is no version;
-#   sst-pages), or at least one problem (sst-log);
+#   version of v as "volume v page P lsn L ..." (seg, seg-cut: with the
+#   record's segment and offset, and nothing else: a dead record is no
+#   version; sst-pages), or at least one problem (sst-log);
 # - after a remount every page of v, and of a clone of v at the snapshot,
 #   reads back exactly or fails with EIO - never other bytes (readpages.py);
 #   the pool stays writable (sst-log: it may open read-only, saying so in
@@ -34,8 +36,8 @@
 #   every page that gave EIO (seg: and the record's segment and offset).
 # CI: 3 seeds of seg and sst-pages, new each run and printed;
 # CORRUPT_SEED=S replays a run, CORRUPT_SEEDS=N runs N seeds (the long
-# form), CORRUPT_KINDS="seg sst-pages sst-log" chooses the kinds (sst-log
-# alone is log.sh).
+# form), CORRUPT_KINDS="seg sst-pages sst-log seg-cut" chooses the kinds
+# (sst-log alone is log.sh, seg-cut alone seg_cut.sh).
 . "$(dirname "$0")/lib.sh" || exit 1
 need_fuse
 
@@ -96,8 +98,8 @@ check_lists() {
 		grep -qE "^volume v page $pg lsn $lsn([^0-9]|$).*$(rec_of "$pg" "$lsn")" "$T/check.out" ||
 			fail "seed $seed $kind: check did not list v page $pg lsn $lsn $(rec_of "$pg" "$lsn")"
 	done < <(grep '^hit' "$T/expect.cur")
-	if [ "$kind" = seg ] && [ "$n" != "$hits" ]; then
-		fail "seed $seed seg: check found $n problems, $hits versions were damaged: $(grep -v '^1 volume' "$T/check.out")"
+	if [[ $kind == seg* ]] && [ "$n" != "$hits" ]; then
+		fail "seed $seed $kind: check found $n problems, $hits versions were damaged: $(grep -v '^1 volume' "$T/check.out")"
 	fi
 }
 
@@ -105,7 +107,11 @@ build_pool
 rounds=0 eio=0 problems=0 dead=0 headers=0
 for seed in $(seeds); do
 	for kind in ${CORRUPT_KINDS:-seg sst-pages}; do
-		if [ "$kind" = seg ]; then n=$((seed % 3 + 2)); else n=1; fi
+		case $kind in
+		seg) n=$((seed % 3 + 2)) ;;
+		seg-cut) n=$((seed % 3 + 1)) ;;
+		*) n=1 ;;
+		esac
 		round "$kind" "$seed" "$n"
 		# Damage to page data costs those pages, never the whole pool;
 		# a damaged change log may leave it read-only (.status says so).

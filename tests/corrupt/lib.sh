@@ -85,8 +85,11 @@ umount_pool() {
 v_versions() { poolfiles keys "$POOL" "$(cat "$T/tl")" 2>/dev/null | wc -l; }
 v_flushed() { [ "$(v_versions)" = $((PAGES + 512)) ]; }
 
-# Seeded bytes: $1 MiB from random.Random($2) (v's bytes come from the seed,
-# so that a replay lays out the files as the failed run did).
+# Seeded bytes: $1 MiB from random.Random($2). v's bytes come from the seed,
+# so that a replay lays out the page log as the failed run did (the same
+# records at the same offsets; only the times in their headers differ) and
+# the tables nearly so (their values hold times too, so LZ4 may shift a
+# block boundary by a few bytes).
 seeded() {
 	"$PY" -c 'import random, sys
 sys.stdout.buffer.write(random.Random(sys.argv[2]).randbytes(int(sys.argv[1]) << 20))' "$@"
@@ -148,10 +151,10 @@ round() {
 	tl=$(cat "$T/tl")
 	rm -rf "$POOL"
 	cp -a "$from" "$POOL"
-	echo "--- $kind: seed $seed, $n byte(s)"
+	echo "--- $kind: seed $seed, n $n"
 	rc=0
 	case $kind in
-	seg | sst-pages) poolfiles flip "$POOL" "$seed" "$n" "$kind" "$tl" >"$T/flips" || rc=$? ;;
+	seg | seg-cut | sst-pages) poolfiles flip "$POOL" "$seed" "$n" "$kind" "$tl" >"$T/flips" || rc=$? ;;
 	*) poolfiles flip "$POOL" "$seed" "$n" "$kind" >"$T/flips" || rc=$? ;;
 	esac
 	[ "$rc" = 0 ] || fail "no $kind data to damage (poolfiles.py flip: $rc)"

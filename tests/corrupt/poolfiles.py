@@ -54,6 +54,10 @@ POOL/pages):
                          TL; each into the header or the page bytes with even
                          odds (so that a few flips cover every case). Exit 3
                          when no file of KIND has such data.
+                         KIND seg-cut (with TL): rather than flip bytes, the
+                         newest segment holding records of TL loses its last
+                         N records but a random part of the first of them:
+                         "cut FILE OLDSIZE NEWSIZE".
   flip-records POOL SEED N TL MINLSN
                          flip N bytes as flip does for seg, in any record of
                          timeline TL whose header names an LSN >= MINLSN,
@@ -482,8 +486,29 @@ def cmd_flip_records(pool, seed, n, tl, min_lsn):
     return 0
 
 
+def cut_seg(pool, rng, n, tl):
+    """The newest segment holding records of tl loses its last n records
+    but a seeded part of the first of them (a shorter file, as a damaged
+    filesystem or an interrupted copy leaves it)."""
+    ps = page_size(pool)
+    segs = [p for p in seg_files(pool)
+            if any(key_tl(k) == tl for _, _, k in seg_records(p, ps))]
+    if not segs:
+        print('no page-log record of timeline %d in %s' % (tl, pool),
+              file=sys.stderr)
+        return 3
+    path = segs[-1]
+    size = os.path.getsize(path)
+    new = max(0, size - n * (PREC_HDR + ps) + rng.randrange(PREC_HDR + ps))
+    os.truncate(path, new)
+    print('cut %s %d %d' % (os.path.basename(path), size, new))
+    return 0
+
+
 def cmd_flip(pool, seed, n, kind, tl):
     rng = random.Random(seed)
+    if kind == 'seg-cut' and tl is not None:
+        return cut_seg(pool, rng, n, tl)
     if kind == 'seg':
         if tl is None:
             print('flip seg needs a timeline', file=sys.stderr)
@@ -530,6 +555,13 @@ def cmd_expect(clean, flips, tl, bound):
     records = {}           # damaged version -> (segment, offset)
     for line in open(flips):
         w = line.split()
+        if len(w) == 4 and w[0] == 'cut':
+            for a, b, keys in files[w[1]][1]:
+                k = pages.refs.get((int(w[1][:16], 16), a))
+                if b > int(w[3]) and k == keys[0]:
+                    damaged.add(k)
+                    records[k] = (w[1][:16], a)
+            continue
         if len(w) < 5 or w[0] != 'flip':
             continue
         kind, parts = files[w[1]]
