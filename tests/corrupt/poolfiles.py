@@ -273,16 +273,27 @@ def seg_id(path):
 
 
 def seg_records(path, ps):
-    """[(start, end, key)] of every record of a segment; a record whose
-    header is not one (bad magic or page size) ends the list."""
+    """[(start, end, key)] of every page record of a segment; a record
+    whose header is not one (bad magic or page size) ends the list. Bytes
+    48..55 of the header are zero in the format above (every record a page);
+    a format that gives records a type (byte 48) and a body length (u32 LE
+    at 52) is read too, and only its page records (types 0 and 1: written,
+    moved) are listed."""
     buf = open(path, 'rb').read()
-    recs, pos, rl = [], 0, PREC_HDR + ps
-    while pos + rl <= len(buf):
+    recs, pos = [], 0
+    while pos + PREC_HDR <= len(buf):
         magic, size = struct.unpack_from('<II', buf, pos)
         if magic != PREC_MAGIC or size != ps:
             break
-        recs.append((pos, pos + rl, buf[pos + 8:pos + 32]))
-        pos += rl
+        typ, body = buf[pos + 48], struct.unpack_from('<I', buf, pos + 52)[0]
+        if not any(buf[pos + 48:pos + 56]):
+            typ, body = 0, ps
+        end = pos + PREC_HDR + body
+        if end > len(buf):
+            break
+        if typ in (0, 1) and body == ps:
+            recs.append((pos, end, buf[pos + 8:pos + 32]))
+        pos = end
     return recs
 
 
