@@ -7,7 +7,7 @@
 # A pool with a volume v, history, a snapshot and dead page-log records
 # (lib.sh build_pool) is damaged offline, a fresh copy per round, at seeded
 # random places:
-# - seg: bytes in v's records of the page log's segments (POOL/pages/
+# - seg: 2 to 4 bytes in v's records of the page log's segments (POOL/pages/
 #   *.seg), header or page bytes with even odds: the first in a live record,
 #   the second (rounds of 2 or more) in a dead one (a version retention
 #   deleted), the others in any (poolfiles.py flip);

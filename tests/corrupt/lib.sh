@@ -21,7 +21,8 @@
 #   round KIND SEED N [FROM]
 #                   copy $T/clean (or FROM) to $POOL, flip N bytes of its
 #                   KIND files (poolfiles.py flip: seg and sst-pages only
-#                   where v's records / entries are; sst-log, wal anywhere)
+#                   where v's records / entries are; sst-log, wal anywhere;
+#                   seg-cut: cut N records off the newest segment instead)
 #                   with seed SEED, run `rewindctl check` on it
 #                   ($T/check.out, $T/check.err, $CHECK_RC), mount it with
 #                   the daemon's log in $T/round.log, read every page of v
