@@ -22,6 +22,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include "internal.h"
 
@@ -132,7 +133,8 @@ static vol_status move_chunk(vol_pool *p, const struct moving *m, size_t n,
 	kv *s = p->kv;
 	const struct kv_ops *o = s->ops;
 	size_t rl = plog_rec_len(p->plog);
-	uint8_t *ptrs[MOVE_CHUNK], vals[MOVE_CHUNK][PVAL_REF];
+	struct iovec ptrs[MOVE_CHUNK];
+	uint8_t vals[MOVE_CHUNK][PVAL_REF];
 	uint8_t ents[MOVE_CHUNK][VVAL_REF_LEN];
 	const uint8_t *keys[MOVE_CHUNK];
 	struct pref refs[MOVE_CHUNK];
@@ -162,7 +164,12 @@ static vol_status move_chunk(vol_pool *p, const struct moving *m, size_t n,
 				   m[i].ref.off &&
 			   !plog_read(p->plog, m[i].ref, m[i].pkey, dh,
 				      recs + k * rl)) {
-			ptrs[k] = recs + k * rl;
+			/* The copy says it is one (replay skips it). */
+			uint8_t *rec = recs + k * rl;
+			plog_rec_header(rec, p->page_size, PREC_MOVED,
+					m[i].pkey, (int64_t)be64_get(rec + 32),
+					dh, p->page_size);
+			ptrs[k] = (struct iovec){rec, rl};
 			memcpy(vals[k], val, PVAL_REF);
 			memcpy(ents[k], ent, VVAL_REF_LEN);
 			keys[k] = m[i].pkey;
@@ -180,7 +187,10 @@ static vol_status move_chunk(vol_pool *p, const struct moving *m, size_t n,
 	plog_read_unlock(p->plog);
 	if (st || !k)
 		return st;
-	if ((st = plog_append(p->plog, ptrs, k, refs)))
+	/* Durable before the store refers to it (pagelog.c, invariant 2). */
+	struct pref durable;
+	if ((st = plog_append(p->plog, ptrs, k, refs, NULL)) ||
+	    (st = plog_sync(p->plog, &durable)))
 		return st;
 	kv_batch *b = o->batch_new(s);
 	if (!b)

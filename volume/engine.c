@@ -39,6 +39,9 @@
 #include <unistd.h>
 #include <dirent.h>
 
+#include <sys/uio.h>
+#include <xxhash.h>
+
 #include "internal.h"
 
 #define RESERVE_FILE "reserve"
@@ -584,9 +587,9 @@ void put_barrier(kv *s, kv_batch *b, vol_id vol, int64_t ns, uint64_t lsn,
 			  key3(k, LT_BARRIER, vol, (uint64_t)ns, lsn), v, 8);
 }
 
-vol_status pool_commit(vol_pool *p, kv_batch *b, uint64_t lsn,
-		       int64_t time_ns, enum change_kind kind, vol_id vol,
-		       uint64_t tl, uint64_t first, uint64_t count)
+void put_change(vol_pool *p, kv_batch *b, uint64_t lsn, int64_t time_ns,
+		enum change_kind kind, vol_id vol, uint64_t tl, uint64_t first,
+		uint64_t count)
 {
 	struct buf r = {0};
 	buf_u64(&r, (uint64_t)time_ns);
@@ -597,9 +600,17 @@ vol_status pool_commit(vol_pool *p, kv_batch *b, uint64_t lsn,
 	buf_u64(&r, count);
 	uint8_t k[16];
 	p->kv->ops->batch_put(b, KV_LOG, k, key1(k, LT_CHANGE, lsn), r.d, r.n);
-	/* Page changes are durable at the next sync, like a disk's writes;
-	 * every other change (branching, names, snapshots, sizes, windows)
-	 * answers a command and is durable when it returns. */
+}
+
+vol_status pool_commit(vol_pool *p, kv_batch *b, uint64_t lsn,
+		       int64_t time_ns, enum change_kind kind, vol_id vol,
+		       uint64_t tl, uint64_t first, uint64_t count)
+{
+	put_change(p, b, lsn, time_ns, kind, vol, tl, first, count);
+	/* Page changes are durable at the next sync, like a disk's writes
+	 * (through the page log, which can replay them: pagelog.c); every
+	 * other change (branching, names, snapshots, sizes, windows) answers
+	 * a command and is durable when it returns. */
 	bool sync = kind != CH_WRITE && kind != CH_DISCARD;
 	vol_status st = p->kv->ops->write(p->kv, b, sync);
 	if (st == VOL_OK)
@@ -987,6 +998,7 @@ static void pool_free(vol_pool *p)
 		tl_free(p->tls[i]);
 	free(p->vols);
 	free(p->tls);
+	free(p->replayed.v);
 	if (p->lockfd >= 0)
 		close(p->lockfd);
 	pthread_mutex_destroy(&p->mu);
@@ -1013,8 +1025,35 @@ static uint64_t seg_bytes_default(const char *path)
 	return b;
 }
 
-/* Open the page log and, after a crash, drop the versions whose records
- * did not survive it (pagelog.c); a version 1 pool becomes version 2. */
+/* A page-log position stored under meta key `tag`; {0, 0} if none. */
+static vol_status get_pref(vol_pool *p, uint8_t tag, struct pref *out)
+{
+	void *v;
+	size_t vn;
+	vol_status st = p->kv->ops->get(p->kv, KV_META, &tag, 1, &v, &vn);
+	if (st == VOL_ENOENT)
+		return VOL_OK;
+	if (st)
+		return st;
+	if (vn == 16)
+		*out = (struct pref){be64_get(v), be64_get(v + 8)};
+	free(v);
+	return VOL_OK;
+}
+
+static void put_pref(kv *s, kv_batch *b, uint8_t tag, struct pref at)
+{
+	uint8_t v[16];
+	be64_put(v, at.seg);
+	be64_put(v + 8, at.off);
+	s->ops->batch_put(b, KV_META, &tag, 1, v, 16);
+}
+
+/* Open the page log and bring the store up to date with it: replay the
+ * page changes and barriers the store lost in a crash, and drop the
+ * versions whose records a crash of the machine lost (pagelog.c). A
+ * version 1 pool becomes version 2. Before load_all (which then sees the
+ * replayed changes); p->replayed is applied after it. */
 static vol_status plog_start(vol_pool *p, uint64_t seg_bytes)
 {
 	bool ro = p->read_only || p->damaged[0];
@@ -1024,25 +1063,30 @@ static vol_status plog_start(vol_pool *p, uint64_t seg_bytes)
 				  ro, &p->plog);
 	if (st || ro)
 		return st;
-	struct pref durable = {0, 0}, end;
-	uint8_t k[1] = {MT_DURABLE};
-	void *v;
-	size_t vn;
-	st = p->kv->ops->get(p->kv, KV_META, k, 1, &v, &vn);
-	if (!st) {
-		if (vn == 16)
-			durable = (struct pref){be64_get(v), be64_get(v + 8)};
-		free(v);
-	} else if (st != VOL_ENOENT) {
+	/* A damaged change log: load_all makes the pool read-only. */
+	if ((st = load_last_lsn(p)) == VOL_ECORRUPT)
+		return VOL_OK;
+	if (st)
 		return st;
-	}
+	struct pref applied = {0, 0}, durable = {0, 0}, end;
+	if ((st = get_pref(p, MT_APPLIED, &applied)) ||
+	    (st = get_pref(p, MT_DURABLE, &durable)))
+		return st;
 	p->durable = p->synced = durable;
+	/* From where a crash of the machine may have lost records (the store
+	 * may be ahead of it: its batches are not synced with the log). */
+	struct pref from = applied;
+	if (durable.seg < from.seg ||
+	    (durable.seg == from.seg && durable.off < from.off))
+		from = durable;
 	bool torn;
-	if ((st = plog_recover(p->plog, durable, &end, &torn)))
+	if ((st = pages_replay(p, from, p->lsn, &end, &torn, &p->replayed)))
 		return st;
-	if (torn) {
-		uint64_t dropped;
-		if ((st = pages_drop_dangling(p, end, &dropped)) ||
+	bool behind = end.seg < applied.seg ||
+		      (end.seg == applied.seg && end.off < applied.off);
+	if (torn || behind) {
+		uint64_t dropped = 0;
+		if ((behind && (st = pages_drop_dangling(p, end, &dropped))) ||
 		    (st = plog_truncate(p->plog, end)))
 			return st;
 		if (dropped)
@@ -1062,6 +1106,22 @@ static vol_status plog_start(vol_pool *p, uint64_t seg_bytes)
 			p->format = VOL_POOL_VERSION;
 	}
 	return st;
+}
+
+/* After load_all: what the replay changed in the volumes' records. */
+static void replayed_apply(vol_pool *p)
+{
+	for (size_t i = 0; i < p->replayed.n; i++) {
+		struct vol *v = vol_find(p, p->replayed.v[i].vol);
+		if (!v)
+			continue;
+		if (v->lsn < p->replayed.v[i].lsn)
+			v->lsn = p->replayed.v[i].lsn;
+		v->bytes_written += p->replayed.v[i].payload;
+	}
+	p->nreplayed = p->replayed.changes;
+	free(p->replayed.v);
+	memset(&p->replayed, 0, sizeof p->replayed);
 }
 
 vol_status vol_pool_open(const char *path, const vol_pool_opts *opts,
@@ -1128,16 +1188,17 @@ vol_status vol_pool_open(const char *path, const vol_pool_opts *opts,
 		goto fail;
 	if (p->kv->ops->failed(p->kv) == VOL_ECORRUPT) /* damaged WAL */
 		snprintf(p->damaged, sizeof p->damaged, "%s", vol_errmsg());
-	if ((st = load_all(p)))
+	if ((st = read_pool_record(p)))
 		goto fail;
 	if (!page_size_ok(p->page_size)) {
 		st = vol__fail(VOL_ECORRUPT, "pool %s: bad page size %u", path,
 			       p->page_size);
 		goto fail;
 	}
-	p->budget_default = disk_free_bytes(path) / 4;
-	if ((st = plog_start(p, opts->segment_bytes)))
+	if ((st = plog_start(p, opts->segment_bytes)) || (st = load_all(p)))
 		goto fail;
+	replayed_apply(p);
+	p->budget_default = disk_free_bytes(path) / 4;
 	if (!p->read_only)
 		tighten_modes(path);
 	if (opts->history_budget)
@@ -1162,31 +1223,17 @@ fail:
 	return st;
 }
 
-/* Record the page log's durable point as the last completed sync left
- * it (sync_barriers records the one before, as it cannot wait). */
+/* At a clean close: the final durable point (the next open then checks no
+ * record: a damaged one is reported, not taken for a crash's tear). */
 static vol_status record_durable(vol_pool *p)
 {
 	kv *s = p->kv;
-	pthread_mutex_lock(&p->mu);
-	struct pref known = p->synced;
-	bool same = known.seg == p->durable.seg && known.off == p->durable.off;
-	pthread_mutex_unlock(&p->mu);
-	if (same)
-		return VOL_OK;
 	kv_batch *b = s->ops->batch_new(s);
 	if (!b)
 		return vol__fail(VOL_ENOMEM, "out of memory");
-	uint8_t k[1] = {MT_DURABLE}, dv[16];
-	be64_put(dv, known.seg);
-	be64_put(dv + 8, known.off);
-	s->ops->batch_put(b, KV_META, k, 1, dv, 16);
+	put_pref(s, b, MT_DURABLE, p->synced);
 	vol_status st = s->ops->write(s, b, true);
 	s->ops->batch_free(b);
-	if (!st) {
-		pthread_mutex_lock(&p->mu);
-		p->durable = known;
-		pthread_mutex_unlock(&p->mu);
-	}
 	return st;
 }
 
@@ -1198,8 +1245,6 @@ vol_status vol_pool_close(vol_pool *p)
 	/* A read-only or damaged pool has nothing to sync. */
 	vol_status st = p->read_only || p->damaged[0] ? VOL_OK
 						      : vol_pool_sync(p);
-	/* The next open then checks no record: a damaged one is reported,
-	 * not taken for a crash's torn tail (pagelog.c). */
 	if (!st && !p->read_only && !p->damaged[0])
 		st = record_durable(p);
 	pool_free(p);
@@ -1219,34 +1264,59 @@ uint64_t vol_pool_lsn(vol_pool *p)
 	return l;
 }
 
-/* Write barriers for `vols` (or every changed volume if all) and sync. */
+/* Append a barrier record for the n barriers in e (vol, time, lsn, tl
+ * each): false if it could not be (the caller syncs the WAL instead). */
+static bool barrier_record(vol_pool *p, const uint64_t *e, size_t n,
+			   int64_t now, struct pref *end)
+{
+	size_t bn = 8 + 32 * n;
+	if (bn > PREC_BODY_MAX)
+		return false;
+	uint8_t *r = malloc(PREC_HDR + bn);
+	if (!r)
+		return false;
+	be64_put(r + PREC_HDR, n);
+	for (size_t i = 0; i < 4 * n; i++)
+		be64_put(r + PREC_HDR + 8 + 8 * i, e[i]);
+	plog_rec_header(r, p->page_size, PREC_BARRIER, NULL, now,
+			XXH3_64bits(r + PREC_HDR, bn), (uint32_t)bn);
+	struct iovec iov = {r, PREC_HDR + bn};
+	bool ok = plog_append(p->plog, &iov, 1, NULL, end) == VOL_OK;
+	free(r);
+	return ok;
+}
+
+/* Write barriers for `only` (or every changed volume) and sync: the
+ * barriers go into the page log and the store (unsynced), and one flush
+ * of the page log makes them and every page change before them durable
+ * (pagelog.c). The WAL is synced too when something the log cannot replay
+ * is waiting (p->kv_unsynced), or with nothing to record. */
 static vol_status sync_barriers(vol_pool *p, struct vol *only, vol_point *out)
 {
 	kv *s = p->kv;
 	vol_status st = pool_enter(p, 0);
 	if (st)
 		return st;
-	/* The page log's bytes and the WAL are synced at the same time
-	 * (pagelog.c, invariant 2). */
-	struct pref durable;
-	uint64_t ticket = plog_sync_begin(p->plog, &durable);
 	kv_batch *b = s->ops->batch_new(s);
-	if (!b) {
-		plog_sync_end(p->plog, ticket);
+	uint64_t *e = malloc((p->nvols + 1) * 4 * sizeof *e);
+	if (!b || !e) {
+		if (b)
+			s->ops->batch_free(b);
+		free(e);
 		return vol__fail(VOL_ENOMEM, "out of memory");
 	}
 	pthread_mutex_lock(&p->mu);
 	if (only && only->deleted) {
 		pthread_mutex_unlock(&p->mu);
 		s->ops->batch_free(b);
-		plog_sync_end(p->plog, ticket);
+		free(e);
 		return vol__fail(VOL_ENOENT, "volume %s was deleted",
 				 only->name);
 	}
 	int64_t now = pool_now(p);
 	uint64_t lsn = p->lsn;
 	size_t n = 0;
-	for (size_t i = 0; i < p->nvols; i++) {
+	for (size_t i = 0; i < p->nvols && n <= p->nvols; i++) {
 		struct vol *v = p->vols[i];
 		/* vol_sync always records one, so the point it returns is a
 		 * barrier; a pool-wide sync only for volumes that changed. */
@@ -1254,37 +1324,52 @@ static vol_status sync_barriers(vol_pool *p, struct vol *only, vol_point *out)
 			continue;
 		put_barrier(s, b, v->id, now, lsn, v->tl->id);
 		put_vol_record(p, b, v);
+		e[4 * n] = v->id;
+		e[4 * n + 1] = (uint64_t)now;
+		e[4 * n + 2] = lsn;
+		e[4 * n + 3] = v->tl->id;
 		n++;
 	}
 	if (out && only)
 		*out = (vol_point){only->tl->id, lsn, now};
-	/* Only a position a completed sync made durable. */
-	struct pref known = p->synced;
-	if (known.seg != p->durable.seg || known.off != p->durable.off) {
-		uint8_t k[1] = {MT_DURABLE}, dv[16];
-		be64_put(dv, known.seg);
-		be64_put(dv + 8, known.off);
-		s->ops->batch_put(b, KV_META, k, 1, dv, 16);
-		p->durable = known;
-		n++;
+	struct pref end;
+	if (n && barrier_record(p, e, n, now, &end))
+		put_pref(s, b, MT_APPLIED, end);
+	else if (n)
+		p->kv_unsynced = true;
+	if (n && (p->synced.seg != p->durable.seg ||
+		  p->synced.off != p->durable.off)) {
+		put_pref(s, b, MT_DURABLE, p->synced);
+		p->durable = p->synced;
 	}
+	st = n ? s->ops->write(s, b, false) : VOL_OK;
+	bool wal = !st && (p->kv_unsynced || !n);
+	if (wal)
+		p->kv_unsynced = false;
 	pthread_mutex_unlock(&p->mu);
-
-	st = n ? s->ops->write(s, b, true) : s->ops->sync(s);
 	s->ops->batch_free(b);
-	vol_status pst = plog_sync_end(p->plog, ticket);
-	if (!st && pst) {
-		char why[256];
-		snprintf(why, sizeof why, "%s", vol_errmsg());
-		st = vol__fail(pst, "%s", why);
-	}
+	free(e);
 	if (st)
+		return st;
+	struct pref durable;
+	uint64_t ticket = plog_sync_begin(p->plog, &durable);
+	vol_status wst = wal ? s->ops->sync(s) : VOL_OK;
+	char why[256] = "";
+	if (wst) {
+		snprintf(why, sizeof why, "%s", vol_errmsg());
+		pthread_mutex_lock(&p->mu);
+		p->kv_unsynced = true;
+		pthread_mutex_unlock(&p->mu);
+	}
+	if ((st = plog_sync_end(p->plog, ticket)))
 		return st;
 	pthread_mutex_lock(&p->mu);
 	if (durable.seg > p->synced.seg ||
 	    (durable.seg == p->synced.seg && durable.off > p->synced.off))
 		p->synced = durable;
 	pthread_mutex_unlock(&p->mu);
+	if (wst)
+		return vol__fail(wst, "%s", why);
 	if (n) {
 		pthread_mutex_lock(&p->mu);
 		for (size_t i = 0; i < p->nvols; i++) {
@@ -1361,6 +1446,7 @@ vol_status vol_pool_stats_get(vol_pool *p, vol_pool_stats *out)
 	pthread_mutex_lock(&p->mu);
 	out->page_size = p->page_size;
 	out->lsn = p->lsn;
+	out->replayed = p->nreplayed;
 	out->volumes = p->nvols;
 	for (size_t i = 0; i < p->ntls; i++)
 		out->timelines += !p->tls[i]->dead;

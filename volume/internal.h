@@ -80,8 +80,12 @@ enum meta_tag {
 	MT_SEG = 'S',      /* S vol lsn             -> segment              */
 	MT_HIST = 'H',     /* H vol seq             -> backtrack record     */
 	MT_SNAP = 'N',     /* N vol name            -> snapshot             */
-	MT_DURABLE = 'L',  /* L                     -> page log durable point
-	                    *                          segment(8) offset(8)   */
+	MT_DURABLE = 'L',  /* L                     -> a page-log position a
+	                    * completed sync made durable (a hint: where the
+	                    * open starts checking records)                */
+	MT_APPLIED = 'A',  /* A                     -> the page log's end after
+	                    * the records of the newest page change or sync
+	                    * in the store: segment(8) offset(8)           */
 };
 /* log CF keys */
 enum log_tag {
@@ -134,6 +138,16 @@ void rd_str(struct rd *r, char *out, size_t cap);
 /* Where a record is in the page log (pagelog.c). */
 struct pref {
 	uint64_t seg, off;
+};
+
+/* What replaying the page log at open added per volume (pages.c). */
+struct replayed {
+	size_t changes;
+	struct {
+		vol_id vol;
+		uint64_t lsn, payload;
+	} *v;
+	size_t n, cap;
 };
 
 struct szrec {
@@ -202,8 +216,13 @@ struct vol_pool {
 
 	pthread_mutex_t mu;     /* protects everything below              */
 	uint64_t lsn;           /* newest committed LSN                   */
-	struct pref durable;    /* page log durable point last recorded    */
-	struct pref synced;     /* ... and the newest known durable (mu)   */
+	/* A change the page log cannot replay was committed unsynced (its
+	 * commit or barrier record failed): the next sync syncs the WAL. */
+	bool kv_unsynced;
+	struct pref synced;     /* the newest position a sync made durable */
+	struct pref durable;    /* ... and the one the store has (MT_DURABLE) */
+	struct replayed replayed; /* at open, until load_all is done      */
+	uint64_t nreplayed;       /* changes and barriers replayed at open */
 	int64_t last_ns;        /* clock clamp: never goes backwards      */
 	uint64_t next_id;       /* volumes and timelines share it         */
 	int64_t created_ns;
@@ -262,6 +281,10 @@ vol_status change_begin(vol_pool *p, vol_id id, struct vol **v, kv_batch **b);
 void change_end(vol_pool *p, struct vol *v, kv_batch *b);
 /* Commit a batch as change `lsn` (= p->lsn + 1) at time_ns, adding the log
  * record. Under mu. On success p->lsn = lsn. Frees nothing. */
+/* The change record (log family) of change lsn into b. */
+void put_change(vol_pool *p, kv_batch *b, uint64_t lsn, int64_t time_ns,
+		enum change_kind kind, vol_id vol, uint64_t tl, uint64_t first,
+		uint64_t count);
 vol_status pool_commit(vol_pool *p, kv_batch *b, uint64_t lsn,
 		       int64_t time_ns, enum change_kind kind, vol_id vol,
 		       uint64_t tl, uint64_t first, uint64_t count);
@@ -302,6 +325,13 @@ bool version_seek(vol_pool *p, const uint8_t *k, size_t kn,
 vol_status pages_read(vol_pool *p, const char *vname, const struct tl *tl,
 		      uint64_t bound, void *buf, uint64_t off, size_t len);
 
+/* At open, before load_all: replay the page changes and barriers of the
+ * page log from `from` (MT_APPLIED) that the store lost (changes after
+ * store_lsn; pagelog.c), counting them in *out; *valid_end and *torn as
+ * for plog_scan. */
+vol_status pages_replay(vol_pool *p, struct pref from, uint64_t store_lsn,
+			struct pref *valid_end, bool *torn,
+			struct replayed *out);
 /* The versions that refer to page-log records at or after `end` (lost by
  * a crash of the machine: see pagelog.c) are deleted, with a synced
  * write. *dropped counts them. */
@@ -317,14 +347,20 @@ vol_status plog_open(const char *pool, uint32_t ps, uint64_t seg_bytes,
 		     bool read_only, struct plog **out);
 void plog_close(struct plog *l);
 size_t plog_rec_len(const struct plog *l); /* PREC_HDR + page size */
-void plog_rec_header(uint8_t h[PREC_HDR], uint32_t ps,
+enum prec_type { PREC_PAGE = 0, PREC_MOVED = 1, PREC_COMMIT = 2,
+		 PREC_BARRIER = 3 };
+#define PREC_BODY_MAX (1u << 20) /* commit and barrier bodies */
+/* pkey may be NULL (commit, barrier); body_hash is xxh3 of the body. */
+void plog_rec_header(uint8_t h[PREC_HDR], uint32_t ps, enum prec_type type,
 		     const uint8_t pkey[PKEY_LEN], int64_t ns,
-		     uint64_t data_hash);
-/* Append n records of plog_rec_len bytes (header by plog_rec_header, then
- * the page), all into one segment; refs[i] says where record i went.
- * VOL_ENOSPC / VOL_EIO: nothing usable was appended. */
-vol_status plog_append(struct plog *l, uint8_t *const *recs, size_t n,
-		       struct pref *refs);
+		     uint64_t body_hash, uint32_t body_len);
+/* Append n records (each: header by plog_rec_header, then its body), all
+ * into one segment, in one go; refs[i] (if refs) says where record i went,
+ * *end (if end) where the last one ends. VOL_ENOSPC / VOL_EIO: nothing
+ * usable was appended. */
+struct iovec;
+vol_status plog_append(struct plog *l, const struct iovec *recs, size_t n,
+		       struct pref *refs, struct pref *end);
 /* Hold across reading references from the store and their records. */
 void plog_read_lock(struct plog *l);
 void plog_read_unlock(struct plog *l);
@@ -340,10 +376,14 @@ vol_status plog_read(struct plog *l, struct pref ref,
 vol_status plog_sync(struct plog *l, struct pref *durable);
 uint64_t plog_sync_begin(struct plog *l, struct pref *durable);
 vol_status plog_sync_end(struct plog *l, uint64_t ticket);
-/* At open: check the records after the durable point; *valid_end is the
- * end of the intact ones and *torn tells whether anything follows it. */
-vol_status plog_recover(struct plog *l, struct pref durable,
-			struct pref *valid_end, bool *torn);
+/* At open: read the records from `from` on, calling fn (if not NULL) with
+ * each intact one (rec: header then body) until the first damaged or torn
+ * one, or fn's failure; *valid_end is the end of the intact ones and *torn
+ * tells whether anything follows it. */
+typedef vol_status (*plog_scan_fn)(void *ctx, const uint8_t *rec,
+				   struct pref at);
+vol_status plog_scan(struct plog *l, struct pref from, plog_scan_fn fn,
+		     void *ctx, struct pref *valid_end, bool *torn);
 /* Cut the log at end (later segments removed). */
 vol_status plog_truncate(struct plog *l, struct pref end);
 uint64_t plog_active(struct plog *l);      /* id of the segment appended to */

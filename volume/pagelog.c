@@ -10,25 +10,36 @@
  * not two (RocksDB's WAL, then a blob file), and its checksum is one xxh3
  * instead of RocksDB's software CRC32c twice plus LZ4.
  *
- * Record: a 64-byte header, then the page.
- *   0 magic "RWPL"  4 page size  8 page key (24)  32 time  40 xxh3 of page
- *   48 zero  56 xxh3 of bytes 0..55
+ * Record: a 64-byte header, then its body.
+ *   0 magic "RWPL"  4 page size  8 page key (24)  32 time  40 xxh3 of body
+ *   48 type  49 zero (3)  52 body length  56 xxh3 of bytes 0..55
+ * Types: PREC_PAGE (body: the page of version `page key`), PREC_MOVED (the
+ * same, copied by the cleaner), PREC_COMMIT and PREC_BARRIER (bodies made
+ * by the engine: a page change's commit, a sync's barriers; see pages.c).
  * The header names the version it holds, so a reference that points at
  * the wrong place fails verification, and a segment can be read alone
  * (recovery, the cleaner, `rewindctl check`).
+ *
+ * The page log is also the redo log of page changes: a write or discard
+ * appends its pages and then its commit record in one append, and a sync
+ * appends a barrier record, fdatasyncs the log and does not sync RocksDB's
+ * WAL at all: one flush per sync. RocksDB's batches for these changes
+ * are written unsynced and carry the log position after their records
+ * (MT_APPLIED); at open the engine replays the commit and barrier records
+ * after the recovered MT_APPLIED that RocksDB lost (pages.c, pages_replay).
+ * Every other change (branching, names, snapshots, sizes) syncs the WAL
+ * when it commits, which makes every earlier batch durable too.
  *
  * Invariants (each kept by the function named):
  *  1. A record is written (pwrite) before any RocksDB write refers to it:
  *     the engine appends under pool->mu before writing its batch
  *     (pages.c, stage_commit). A killed process therefore never leaves a
  *     reference to bytes that were not written.
- *  2. A sync returns only when the records before it and the WAL are both
- *     durable: the engine starts the page log's sync (plog_sync_begin:
- *     the syncer thread fdatasyncs every segment written since), syncs the
- *     WAL meanwhile, and waits for both (engine.c, sync_barriers), so a
- *     sync costs about one flush of the disk, not two in a row. The batch
- *     records as "durable point" the position the previous completed sync
- *     made durable, never one still being synced.
+ *  2. A sync returns only when its barrier record and every record before
+ *     it are durable (plog_sync: the syncer thread fdatasyncs every
+ *     segment written since the last one, merging concurrent syncs).
+ *     Records the cleaner moves are durable before RocksDB refers to them
+ *     (cleaner.c).
  *  3. A segment is unlinked only after no synced or unsynced reference to
  *     it can remain (retention.c, the cleaner: the deletions and moves are
  *     synced first) and no reader is between reading a reference and
@@ -37,12 +48,11 @@
  *     have read the records).
  *  4. Appends go to the newest segment only; a segment, once sealed (a
  *     newer one exists), never changes again.
- * After a crash of the machine, records after the durable point may be
- * missing or torn while RocksDB (its WAL, or a flushed table) still refers
- * to them: plog_recover finds the end of the valid records and the engine
- * drops the versions that point past it (pages.c, pages_drop_dangling), as
- * a disk loses writes that were not flushed. (A sync cut short that way
- * was never acknowledged; its barrier may stay, naming what survived.)
+ * After a crash of the machine, records after the last sync may be missing
+ * or torn while RocksDB (its WAL, or a flushed table) still refers to them:
+ * plog_scan stops at the end of the valid records and the engine drops the
+ * versions that point past it (pages.c, pages_drop_dangling), as a disk
+ * loses writes that were not flushed.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -121,24 +131,40 @@ static uint32_t le32_get(const uint8_t *p)
 	       (uint32_t)p[3] << 24;
 }
 
-void plog_rec_header(uint8_t h[PREC_HDR], uint32_t ps,
+void plog_rec_header(uint8_t h[PREC_HDR], uint32_t ps, enum prec_type type,
 		     const uint8_t pkey[PKEY_LEN], int64_t ns,
-		     uint64_t data_hash)
+		     uint64_t body_hash, uint32_t body_len)
 {
 	memset(h, 0, PREC_HDR);
 	le32_put(h, PREC_MAGIC);
 	le32_put(h + 4, ps);
-	memcpy(h + 8, pkey, PKEY_LEN);
+	if (pkey)
+		memcpy(h + 8, pkey, PKEY_LEN);
 	be64_put(h + 32, (uint64_t)ns);
-	be64_put(h + 40, data_hash);
+	be64_put(h + 40, body_hash);
+	h[48] = (uint8_t)type;
+	le32_put(h + 52, body_len);
 	be64_put(h + 56, XXH3_64bits(h, 56));
 }
 
-/* A record's header is intact (and for page size ps). */
-static bool rec_header_ok(const uint8_t *h, uint32_t ps)
+/* A record's header is intact (and for page size ps): its body length,
+ * or 0. */
+static uint32_t rec_header_ok(const uint8_t *h, uint32_t ps)
 {
-	return le32_get(h) == PREC_MAGIC && le32_get(h + 4) == ps &&
-	       !be64_get(h + 48) && be64_get(h + 56) == XXH3_64bits(h, 56);
+	if (le32_get(h) != PREC_MAGIC || le32_get(h + 4) != ps || h[49] ||
+	    h[50] || h[51] || be64_get(h + 56) != XXH3_64bits(h, 56))
+		return 0;
+	uint32_t n = le32_get(h + 52);
+	switch (h[48]) {
+	case PREC_PAGE:
+	case PREC_MOVED:
+		return n == ps ? n : 0;
+	case PREC_COMMIT:
+	case PREC_BARRIER:
+		return n <= PREC_BODY_MAX ? n : 0;
+	default:
+		return 0;
+	}
 }
 
 static void seg_name(char *out, size_t cap, const char *dir, uint64_t id)
@@ -353,39 +379,45 @@ static vol_status roll_over(struct plog *l, uint64_t id)
 	return st;
 }
 
-vol_status plog_append(struct plog *l, uint8_t *const *recs, size_t n,
-		       struct pref *refs)
+vol_status plog_append(struct plog *l, const struct iovec *recs, size_t n,
+		       struct pref *refs, struct pref *end)
 {
 	if (!n)
 		return VOL_OK;
 	if (l->read_only)
 		return vol__fail(VOL_EINVAL, "page log: opened read-only");
-	size_t rl = plog_rec_len(l);
+	uint64_t total = 0;
+	for (size_t i = 0; i < n; i++)
+		total += recs[i].iov_len;
 	pthread_mutex_lock(&l->amu);
 	vol_status st = VOL_OK;
 	/* The active segment only changes under amu: copy it. */
 	pthread_mutex_lock(&l->tmu);
 	struct pseg a = l->segs[l->nsegs - 1];
 	pthread_mutex_unlock(&l->tmu);
-	if (a.size && a.size + n * rl > l->seg_bytes) {
+	if (a.size && a.size + total > l->seg_bytes) {
 		if ((st = roll_over(l, a.id + 1)))
 			goto out;
 		pthread_mutex_lock(&l->tmu);
 		a = l->segs[l->nsegs - 1];
 		pthread_mutex_unlock(&l->tmu);
 	}
-	struct pseg *s = &a;
+	uint64_t off = a.size, at = off;
+	for (size_t i = 0; i < n; i++) {
+		if (refs)
+			refs[i] = (struct pref){a.id, at};
+		at += recs[i].iov_len;
+	}
 	struct iovec iov[256];
-	uint64_t off = s->size;
+	uint64_t pos = off;
 	for (size_t i = 0; i < n;) {
 		size_t k = 0;
+		size_t want = 0;
 		for (; k < 256 && i + k < n; k++) {
-			iov[k].iov_base = recs[i + k];
-			iov[k].iov_len = rl;
-			refs[i + k] = (struct pref){s->id, off + (i + k) * rl};
+			iov[k] = recs[i + k];
+			want += recs[i + k].iov_len;
 		}
-		size_t want = k * rl, done = 0;
-		uint64_t at = off + i * rl;
+		size_t done = 0;
 		while (done < want) {
 			/* Skip what a short write already wrote. */
 			struct iovec *v = iov;
@@ -399,7 +431,7 @@ vol_status plog_append(struct plog *l, uint8_t *const *recs, size_t n,
 			struct iovec first = *v;
 			v->iov_base = (uint8_t *)v->iov_base + skip;
 			v->iov_len -= skip;
-			ssize_t w = pwritev(s->fd, v, cnt, (off_t)(at + done));
+			ssize_t w = pwritev(a.fd, v, cnt, (off_t)(pos + done));
 			*v = first;
 			if (w < 0 && errno == EINTR)
 				continue;
@@ -407,22 +439,25 @@ vol_status plog_append(struct plog *l, uint8_t *const *recs, size_t n,
 				int e = w < 0 ? errno : EIO;
 				/* No torn record may stay before later ones
 				 * (a recovery would stop there). */
-				if (ftruncate(s->fd, (off_t)off))
+				if (ftruncate(a.fd, (off_t)off))
 					(void)0; /* overwritten by the next */
 				st = vol__fail(e == ENOSPC ? VOL_ENOSPC : VOL_EIO,
 					       "page log: cannot write segment "
-					       "%016" PRIx64 ": %s", s->id,
+					       "%016" PRIx64 ": %s", a.id,
 					       strerror(e));
 				goto out;
 			}
 			done += (size_t)w;
 		}
+		pos += want;
 		i += k;
 	}
 	pthread_mutex_lock(&l->tmu);
-	l->segs[l->nsegs - 1].size = off + n * rl;
+	l->segs[l->nsegs - 1].size = at;
 	pthread_mutex_unlock(&l->tmu);
 	l->dirty = true;
+	if (end)
+		*end = (struct pref){a.id, at};
 out:
 	pthread_mutex_unlock(&l->amu);
 	return st;
@@ -479,8 +514,8 @@ vol_status plog_read(struct plog *l, struct pref ref,
 				 "page log segment %016" PRIx64 " offset %" PRIu64
 				 " is past its end (the record was lost)",
 				 ref.seg, ref.off);
-	if (!rec_header_ok(rec, l->ps) || memcmp(rec + 8, pkey, PKEY_LEN) ||
-	    be64_get(rec + 40) != data_hash)
+	if (!rec_header_ok(rec, l->ps) || rec[48] > PREC_MOVED ||
+	    memcmp(rec + 8, pkey, PKEY_LEN) || be64_get(rec + 40) != data_hash)
 		return vol__fail(VOL_ECORRUPT,
 				 "page log segment %016" PRIx64 " offset %" PRIu64
 				 ": the record header is damaged or names "
@@ -592,56 +627,68 @@ vol_status plog_sync(struct plog *l, struct pref *durable)
 	return plog_sync_end(l, plog_sync_begin(l, durable));
 }
 
-vol_status plog_recover(struct plog *l, struct pref durable,
-			struct pref *valid_end, bool *torn)
+vol_status plog_scan(struct plog *l, struct pref from, plog_scan_fn fn,
+		     void *ctx, struct pref *valid_end, bool *torn)
 {
 	*torn = false;
-	size_t rl = plog_rec_len(l);
-	uint8_t *rec = malloc(rl);
+	uint8_t *rec = malloc(PREC_HDR + PREC_BODY_MAX);
 	if (!rec)
 		return vol__fail(VOL_ENOMEM, "out of memory");
 	vol_status st = VOL_OK;
-	*valid_end = (struct pref){0, 0};
-	for (size_t i = 0; i < l->nsegs; i++) {
+	*valid_end = from;
+	bool started = false;
+	for (size_t i = 0; i < l->nsegs && !st; i++) {
 		struct pseg *s = &l->segs[i];
-		if (s->id < durable.seg)
+		if (s->id < from.seg)
 			continue;
-		uint64_t off = s->id == durable.seg ? durable.off : 0;
-		/* The durable point is a record boundary; scan from there. */
-		if (off > s->size) {
-			*torn = true; /* shorter than what was synced */
+		uint64_t off = s->id == from.seg ? from.off : 0;
+		if (off > s->size) { /* shorter than what was applied */
+			*torn = true;
 			*valid_end = (struct pref){s->id, s->size};
 			break;
 		}
-		while (off + rl <= s->size) {
-			int e = pread_all(s->fd, rec, rl, off);
+		started = true;
+		*valid_end = (struct pref){s->id, off};
+		uint32_t n = 0;
+		while (off + PREC_HDR <= s->size) {
+			int e = pread_all(s->fd, rec, PREC_HDR, off);
+			if (!e && !(n = rec_header_ok(rec, l->ps)))
+				break;
+			if (!e && off + PREC_HDR + n > s->size)
+				break;
+			if (!e)
+				e = pread_all(s->fd, rec + PREC_HDR, n,
+					      off + PREC_HDR);
 			if (e > 0) {
 				st = vol__fail(VOL_EIO,
 					       "page log: cannot read segment "
 					       "%016" PRIx64 ": %s", s->id,
 					       strerror(e));
-				goto out;
-			}
-			if (e || !rec_header_ok(rec, l->ps) ||
-			    XXH3_64bits(rec + PREC_HDR, l->ps) !=
-				    be64_get(rec + 40))
 				break;
-			off += rl;
+			}
+			if (e || XXH3_64bits(rec + PREC_HDR, n) !=
+					 be64_get(rec + 40))
+				break;
+			if (fn && (st = fn(ctx, rec, (struct pref){s->id, off})))
+				break;
+			off += PREC_HDR + n;
+			*valid_end = (struct pref){s->id, off};
 		}
-		*valid_end = (struct pref){s->id, off};
+		if (st)
+			break;
 		if (off != s->size) {
 			*torn = true;
 			break;
 		}
 	}
-	if (!valid_end->seg && l->nsegs) /* nothing after the durable point */
+	if (!started && l->nsegs && !*torn)
 		*valid_end = (struct pref){l->segs[l->nsegs - 1].id,
 					   l->segs[l->nsegs - 1].size};
 	/* Records after a torn one, or in later segments, are not trusted
-	 * either (the engine drops what refers to them). */
-	if (!*torn && valid_end->seg != l->segs[l->nsegs - 1].id)
+	 * either. */
+	if (!st && !*torn && l->nsegs &&
+	    valid_end->seg != l->segs[l->nsegs - 1].id)
 		*torn = true;
-out:
 	free(rec);
 	return st;
 }

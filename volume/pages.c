@@ -21,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
+#include <xxhash.h>
 
 #include "internal.h"
 
@@ -284,7 +286,7 @@ struct stage {
 	uint8_t *kind;
 	uint64_t *holes;        /* extra hole markers                      */
 	size_t nholes;
-	uint8_t **recs;         /* the data pages' records, for the log    */
+	struct iovec *recs;     /* the data pages' records, for the log    */
 	struct pref *refs;      /* where the log put them                  */
 };
 
@@ -349,51 +351,111 @@ static void stage_seal(struct stage *s)
 	}
 }
 
+/* One page version into a batch: a data version at `ref` in the page log
+ * (hash: its page's), or a hole (ref NULL). For writes and replay. */
+static void put_page_version(vol_pool *p, kv_batch *b,
+			     const uint8_t k[PKEY_LEN], int64_t now,
+			     uint64_t hash, const struct pref *ref)
+{
+	uint8_t v[PVAL_REF];
+	const struct kv_ops *o = p->kv->ops;
+	if (ref) {
+		pval_header(v, k, PV_REF, now, hash);
+		be64_put(v + PVAL_HDR, ref->seg);
+		be64_put(v + PVAL_HDR + 8, ref->off);
+		o->batch_put(b, KV_PAGES, k, PKEY_LEN, v, PVAL_REF);
+		put_version(p->kv, b, k, now,
+			    PKEY_LEN + PVAL_REF + plog_rec_len(p->plog), ref);
+	} else {
+		pval_header(v, k, PV_HOLE, now, 0);
+		o->batch_put(b, KV_PAGES, k, PKEY_LEN, v, PVAL_HDR);
+		put_version(p->kv, b, k, now, PKEY_LEN + PVAL_HDR, NULL);
+	}
+}
+
+static void put_applied(kv *s, kv_batch *b, struct pref at)
+{
+	uint8_t k = MT_APPLIED, v[16];
+	be64_put(v, at.seg);
+	be64_put(v + 8, at.off);
+	s->ops->batch_put(b, KV_META, &k, 1, v, 16);
+}
+
 /* Append the staged data pages at (tl, lsn, now) to the page log and put
- * every staged version. Under pool->mu. */
+ * every staged version, and where the log ends (MT_APPLIED). Under
+ * pool->mu. */
 static vol_status stage_put(vol_pool *p, kv_batch *b, struct stage *s,
 			    uint64_t tl, uint64_t lsn, int64_t now)
 {
-	const struct kv_ops *o = p->kv->ops;
 	uint8_t k[PKEY_LEN];
 	size_t nd = 0;
 	for (size_t i = 0; i < s->n; i++)
 		if (s->kind[i] == PV_REF) {
 			uint8_t *rec = stage_data(s, i) - PREC_HDR;
 			pkey_make(k, tl, s->pageno[i], lsn);
-			plog_rec_header(rec, s->ps, k, now, s->hash[i]);
-			s->recs[nd++] = rec;
+			plog_rec_header(rec, s->ps, PREC_PAGE, k, now,
+					s->hash[i], s->ps);
+			s->recs[nd++] = (struct iovec){rec, PREC_HDR + s->ps};
 		}
-	vol_status st = plog_append(p->plog, s->recs, nd, s->refs);
+	struct pref end;
+	vol_status st = plog_append(p->plog, s->recs, nd, s->refs, &end);
 	if (st)
 		return st;
-	size_t rl = plog_rec_len(p->plog);
+	if (nd)
+		put_applied(p->kv, b, end);
 	nd = 0;
 	for (size_t i = 0; i < s->n; i++) {
-		uint8_t v[PVAL_REF];
 		pkey_make(k, tl, s->pageno[i], lsn);
-		pval_header(v, k, s->kind[i], now, s->hash[i]);
-		if (s->kind[i] == PV_REF) {
-			struct pref *r = &s->refs[nd++];
-			be64_put(v + PVAL_HDR, r->seg);
-			be64_put(v + PVAL_HDR + 8, r->off);
-			o->batch_put(b, KV_PAGES, k, PKEY_LEN, v, PVAL_REF);
-			put_version(p->kv, b, k, now, PKEY_LEN + PVAL_REF + rl,
-				    r);
-		} else {
-			o->batch_put(b, KV_PAGES, k, PKEY_LEN, v, PVAL_HDR);
-			put_version(p->kv, b, k, now, PKEY_LEN + PVAL_HDR,
-				    NULL);
-		}
+		put_page_version(p, b, k, now, s->hash[i],
+				 s->kind[i] == PV_REF ? &s->refs[nd++] : NULL);
 	}
-	uint8_t h[PVAL_HDR];
 	for (size_t i = 0; i < s->nholes; i++) {
 		pkey_make(k, tl, s->holes[i], lsn);
-		pval_header(h, k, PV_HOLE, now, 0);
-		o->batch_put(b, KV_PAGES, k, PKEY_LEN, h, PVAL_HDR);
-		put_version(p->kv, b, k, now, PKEY_LEN + PVAL_HDR, NULL);
+		put_page_version(p, b, k, now, 0, NULL);
 	}
 	return VOL_OK;
+}
+
+/* Commit record body (big-endian u64s): lsn, time, kind, vol, tl, first,
+ * count, payload bytes, data pages, holes, then the holes' page numbers.
+ * The data pages are the newest PREC_PAGE records of this LSN before it. */
+#define COMMIT_FIXED 10
+
+/* After a page change's batch: its commit record, which makes it
+ * replayable (pagelog.c). Under pool->mu. If it cannot be appended, the
+ * next sync syncs the WAL instead. */
+static void stage_commit_record(vol_pool *p, struct stage *s,
+				const uint64_t fixed[COMMIT_FIXED - 2])
+{
+	size_t nd = 0, nh = s->nholes;
+	for (size_t i = 0; i < s->n; i++)
+		nd += s->kind[i] == PV_REF, nh += s->kind[i] != PV_REF;
+	size_t n = PREC_HDR + 8 * (COMMIT_FIXED + nh);
+	uint8_t *r = n - PREC_HDR <= PREC_BODY_MAX ? malloc(n) : NULL;
+	if (!r) {
+		p->kv_unsynced = true;
+		return;
+	}
+	uint8_t *body = r + PREC_HDR, *q = body;
+	for (int i = 0; i < COMMIT_FIXED - 2; i++, q += 8)
+		be64_put(q, fixed[i]);
+	be64_put(q, nd);
+	be64_put(q + 8, nh);
+	q += 16;
+	for (size_t i = 0; i < s->n; i++)
+		if (s->kind[i] != PV_REF) {
+			be64_put(q, s->pageno[i]);
+			q += 8;
+		}
+	for (size_t i = 0; i < s->nholes; i++, q += 8)
+		be64_put(q, s->holes[i]);
+	uint32_t bn = (uint32_t)(n - PREC_HDR);
+	plog_rec_header(r, s->ps, PREC_COMMIT, NULL, (int64_t)fixed[1],
+			XXH3_64bits(body, bn), bn);
+	struct iovec iov = {r, n};
+	if (plog_append(p->plog, &iov, 1, NULL, NULL))
+		p->kv_unsynced = true;
+	free(r);
 }
 
 /* Stage the byte range [off, off+len) of the volume's head: `src` bytes, or
@@ -554,6 +616,12 @@ static vol_status stage_commit(vol_pool *p, struct vol *v, struct stage *s,
 	if (!st)
 		st = pool_commit(p, b, lsn, now, kind, v->id, v->tl->id, first,
 				 count);
+	if (!st && (kind == CH_WRITE || kind == CH_DISCARD)) {
+		uint64_t fixed[COMMIT_FIXED - 2] = {
+			lsn, (uint64_t)now, kind, v->id, v->tl->id, first,
+			count, payload};
+		stage_commit_record(p, s, fixed);
+	}
 	if (!st) {
 		v->lsn = lsn;
 		v->bytes_written += payload;
@@ -607,6 +675,179 @@ vol_status pages_drop_dangling(vol_pool *p, struct pref end,
 	if (!st && *dropped)
 		st = o->write(s, b, true);
 	o->batch_free(b);
+	return st;
+}
+
+/* ------------------------------------------------------------ replay */
+
+static void replayed_add(struct replayed *o, vol_id vol, uint64_t lsn,
+			 uint64_t payload)
+{
+	o->changes++;
+	for (size_t i = 0; i < o->n; i++)
+		if (o->v[i].vol == vol) {
+			o->v[i].lsn = lsn;
+			o->v[i].payload += payload;
+			return;
+		}
+	if (o->n == o->cap) {
+		size_t cap = o->cap ? o->cap * 2 : 8;
+		void *n = realloc(o->v, cap * sizeof *o->v);
+		if (!n)
+			return; /* only statistics are lost */
+		o->v = n;
+		o->cap = cap;
+	}
+	o->v[o->n].vol = vol;
+	o->v[o->n].lsn = lsn;
+	o->v[o->n].payload = payload;
+	o->n++;
+}
+
+struct pending {
+	uint8_t pkey[PKEY_LEN];
+	struct pref ref;
+	int64_t ns;
+	uint64_t hash;
+};
+
+struct replay {
+	vol_pool *p;
+	uint64_t store_lsn;     /* the newest change the store recovered    */
+	struct pending *pend;
+	size_t npend, cap;
+	struct replayed *out;
+};
+
+/* Write a replayed record's batch, with the log position after it. */
+static vol_status replay_write(struct replay *r, kv_batch *b, struct pref at,
+			       uint32_t n)
+{
+	kv *s = r->p->kv;
+	put_applied(s, b, (struct pref){at.seg, at.off + PREC_HDR + n});
+	vol_status st = s->ops->write(s, b, false);
+	s->ops->batch_free(b);
+	return st;
+}
+
+static vol_status replay_commit(struct replay *r, const uint8_t *rec,
+				struct pref at, uint32_t n)
+{
+	vol_pool *p = r->p;
+	const uint8_t *q = rec + PREC_HDR;
+	if (n < 8 * COMMIT_FIXED)
+		return vol__fail(VOL_ECORRUPT, "page log: short commit record");
+	uint64_t f[COMMIT_FIXED];
+	for (int i = 0; i < COMMIT_FIXED; i++)
+		f[i] = be64_get(q + 8 * i);
+	uint64_t lsn = f[0], nd = f[8], nh = f[9];
+	int64_t now = (int64_t)f[1];
+	if (n != 8 * (COMMIT_FIXED + nh))
+		return vol__fail(VOL_ECORRUPT, "page log: commit record of lsn "
+				 "%llu is malformed", (unsigned long long)lsn);
+	if (lsn <= r->store_lsn) { /* the store has it */
+		r->npend = 0;
+		return VOL_OK;
+	}
+	/* Its pages: the newest nd records of this LSN (an earlier attempt
+	 * whose batch failed left older ones, never committed). */
+	size_t have = 0;
+	for (size_t i = r->npend; i-- > 0 && have < nd;) {
+		uint64_t l;
+		pkey_parse(r->pend[i].pkey, NULL, NULL, &l);
+		if (l != lsn)
+			break;
+		have++;
+	}
+	if (have != nd)
+		return vol__fail(VOL_ECORRUPT, "page log: the commit record of "
+				 "lsn %llu names %llu pages, %zu were found",
+				 (unsigned long long)lsn,
+				 (unsigned long long)nd, have);
+	kv *s = p->kv;
+	kv_batch *b = s->ops->batch_new(s);
+	if (!b)
+		return vol__fail(VOL_ENOMEM, "out of memory");
+	for (size_t i = r->npend - have; i < r->npend; i++)
+		put_page_version(p, b, r->pend[i].pkey, r->pend[i].ns,
+				 r->pend[i].hash, &r->pend[i].ref);
+	uint8_t k[PKEY_LEN];
+	for (uint64_t i = 0; i < nh; i++) {
+		pkey_make(k, f[4], be64_get(q + 8 * (COMMIT_FIXED + i)), lsn);
+		put_page_version(p, b, k, now, 0, NULL);
+	}
+	put_change(p, b, lsn, now, (enum change_kind)f[2], f[3], f[4], f[5],
+		   f[6]);
+	r->npend = 0;
+	replayed_add(r->out, f[3], lsn, f[7]);
+	return replay_write(r, b, at, n);
+}
+
+static vol_status replay_barrier(struct replay *r, const uint8_t *rec,
+				 struct pref at, uint32_t n)
+{
+	const uint8_t *q = rec + PREC_HDR;
+	if (n < 8 || n != 8 + 32 * be64_get(q))
+		return vol__fail(VOL_ECORRUPT, "page log: malformed barrier "
+				 "record");
+	kv *s = r->p->kv;
+	kv_batch *b = s->ops->batch_new(s);
+	if (!b)
+		return vol__fail(VOL_ENOMEM, "out of memory");
+	for (uint64_t i = 0, m = be64_get(q); i < m; i++) {
+		const uint8_t *e = q + 8 + 32 * i;
+		put_barrier(s, b, be64_get(e), (int64_t)be64_get(e + 8),
+			    be64_get(e + 16), be64_get(e + 24));
+	}
+	r->out->changes++;
+	return replay_write(r, b, at, n);
+}
+
+static vol_status replay_one(void *ctx, const uint8_t *rec, struct pref at)
+{
+	struct replay *r = ctx;
+	uint32_t n = (uint32_t)rec[52] | (uint32_t)rec[53] << 8 |
+		     (uint32_t)rec[54] << 16 | (uint32_t)rec[55] << 24;
+	switch (rec[48]) {
+	case PREC_PAGE: {
+		uint64_t lsn;
+		pkey_parse(rec + 8, NULL, NULL, &lsn);
+		if (lsn <= r->store_lsn)
+			return VOL_OK;
+		if (r->npend == r->cap) {
+			size_t cap = r->cap ? r->cap * 2 : 256;
+			struct pending *np = realloc(r->pend, cap * sizeof *np);
+			if (!np)
+				return vol__fail(VOL_ENOMEM, "out of memory");
+			r->pend = np;
+			r->cap = cap;
+		}
+		struct pending *e = &r->pend[r->npend++];
+		memcpy(e->pkey, rec + 8, PKEY_LEN);
+		e->ref = at;
+		e->ns = (int64_t)be64_get(rec + 32);
+		e->hash = be64_get(rec + 40);
+		return VOL_OK;
+	}
+	case PREC_COMMIT:
+		return replay_commit(r, rec, at, n);
+	case PREC_BARRIER:
+		return replay_barrier(r, rec, at, n);
+	default: /* moved by the cleaner: the store has it (cleaner.c) */
+		return VOL_OK;
+	}
+}
+
+vol_status pages_replay(vol_pool *p, struct pref from, uint64_t store_lsn,
+			struct pref *valid_end, bool *torn,
+			struct replayed *out)
+{
+	struct replay r = {.p = p, .store_lsn = store_lsn, .out = out};
+	vol_status st = plog_scan(p->plog, from, replay_one, &r, valid_end,
+				  torn);
+	free(r.pend);
+	if (!st && out->changes)
+		st = p->kv->ops->sync(p->kv);
 	return st;
 }
 

@@ -148,6 +148,9 @@ typedef struct vol_pool_stats {
 	bool disk_full;
 	uint64_t reserve_bytes;       /* POOL/reserve, kept for that      */
 	char store_error[200];        /* last store failure and recovery  */
+	/* Page changes and syncs the store had lost and the page log gave
+	 * back at open (after a crash: normal, nothing was lost). */
+	uint64_t replayed;
 } vol_pool_stats;
 
 vol_status vol_pool_stats_get(vol_pool *p, vol_pool_stats *out);
