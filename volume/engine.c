@@ -1049,6 +1049,101 @@ static void put_pref(kv *s, kv_batch *b, uint8_t tag, struct pref at)
 	s->ops->batch_put(b, KV_META, &tag, 1, v, 16);
 }
 
+static bool pref_lt(struct pref a, struct pref b)
+{
+	return a.seg < b.seg || (a.seg == b.seg && a.off < b.off);
+}
+
+struct pref plog_check_from(vol_pool *p)
+{
+	struct pref applied = {0, 0}, durable = {0, 0};
+	if (get_pref(p, MT_APPLIED, &applied) ||
+	    get_pref(p, MT_DURABLE, &durable))
+		return (struct pref){0, 0};
+	/* The store may be ahead of the durable point (its batches are not
+	 * synced with the log), or behind it (the WAL is not synced). */
+	return pref_lt(durable, applied) ? durable : applied;
+}
+
+/* After the replay: decide what the damage found in the page log is.
+ * On a machine that restarted, damage after the durable point is what a
+ * power cut leaves of unsynced writes: the log is cut there and the
+ * versions that refer past the cut are dropped (a disk loses its cache).
+ * Anything else is damage: kept (reads of what is stored there fail),
+ * except the tail of an append a kill cut short; a change whose commit
+ * record it destroyed makes the open fail (salvage mounts the store's
+ * state read-only). */
+static vol_status plog_settle(vol_pool *p, struct replay_out *o,
+			      struct pref applied, struct pref durable)
+{
+	bool same = plog_same_boot(p->plog);
+	struct pref *segs = NULL;
+	size_t nsegs = plog_list(p->plog, &segs);
+	struct pref last = nsegs ? segs[nsegs - 1] : (struct pref){0, 0};
+	free(segs);
+	struct pref cut = {UINT64_MAX, 0};
+	size_t kept = 0;
+	const struct prange *lost = NULL; /* may have held a commit record */
+	for (size_t i = 0; i < o->ndamage; i++) {
+		struct prange *d = &o->damage[i];
+		bool tail = d->at.seg == last.seg && d->end >= last.off;
+		/* Below the durable point nothing can be a tear. */
+		if (!pref_lt(d->at, durable) && (!same || tail)) {
+			if (pref_lt(d->at, cut))
+				cut = d->at;
+		} else if (pref_lt(d->at, cut)) {
+			kept++;
+			/* after what the store has, and not only pages or a
+			 * barrier: a change the store lacks may be lost */
+			if (!lost && i >= o->proven &&
+			    !pref_lt(d->at, applied) &&
+			    (d->type < 0 || d->type == PREC_COMMIT))
+				lost = d;
+		}
+	}
+	if (lost && pref_lt(lost->at, cut))
+		return vol__fail(VOL_ECORRUPT,
+				 "pool %s: the page log is corrupt at segment "
+				 "%016llx offset %llu, after what the store holds: "
+				 "a change there may be lost (`rewindctl check` "
+				 "lists the damage; `rewindfs -o salvage` mounts "
+				 "the pool read-only as its store has it)", p->path,
+				 (unsigned long long)lost->at.seg,
+				 (unsigned long long)lost->at.off);
+	if (o->gap_lsn && !pref_lt(cut, o->gap_at))
+		return vol__fail(VOL_ECORRUPT,
+				 "pool %s: the page log is corrupt before segment "
+				 "%016llx offset %llu: change %llu and those after "
+				 "it cannot be replayed (`rewindctl check` lists "
+				 "the damage; `rewindfs -o salvage` mounts the "
+				 "pool read-only as its store has it)", p->path,
+				 (unsigned long long)o->gap_at.seg,
+				 (unsigned long long)o->gap_at.off,
+				 (unsigned long long)o->gap_lsn);
+	/* The store refers past the intact records: lost by a power cut. */
+	if (!same && pref_lt(o->valid_end, applied) &&
+	    !pref_lt(o->valid_end, durable) && pref_lt(o->valid_end, cut))
+		cut = o->valid_end;
+	vol_status st = VOL_OK;
+	uint64_t dropped = 0;
+	if (cut.seg != UINT64_MAX &&
+	    (!(st = pages_drop_dangling(p, cut, &dropped))))
+		st = plog_truncate(p->plog, cut);
+	if (st)
+		return st;
+	if (dropped)
+		snprintf(p->store_error, sizeof p->store_error,
+			 "recovered from a crash: %llu page versions written "
+			 "after the last sync were lost",
+			 (unsigned long long)dropped);
+	else if (kept)
+		snprintf(p->store_error, sizeof p->store_error,
+			 "the page log has %zu damaged stretches: pages stored "
+			 "there read as errors (`rewindctl check` lists them)",
+			 kept);
+	return VOL_OK;
+}
+
 /* Open the page log and bring the store up to date with it: replay the
  * page changes and barriers the store lost in a crash, and drop the
  * versions whose records a crash of the machine lost (pagelog.c). A
@@ -1061,40 +1156,30 @@ static vol_status plog_start(vol_pool *p, uint64_t seg_bytes)
 				  seg_bytes ? seg_bytes
 					    : seg_bytes_default(p->path),
 				  ro, &p->plog);
-	if (st || ro)
+	if (st)
 		return st;
+	struct pref applied = {0, 0}, durable = {0, 0};
+	if ((st = get_pref(p, MT_APPLIED, &applied)) ||
+	    (st = get_pref(p, MT_DURABLE, &durable)))
+		return ro ? VOL_OK : st; /* damaged metadata: check says so */
+	p->durable = p->synced = durable;
+	if (ro)
+		return VOL_OK;
 	/* A damaged change log: load_all makes the pool read-only. */
 	if ((st = load_last_lsn(p)) == VOL_ECORRUPT)
 		return VOL_OK;
 	if (st)
 		return st;
-	struct pref applied = {0, 0}, durable = {0, 0}, end;
-	if ((st = get_pref(p, MT_APPLIED, &applied)) ||
-	    (st = get_pref(p, MT_DURABLE, &durable)))
+	struct replay_out o = {0};
+	if ((st = pages_replay(p, plog_check_from(p), p->lsn, &o,
+			       &p->replayed))) {
+		free(o.damage);
 		return st;
-	p->durable = p->synced = durable;
-	/* From where a crash of the machine may have lost records (the store
-	 * may be ahead of it: its batches are not synced with the log). */
-	struct pref from = applied;
-	if (durable.seg < from.seg ||
-	    (durable.seg == from.seg && durable.off < from.off))
-		from = durable;
-	bool torn;
-	if ((st = pages_replay(p, from, p->lsn, &end, &torn, &p->replayed)))
-		return st;
-	bool behind = end.seg < applied.seg ||
-		      (end.seg == applied.seg && end.off < applied.off);
-	if (torn || behind) {
-		uint64_t dropped = 0;
-		if ((behind && (st = pages_drop_dangling(p, end, &dropped))) ||
-		    (st = plog_truncate(p->plog, end)))
-			return st;
-		if (dropped)
-			snprintf(p->store_error, sizeof p->store_error,
-				 "recovered from a crash: %llu page versions "
-				 "written after the last sync were lost",
-				 (unsigned long long)dropped);
 	}
+	st = plog_settle(p, &o, applied, durable);
+	free(o.damage);
+	if (st)
+		return st;
 	if (p->format < VOL_POOL_VERSION) {
 		kv_batch *b = p->kv->ops->batch_new(p->kv);
 		if (!b)
@@ -1188,6 +1273,10 @@ vol_status vol_pool_open(const char *path, const vol_pool_opts *opts,
 		goto fail;
 	if (p->kv->ops->failed(p->kv) == VOL_ECORRUPT) /* damaged WAL */
 		snprintf(p->damaged, sizeof p->damaged, "%s", vol_errmsg());
+	else if (opts->salvage) /* read-only whatever the damage */
+		snprintf(p->damaged, sizeof p->damaged,
+			 "salvage: opened read-only as asked, as the store has "
+			 "it (the page log is not replayed)");
 	if ((st = read_pool_record(p)))
 		goto fail;
 	if (!page_size_ok(p->page_size)) {

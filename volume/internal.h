@@ -326,12 +326,34 @@ vol_status pages_read(vol_pool *p, const char *vname, const struct tl *tl,
 		      uint64_t bound, void *buf, uint64_t off, size_t len);
 
 /* At open, before load_all: replay the page changes and barriers of the
- * page log from `from` (MT_APPLIED) that the store lost (changes after
- * store_lsn; pagelog.c), counting them in *out; *valid_end and *torn as
- * for plog_scan. */
+ * page log from `from` that the store lost (changes after store_lsn, which
+ * must follow on without a gap; pagelog.c), counting them in *out. */
+struct prange {
+	struct pref at;
+	uint64_t end;           /* offset in at.seg                         */
+	int type;               /* one record of this type, or -1: unknown */
+};
+struct replay_out {
+	struct pref valid_end;  /* after the last intact record             */
+	struct prange *damage;  /* damaged stretches, in log order         */
+	size_t ndamage, capdamage;
+	uint64_t gap_lsn;       /* != 0: this change's commit is missing:
+	                         * nothing after it was applied            */
+	struct pref gap_at;     /* the first commit record after the gap   */
+	size_t proven;          /* damage[0..proven) is followed by a commit
+	                         * or barrier that shows no change missing */
+};
 vol_status pages_replay(vol_pool *p, struct pref from, uint64_t store_lsn,
-			struct pref *valid_end, bool *torn,
-			struct replayed *out);
+			struct replay_out *o, struct replayed *out);
+/* Where an open starts reading the page log (engine.c). */
+struct pref plog_check_from(vol_pool *p);
+/* For a commit record `rec` of a change after store_lsn (one the store does
+ * not have yet: a read-only open does not replay): read and verify each of
+ * its data records, calling bad() for each that fails. */
+typedef void (*commit_bad_fn)(void *ctx, uint64_t tl, uint64_t page,
+			      uint64_t lsn, const char *why);
+vol_status pages_check_commit(vol_pool *p, const uint8_t *rec,
+			      uint64_t store_lsn, commit_bad_fn bad, void *ctx);
 /* The versions that refer to page-log records at or after `end` (lost by
  * a crash of the machine: see pagelog.c) are deleted, with a synced
  * write. *dropped counts them. */
@@ -376,14 +398,19 @@ vol_status plog_read(struct plog *l, struct pref ref,
 vol_status plog_sync(struct plog *l, struct pref *durable);
 uint64_t plog_sync_begin(struct plog *l, struct pref *durable);
 vol_status plog_sync_end(struct plog *l, uint64_t ticket);
-/* At open: read the records from `from` on, calling fn (if not NULL) with
- * each intact one (rec: header then body) until the first damaged or torn
- * one, or fn's failure; *valid_end is the end of the intact ones and *torn
- * tells whether anything follows it. */
+/* At open: read the records from `from` on: fn(ctx, rec, at, 0) for each
+ * intact one (rec: header then body), fn(ctx, hdr, at, end) for each
+ * damaged stretch [at, end) of segment at.seg: hdr is the header when it
+ * is intact (one record whose body is damaged), else NULL (the scan goes
+ * on at the next intact header). Stops at fn's failure. *valid_end: the
+ * end of the last intact record (`from` if none). */
 typedef vol_status (*plog_scan_fn)(void *ctx, const uint8_t *rec,
-				   struct pref at);
+				   struct pref at, uint64_t end);
 vol_status plog_scan(struct plog *l, struct pref from, plog_scan_fn fn,
-		     void *ctx, struct pref *valid_end, bool *torn);
+		     void *ctx, struct pref *valid_end);
+/* No restart of the machine since the pool was last opened (see
+ * pagelog.c): damaged records are then damage, never a power cut's tear. */
+bool plog_same_boot(const struct plog *l);
 /* Cut the log at end (later segments removed). */
 vol_status plog_truncate(struct plog *l, struct pref end);
 uint64_t plog_active(struct plog *l);      /* id of the segment appended to */

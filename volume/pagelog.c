@@ -108,6 +108,11 @@ struct plog {
 	bool stop;
 	pthread_t syncer;
 	bool syncer_running;
+	/* The machine has not restarted since the pool was last opened
+	 * (POOL/pages/boot holds the kernel's boot id of that open): the page
+	 * cache kept every record written, so a damaged one is damage, not a
+	 * power cut's tear. */
+	bool same_boot;
 	/* tmu: the table (held briefly: lookups copy what they need). */
 	pthread_mutex_t tmu;
 	struct pseg *segs;      /* sorted by id; the last one is active    */
@@ -222,6 +227,40 @@ static int id_cmp(const void *a, const void *b)
 
 static void *syncer_main(void *arg);
 
+/* Compare the boot id of the last open with this one, and (writable)
+ * record this one. Unknown counts as a restart. */
+static void boot_check(struct plog *l)
+{
+	char now[64] = "", was[64] = "", path[4200];
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+	if (f) {
+		if (!fgets(now, sizeof now, f))
+			now[0] = 0;
+		fclose(f);
+	}
+	snprintf(path, sizeof path, "%s/boot", l->dir);
+	if ((f = fopen(path, "r"))) {
+		if (!fgets(was, sizeof was, f))
+			was[0] = 0;
+		fclose(f);
+	}
+	l->same_boot = now[0] && !strcmp(now, was);
+	if (l->read_only || !now[0] || l->same_boot)
+		return;
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		size_t n = strlen(now);
+		if (write(fd, now, n) != (ssize_t)n || fsync(fd))
+			(void)0; /* a restart is then assumed: only stricter */
+		close(fd);
+	}
+}
+
+bool plog_same_boot(const struct plog *l)
+{
+	return l->same_boot;
+}
+
 /* One descriptor per segment stays open: ask for the hard limit. */
 static void raise_nofile(void)
 {
@@ -317,6 +356,7 @@ vol_status plog_open(const char *pool, uint32_t ps, uint64_t seg_bytes,
 		}
 	}
 	l->unsynced_from = l->nsegs ? l->segs[l->nsegs - 1].id : 1;
+	boot_check(l);
 	if (!read_only) {
 		if (pthread_create(&l->syncer, NULL, syncer_main, l)) {
 			st = vol__fail(VOL_ENOMEM, "page log: cannot start its "
@@ -627,69 +667,97 @@ vol_status plog_sync(struct plog *l, struct pref *durable)
 	return plog_sync_end(l, plog_sync_begin(l, durable));
 }
 
-vol_status plog_scan(struct plog *l, struct pref from, plog_scan_fn fn,
-		     void *ctx, struct pref *valid_end, bool *torn)
+/* The length of an intact record at b[0..n) (header and body checked), or
+ * 0. *hdr_only: the header is intact (its length then known) but not the
+ * body. */
+static size_t rec_at(const uint8_t *b, size_t n, uint32_t ps, bool *hdr_only)
 {
-	*torn = false;
-	uint8_t *rec = malloc(PREC_HDR + PREC_BODY_MAX);
-	if (!rec)
-		return vol__fail(VOL_ENOMEM, "out of memory");
+	*hdr_only = false;
+	if (n < PREC_HDR)
+		return 0;
+	uint32_t bn = rec_header_ok(b, ps);
+	if (!bn || PREC_HDR + (size_t)bn > n)
+		return 0;
+	if (XXH3_64bits(b + PREC_HDR, bn) != be64_get(b + 40)) {
+		*hdr_only = true;
+		return PREC_HDR + bn;
+	}
+	return PREC_HDR + bn;
+}
+
+vol_status plog_scan(struct plog *l, struct pref from, plog_scan_fn fn,
+		     void *ctx, struct pref *valid_end)
+{
 	vol_status st = VOL_OK;
 	*valid_end = from;
-	bool started = false;
-	for (size_t i = 0; i < l->nsegs && !st; i++) {
-		struct pseg *s = &l->segs[i];
+	const uint8_t magic[4] = {0x52, 0x57, 0x50, 0x4c};
+	/* A copy of the table: appends may go on (their descriptors stay
+	 * open while the caller holds the read lock, or nothing runs yet). */
+	pthread_mutex_lock(&l->tmu);
+	size_t nsegs = l->nsegs;
+	struct pseg *segs = malloc((nsegs ? nsegs : 1) * sizeof *segs);
+	if (segs)
+		memcpy(segs, l->segs, nsegs * sizeof *segs);
+	pthread_mutex_unlock(&l->tmu);
+	if (!segs)
+		return vol__fail(VOL_ENOMEM, "out of memory");
+	for (size_t i = 0; i < nsegs && !st; i++) {
+		struct pseg *s = &segs[i];
 		if (s->id < from.seg)
 			continue;
-		uint64_t off = s->id == from.seg ? from.off : 0;
-		if (off > s->size) { /* shorter than what was applied */
-			*torn = true;
-			*valid_end = (struct pref){s->id, s->size};
+		uint64_t base = s->id == from.seg ? from.off : 0;
+		if (base > s->size) { /* shorter than the store says */
+			st = fn(ctx, NULL, (struct pref){s->id, s->size}, base);
 			break;
 		}
-		started = true;
-		*valid_end = (struct pref){s->id, off};
-		uint32_t n = 0;
-		while (off + PREC_HDR <= s->size) {
-			int e = pread_all(s->fd, rec, PREC_HDR, off);
-			if (!e && !(n = rec_header_ok(rec, l->ps)))
-				break;
-			if (!e && off + PREC_HDR + n > s->size)
-				break;
-			if (!e)
-				e = pread_all(s->fd, rec + PREC_HDR, n,
-					      off + PREC_HDR);
-			if (e > 0) {
-				st = vol__fail(VOL_EIO,
-					       "page log: cannot read segment "
-					       "%016" PRIx64 ": %s", s->id,
-					       strerror(e));
-				break;
+		size_t len = (size_t)(s->size - base);
+		uint8_t *b = malloc(len ? len : 1);
+		if (!b) {
+			st = vol__fail(VOL_ENOMEM, "out of memory");
+			break;
+		}
+		int e = pread_all(s->fd, b, len, base);
+		if (e) {
+			free(b);
+			st = vol__fail(VOL_EIO, "page log: cannot read segment "
+				       "%016" PRIx64 ": %s", s->id,
+				       e > 0 ? strerror(e) : "short read");
+			break;
+		}
+		size_t pos = 0;
+		while (pos < len && !st) {
+			bool hdr_only;
+			size_t n = rec_at(b + pos, len - pos, l->ps, &hdr_only);
+			if (n && !hdr_only) {
+				st = fn(ctx, b + pos,
+					(struct pref){s->id, base + pos}, 0);
+				pos += n;
+				*valid_end = (struct pref){s->id, base + pos};
+				continue;
 			}
-			if (e || XXH3_64bits(rec + PREC_HDR, n) !=
-					 be64_get(rec + 40))
-				break;
-			if (fn && (st = fn(ctx, rec, (struct pref){s->id, off})))
-				break;
-			off += PREC_HDR + n;
-			*valid_end = (struct pref){s->id, off};
+			/* Damaged: skip an intact header's record (fn sees
+			 * its header), else find the next intact header. */
+			size_t next = pos + (n ? n : 1);
+			while (!n && next < len) {
+				uint8_t *m = memmem(b + next, len - next, magic,
+						    4);
+				if (!m) {
+					next = len;
+					break;
+				}
+				next = (size_t)(m - b);
+				bool h;
+				if (rec_at(b + next, len - next, l->ps, &h))
+					break;
+				next++;
+			}
+			st = fn(ctx, n ? b + pos : NULL,
+				(struct pref){s->id, base + pos}, base + next);
+			pos = next;
 		}
-		if (st)
-			break;
-		if (off != s->size) {
-			*torn = true;
-			break;
-		}
+		free(b);
 	}
-	if (!started && l->nsegs && !*torn)
-		*valid_end = (struct pref){l->segs[l->nsegs - 1].id,
-					   l->segs[l->nsegs - 1].size};
-	/* Records after a torn one, or in later segments, are not trusted
-	 * either. */
-	if (!st && !*torn && l->nsegs &&
-	    valid_end->seg != l->segs[l->nsegs - 1].id)
-		*torn = true;
-	free(rec);
+	free(segs);
 	return st;
 }
 

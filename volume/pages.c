@@ -417,31 +417,42 @@ static vol_status stage_put(vol_pool *p, kv_batch *b, struct stage *s,
 }
 
 /* Commit record body (big-endian u64s): lsn, time, kind, vol, tl, first,
- * count, payload bytes, data pages, holes, then the holes' page numbers.
- * The data pages are the newest PREC_PAGE records of this LSN before it. */
-#define COMMIT_FIXED 10
+ * count, payload bytes, data pages (nd), holes (nh), where the data pages'
+ * records start (segment, offset: they are contiguous), then nd x (page,
+ * hash of its bytes), then nh x page. Replay needs nothing else: a data
+ * record that was damaged since is still referred to, and reads of it
+ * fail. */
+#define COMMIT_FIXED 12
 
 /* After a page change's batch: its commit record, which makes it
  * replayable (pagelog.c). Under pool->mu. If it cannot be appended, the
  * next sync syncs the WAL instead. */
 static void stage_commit_record(vol_pool *p, struct stage *s,
-				const uint64_t fixed[COMMIT_FIXED - 2])
+				const uint64_t fixed[COMMIT_FIXED - 4])
 {
 	size_t nd = 0, nh = s->nholes;
 	for (size_t i = 0; i < s->n; i++)
 		nd += s->kind[i] == PV_REF, nh += s->kind[i] != PV_REF;
-	size_t n = PREC_HDR + 8 * (COMMIT_FIXED + nh);
+	size_t n = PREC_HDR + 8 * (COMMIT_FIXED + 2 * nd + nh);
 	uint8_t *r = n - PREC_HDR <= PREC_BODY_MAX ? malloc(n) : NULL;
 	if (!r) {
 		p->kv_unsynced = true;
 		return;
 	}
 	uint8_t *body = r + PREC_HDR, *q = body;
-	for (int i = 0; i < COMMIT_FIXED - 2; i++, q += 8)
+	for (int i = 0; i < COMMIT_FIXED - 4; i++, q += 8)
 		be64_put(q, fixed[i]);
 	be64_put(q, nd);
 	be64_put(q + 8, nh);
-	q += 16;
+	be64_put(q + 16, nd ? s->refs[0].seg : 0);
+	be64_put(q + 24, nd ? s->refs[0].off : 0);
+	q += 32;
+	for (size_t i = 0; i < s->n; i++)
+		if (s->kind[i] == PV_REF) {
+			be64_put(q, s->pageno[i]);
+			be64_put(q + 8, s->hash[i]);
+			q += 16;
+		}
 	for (size_t i = 0; i < s->n; i++)
 		if (s->kind[i] != PV_REF) {
 			be64_put(q, s->pageno[i]);
@@ -617,7 +628,7 @@ static vol_status stage_commit(vol_pool *p, struct vol *v, struct stage *s,
 		st = pool_commit(p, b, lsn, now, kind, v->id, v->tl->id, first,
 				 count);
 	if (!st && (kind == CH_WRITE || kind == CH_DISCARD)) {
-		uint64_t fixed[COMMIT_FIXED - 2] = {
+		uint64_t fixed[COMMIT_FIXED - 4] = {
 			lsn, (uint64_t)now, kind, v->id, v->tl->id, first,
 			count, payload};
 		stage_commit_record(p, s, fixed);
@@ -704,26 +715,18 @@ static void replayed_add(struct replayed *o, vol_id vol, uint64_t lsn,
 	o->n++;
 }
 
-struct pending {
-	uint8_t pkey[PKEY_LEN];
-	struct pref ref;
-	int64_t ns;
-	uint64_t hash;
-};
-
 struct replay {
 	vol_pool *p;
-	uint64_t store_lsn;     /* the newest change the store recovered    */
-	struct pending *pend;
-	size_t npend, cap;
+	uint64_t expect;        /* the next change to apply                */
+	struct replay_out *o;
 	struct replayed *out;
 };
 
 /* Write a replayed record's batch, with the log position after it. */
-static vol_status replay_write(struct replay *r, kv_batch *b, struct pref at,
+static vol_status replay_write(kv_batch *b, vol_pool *p, struct pref at,
 			       uint32_t n)
 {
-	kv *s = r->p->kv;
+	kv *s = p->kv;
 	put_applied(s, b, (struct pref){at.seg, at.off + PREC_HDR + n});
 	vol_status st = s->ops->write(s, b, false);
 	s->ops->batch_free(b);
@@ -735,52 +738,49 @@ static vol_status replay_commit(struct replay *r, const uint8_t *rec,
 {
 	vol_pool *p = r->p;
 	const uint8_t *q = rec + PREC_HDR;
+	uint64_t f[COMMIT_FIXED];
 	if (n < 8 * COMMIT_FIXED)
 		return vol__fail(VOL_ECORRUPT, "page log: short commit record");
-	uint64_t f[COMMIT_FIXED];
 	for (int i = 0; i < COMMIT_FIXED; i++)
 		f[i] = be64_get(q + 8 * i);
 	uint64_t lsn = f[0], nd = f[8], nh = f[9];
 	int64_t now = (int64_t)f[1];
-	if (n != 8 * (COMMIT_FIXED + nh))
+	if (nd > PREC_BODY_MAX || nh > PREC_BODY_MAX ||
+	    n != 8 * (COMMIT_FIXED + 2 * nd + nh))
 		return vol__fail(VOL_ECORRUPT, "page log: commit record of lsn "
 				 "%llu is malformed", (unsigned long long)lsn);
-	if (lsn <= r->store_lsn) { /* the store has it */
-		r->npend = 0;
+	if (r->o->gap_lsn)
+		return VOL_OK;
+	if (lsn > r->expect) { /* a commit record is missing */
+		r->o->gap_lsn = r->expect;
+		r->o->gap_at = at;
 		return VOL_OK;
 	}
-	/* Its pages: the newest nd records of this LSN (an earlier attempt
-	 * whose batch failed left older ones, never committed). */
-	size_t have = 0;
-	for (size_t i = r->npend; i-- > 0 && have < nd;) {
-		uint64_t l;
-		pkey_parse(r->pend[i].pkey, NULL, NULL, &l);
-		if (l != lsn)
-			break;
-		have++;
-	}
-	if (have != nd)
-		return vol__fail(VOL_ECORRUPT, "page log: the commit record of "
-				 "lsn %llu names %llu pages, %zu were found",
-				 (unsigned long long)lsn,
-				 (unsigned long long)nd, have);
+	/* Nothing before it is missing: the damage so far lost no change. */
+	r->o->proven = r->o->ndamage;
+	if (lsn < r->expect) /* the store has it */
+		return VOL_OK;
 	kv *s = p->kv;
 	kv_batch *b = s->ops->batch_new(s);
 	if (!b)
 		return vol__fail(VOL_ENOMEM, "out of memory");
-	for (size_t i = r->npend - have; i < r->npend; i++)
-		put_page_version(p, b, r->pend[i].pkey, r->pend[i].ns,
-				 r->pend[i].hash, &r->pend[i].ref);
 	uint8_t k[PKEY_LEN];
-	for (uint64_t i = 0; i < nh; i++) {
-		pkey_make(k, f[4], be64_get(q + 8 * (COMMIT_FIXED + i)), lsn);
+	size_t rl = plog_rec_len(p->plog);
+	const uint8_t *d = q + 8 * COMMIT_FIXED;
+	for (uint64_t i = 0; i < nd; i++, d += 16) {
+		struct pref ref = {f[10], f[11] + i * rl};
+		pkey_make(k, f[4], be64_get(d), lsn);
+		put_page_version(p, b, k, now, be64_get(d + 8), &ref);
+	}
+	for (uint64_t i = 0; i < nh; i++, d += 8) {
+		pkey_make(k, f[4], be64_get(d), lsn);
 		put_page_version(p, b, k, now, 0, NULL);
 	}
 	put_change(p, b, lsn, now, (enum change_kind)f[2], f[3], f[4], f[5],
 		   f[6]);
-	r->npend = 0;
 	replayed_add(r->out, f[3], lsn, f[7]);
-	return replay_write(r, b, at, n);
+	r->expect++;
+	return replay_write(b, p, at, n);
 }
 
 static vol_status replay_barrier(struct replay *r, const uint8_t *rec,
@@ -790,6 +790,17 @@ static vol_status replay_barrier(struct replay *r, const uint8_t *rec,
 	if (n < 8 || n != 8 + 32 * be64_get(q))
 		return vol__fail(VOL_ECORRUPT, "page log: malformed barrier "
 				 "record");
+	if (r->o->gap_lsn)
+		return VOL_OK;
+	/* A barrier names the pool's newest change then: every commit up to
+	 * it must have been seen. */
+	for (uint64_t i = 0, m = be64_get(q); i < m; i++)
+		if (be64_get(q + 8 + 32 * i + 16) >= r->expect) {
+			r->o->gap_lsn = r->expect;
+			r->o->gap_at = at;
+			return VOL_OK;
+		}
+	r->o->proven = r->o->ndamage;
 	kv *s = r->p->kv;
 	kv_batch *b = s->ops->batch_new(s);
 	if (!b)
@@ -800,52 +811,72 @@ static vol_status replay_barrier(struct replay *r, const uint8_t *rec,
 			    be64_get(e + 16), be64_get(e + 24));
 	}
 	r->out->changes++;
-	return replay_write(r, b, at, n);
+	return replay_write(b, r->p, at, n);
 }
 
-static vol_status replay_one(void *ctx, const uint8_t *rec, struct pref at)
+static vol_status replay_one(void *ctx, const uint8_t *rec, struct pref at,
+			     uint64_t end)
 {
 	struct replay *r = ctx;
+	if (end) { /* a damaged stretch */
+		struct replay_out *o = r->o;
+		if (o->ndamage == o->capdamage) {
+			size_t cap = o->capdamage ? o->capdamage * 2 : 8;
+			struct prange *n = realloc(o->damage, cap * sizeof *n);
+			if (!n)
+				return vol__fail(VOL_ENOMEM, "out of memory");
+			o->damage = n;
+			o->capdamage = cap;
+		}
+		o->damage[o->ndamage++] =
+			(struct prange){at, end, rec ? rec[48] : -1};
+		return VOL_OK;
+	}
 	uint32_t n = (uint32_t)rec[52] | (uint32_t)rec[53] << 8 |
 		     (uint32_t)rec[54] << 16 | (uint32_t)rec[55] << 24;
 	switch (rec[48]) {
-	case PREC_PAGE: {
-		uint64_t lsn;
-		pkey_parse(rec + 8, NULL, NULL, &lsn);
-		if (lsn <= r->store_lsn)
-			return VOL_OK;
-		if (r->npend == r->cap) {
-			size_t cap = r->cap ? r->cap * 2 : 256;
-			struct pending *np = realloc(r->pend, cap * sizeof *np);
-			if (!np)
-				return vol__fail(VOL_ENOMEM, "out of memory");
-			r->pend = np;
-			r->cap = cap;
-		}
-		struct pending *e = &r->pend[r->npend++];
-		memcpy(e->pkey, rec + 8, PKEY_LEN);
-		e->ref = at;
-		e->ns = (int64_t)be64_get(rec + 32);
-		e->hash = be64_get(rec + 40);
-		return VOL_OK;
-	}
 	case PREC_COMMIT:
 		return replay_commit(r, rec, at, n);
 	case PREC_BARRIER:
 		return replay_barrier(r, rec, at, n);
-	default: /* moved by the cleaner: the store has it (cleaner.c) */
+	default: /* pages: the commit records say all about them */
 		return VOL_OK;
 	}
 }
 
-vol_status pages_replay(vol_pool *p, struct pref from, uint64_t store_lsn,
-			struct pref *valid_end, bool *torn,
-			struct replayed *out)
+vol_status pages_check_commit(vol_pool *p, const uint8_t *rec,
+			      uint64_t store_lsn, commit_bad_fn bad, void *ctx)
 {
-	struct replay r = {.p = p, .store_lsn = store_lsn, .out = out};
-	vol_status st = plog_scan(p->plog, from, replay_one, &r, valid_end,
-				  torn);
-	free(r.pend);
+	uint32_t n = (uint32_t)rec[52] | (uint32_t)rec[53] << 8 |
+		     (uint32_t)rec[54] << 16 | (uint32_t)rec[55] << 24;
+	const uint8_t *q = rec + PREC_HDR;
+	if (rec[48] != PREC_COMMIT || n < 8 * COMMIT_FIXED)
+		return VOL_OK;
+	uint64_t lsn = be64_get(q), tl = be64_get(q + 32), nd = be64_get(q + 64);
+	if (lsn <= store_lsn || n < 8 * (COMMIT_FIXED + 2 * nd))
+		return VOL_OK;
+	struct pref ref = {be64_get(q + 80), be64_get(q + 88)};
+	size_t rl = plog_rec_len(p->plog);
+	uint8_t *buf = malloc(rl);
+	if (!buf)
+		return vol__fail(VOL_ENOMEM, "out of memory");
+	const uint8_t *d = q + 8 * COMMIT_FIXED;
+	for (uint64_t i = 0; i < nd; i++, d += 16, ref.off += rl) {
+		uint8_t k[PKEY_LEN];
+		pkey_make(k, tl, be64_get(d), lsn);
+		if (plog_read(p->plog, ref, k, be64_get(d + 8), buf))
+			bad(ctx, tl, be64_get(d), lsn, vol_errmsg());
+	}
+	free(buf);
+	return VOL_OK;
+}
+
+vol_status pages_replay(vol_pool *p, struct pref from, uint64_t store_lsn,
+			struct replay_out *o, struct replayed *out)
+{
+	struct replay r = {.p = p, .expect = store_lsn + 1, .o = o,
+			   .out = out};
+	vol_status st = plog_scan(p->plog, from, replay_one, &r, &o->valid_end);
 	if (!st && out->changes)
 		st = p->kv->ops->sync(p->kv);
 	return st;

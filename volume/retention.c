@@ -729,6 +729,7 @@ struct checker {
 	uint64_t n;
 	uint64_t pool_lsn;
 	uint8_t *rec;           /* a page-log record                       */
+	struct pref last;       /* the page log's newest segment, its size */
 };
 
 static void problem(struct checker *c, const char *fmt, ...)
@@ -910,6 +911,54 @@ static vol_status check_pages(struct checker *c)
 	}
 }
 
+static void commit_bad(void *ctx, uint64_t tl, uint64_t page, uint64_t lsn,
+		       const char *why)
+{
+	struct checker *c = ctx;
+	char vname[VOL_NAME_MAX + 20];
+	tl_owner(c->p, tl, vname, sizeof vname, NULL);
+	problem(c, "volume %s page %llu lsn %llu (timeline %llu): %s", vname,
+		(unsigned long long)page, (unsigned long long)lsn,
+		(unsigned long long)tl, why);
+}
+
+static vol_status check_record(void *ctx, const uint8_t *rec, struct pref at,
+			       uint64_t end)
+{
+	struct checker *c = ctx;
+	if (!end)
+		return pages_check_commit(c->p, rec, c->pool_lsn, commit_bad,
+					  c);
+	/* A page record whose page is damaged: the versions that refer to it
+	 * are listed (a dead one harms nothing). */
+	if (rec && rec[48] <= PREC_MOVED)
+		return VOL_OK;
+	/* What a kill left of an unfinished append, at the very end, is
+	 * cut at the next open: not damage. */
+	struct pref d = c->p->durable;
+	bool after = at.seg > d.seg || (at.seg == d.seg && at.off >= d.off);
+	if (plog_same_boot(c->p->plog) && after && at.seg == c->last.seg &&
+	    end >= c->last.off)
+		return VOL_OK;
+	problem(c, "page log segment %016llx offset %llu-%llu: damaged "
+		"records", (unsigned long long)at.seg,
+		(unsigned long long)at.off, (unsigned long long)end);
+	return VOL_OK;
+}
+
+/* The page log's records the next open reads (after the durable point):
+ * damaged stretches, and, on a read-only open (which does not replay), the
+ * data records of changes only the log has yet. */
+static vol_status check_plog(struct checker *c)
+{
+	struct pref *segs = NULL, end;
+	size_t n = plog_list(c->p->plog, &segs);
+	c->last = n ? segs[n - 1] : (struct pref){0, 0};
+	free(segs);
+	return plog_scan(c->p->plog, plog_check_from(c->p), check_record, c,
+			 &end);
+}
+
 /* The log family (change records, barriers, version entries) reads. */
 static vol_status check_log(struct checker *c)
 {
@@ -936,6 +985,8 @@ vol_status vol_check(vol_pool *p, vol_check_fn fn, void *ctx,
 	/* Shared: the cleaner cannot remove a segment under the scan. */
 	plog_read_lock(p->plog);
 	vol_status st = check_pages(&c);
+	if (!st)
+		st = check_plog(&c);
 	plog_read_unlock(p->plog);
 	free(c.rec);
 	if (!st)

@@ -86,11 +86,13 @@ typedef struct vol_pool_opts {
 	/* Tests: use this key-value store instead of opening RocksDB in the
 	 * folder (fault injection). The pool takes ownership. */
 	struct kv *kv;
-	/* A pool whose write-ahead log holds a damaged record fails to open
-	 * with VOL_ECORRUPT (its volumes would read back an older state).
-	 * salvage=true opens it read-only with what precedes the damage
-	 * (every change fails with VOL_ECORRUPT; vol_pool_stats says why),
-	 * for the operator to copy the volumes out. */
+	/* A pool whose write-ahead log holds a damaged record, or whose page
+	 * log lost a change's commit record, fails to open with VOL_ECORRUPT
+	 * (its volumes would read back an older state). salvage=true opens
+	 * any pool read-only with what its store holds (what precedes the
+	 * WAL's damage; the page log is not replayed): every change fails
+	 * with VOL_ECORRUPT and vol_pool_stats says why, for the operator to
+	 * copy the volumes out. */
 	bool salvage;
 	/* Open without writing anything to the pool (for checks): no reserve
 	 * file, no mode changes, no sync at close; every change fails with

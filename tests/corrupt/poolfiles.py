@@ -498,9 +498,10 @@ def cmd_flip_records(pool, seed, n, tl, min_lsn):
 
 
 def cut_seg(pool, rng, n, tl):
-    """The newest segment holding records of tl loses its last n records
-    but a seeded part of the first of them (a shorter file, as a damaged
-    filesystem or an interrupted copy leaves it)."""
+    """The newest segment holding records of tl loses its last n page
+    records of tl but a seeded part of the first of them, and everything
+    after it (the small commit and barrier records that follow): a shorter
+    file, as a damaged filesystem or an interrupted copy leaves it."""
     ps = page_size(pool)
     segs = [p for p in seg_files(pool)
             if any(key_tl(k) == tl for _, _, k in seg_records(p, ps))]
@@ -510,7 +511,9 @@ def cut_seg(pool, rng, n, tl):
         return 3
     path = segs[-1]
     size = os.path.getsize(path)
-    new = max(0, size - n * (PREC_HDR + ps) + rng.randrange(PREC_HDR + ps))
+    mine = [a for a, _, k in seg_records(path, ps) if key_tl(k) == tl]
+    a = mine[-min(n, len(mine))]
+    new = a + rng.randrange(PREC_HDR + ps)
     os.truncate(path, new)
     print('cut %s %d %d' % (os.path.basename(path), size, new))
     return 0

@@ -9,15 +9,11 @@
 # (CORRUPT_SEED, CORRUPT_SEEDS); the flip goes into the header or the page
 # bytes of a record of the last write (poolfiles.py flip-records).
 #
-# Not registered yet (fails with the engine of f2e0f56): a sync records as
-# the page log's durable point the position of the previous completed sync,
-# so after a kill the records of the last synced write lie after it; at
-# open plog_recover takes the damaged record for a torn one, and
-# pages_drop_dangling deletes its version and those of every record after
-# it: v reads back the bytes from before the write (readpages: WRONG BYTES),
-# with store_error "recovered from a crash: N page versions written after
-# the last sync were lost", while check lists the damaged version. Before
-# f2e0f56 the durable point recorded covered the sync's own records.
+# Why it holds (volume/pagelog.c): the machine did not restart (the pool's
+# POOL/pages/boot says so), so the page cache kept every record the daemon
+# wrote and a damaged one is damage, never a crash's tear: the open keeps
+# the versions that refer to it (their reads fail) and replays the changes
+# after it from their commit records.
 . "$(dirname "$0")/lib.sh" || exit 1
 need_fuse
 

@@ -167,6 +167,140 @@ static void set_durable(const char *pool, uint64_t seg, uint64_t off)
 	s->ops->close(s);
 }
 
+/* Make the next open take the machine for restarted (power cut
+ * semantics: damage after the durable point is a tear). */
+static void fake_reboot(const char *pool)
+{
+	char f[600];
+	snprintf(f, sizeof(f), "%s/pages/boot", pool);
+	FILE *fp = fopen(f, "w");
+	assert_non_null(fp);
+	fputs("not-this-boot\n", fp);
+	fclose(fp);
+}
+
+/* Offset in segment file `seg` of the newest record of type `type`
+ * (0 page, 2 commit) and, for pages, of page `page`; -1 if none. */
+static long find_record(const char *seg, int type, uint64_t page)
+{
+	FILE *fp = fopen(seg, "rb");
+	assert_non_null(fp);
+	static uint8_t h[64];
+	long pos = 0, found = -1;
+	while (fseek(fp, pos, SEEK_SET) == 0 && fread(h, 1, 64, fp) == 64) {
+		uint32_t n = (uint32_t)h[52] | (uint32_t)h[53] << 8 |
+			     (uint32_t)h[54] << 16 | (uint32_t)h[55] << 24;
+		uint64_t pg = 0;
+		for (int i = 16; i < 24; i++)
+			pg = pg << 8 | h[i];
+		if (h[48] == type && (type != 0 || pg == page))
+			found = pos;
+		pos += 64 + (long)n;
+	}
+	fclose(fp);
+	return found;
+}
+
+static void flip_at(const char *file, long off)
+{
+	int fd = open(file, O_RDWR);
+	assert_true(fd >= 0);
+	uint8_t c;
+	assert_int_equal(pread(fd, &c, 1, off), 1);
+	c ^= 0x5a;
+	assert_int_equal(pwrite(fd, &c, 1, off), 1);
+	close(fd);
+}
+
+/* A child writes A, syncs, writes B, syncs and is killed (no close: the
+ * store's unsynced batches are lost, the page log has everything). */
+static void killed_writer(struct fx *f, vol_id a, const uint8_t *a_,
+			  const uint8_t *b_, size_t n)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		vol_pool *p;
+		if (vol_pool_open(f->path, &f->opts, &p) ||
+		    vol_write(p, a, a_, 0, n) || vol_sync(p, a, NULL) ||
+		    vol_write(p, a, b_, 0, n) || vol_sync(p, a, NULL))
+			_exit(1);
+		_exit(0);
+	}
+	int ws;
+	assert_int_equal(waitpid(pid, &ws, 0), pid);
+	assert_true(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
+}
+
+/* Same machine, no restart: a damaged record of the last synced write is
+ * damage, not a tear. The write is replayed; its damaged page reads as an
+ * error, the others as written; check names it. */
+static void test_damage_after_kill_kept(void **state)
+{
+	struct fx *f = *state;
+	static uint8_t a_[8 * PS], b_[8 * PS], r[PS];
+	tu_fill(a_, sizeof(a_), 27);
+	tu_fill(b_, sizeof(b_), 28);
+	vol_id a;
+	OK(vol_create(f->p, "victim", sizeof(a_), &a));
+	OK(vol_pool_close(f->p));
+	f->p = NULL;
+	killed_writer(f, a, a_, b_, sizeof(a_));
+	char seg[700];
+	last_seg(f->path, seg, sizeof(seg));
+	long at = find_record(seg, 0, 3);
+	assert_true(at >= 0);
+	flip_at(seg, at + 64 + 100); /* page 3 of B, its bytes */
+	OK(vol_pool_open(f->path, &f->opts, &f->p));
+	size_t got;
+	for (uint64_t pg = 0; pg < 8; pg++) {
+		if (pg == 3) {
+			ST(VOL_ECORRUPT, vol_read(f->p, a, r, pg * PS, PS,
+						  &got));
+			continue;
+		}
+		OK(vol_read(f->p, a, r, pg * PS, PS, &got));
+		assert_memory_equal(r, b_ + pg * PS, PS);
+	}
+	uint64_t problems = 0;
+	OK(vol_check(f->p, NULL, NULL, &problems));
+	assert_int_equal(problems, 1);
+}
+
+/* The same damage to B's commit record: B cannot be replayed and the open
+ * fails (never A's bytes as if B had not been synced); salvage opens the
+ * pool read-only as its store has it. */
+static void test_commit_damaged_refused(void **state)
+{
+	struct fx *f = *state;
+	static uint8_t a_[8 * PS], b_[8 * PS], r[8 * PS];
+	tu_fill(a_, sizeof(a_), 37);
+	tu_fill(b_, sizeof(b_), 38);
+	vol_id a;
+	OK(vol_create(f->p, "victim", sizeof(a_), &a));
+	OK(vol_pool_close(f->p));
+	f->p = NULL;
+	killed_writer(f, a, a_, b_, sizeof(a_));
+	char seg[700];
+	last_seg(f->path, seg, sizeof(seg));
+	long at = find_record(seg, 2, 0);
+	assert_true(at >= 0);
+	flip_at(seg, at + 64 + 9); /* inside its time */
+	ST(VOL_ECORRUPT, vol_pool_open(f->path, &f->opts, &f->p));
+	if (!strstr(vol_errmsg(), "salvage"))
+		fail_msg("\"%s\" does not point at salvage", vol_errmsg());
+	f->opts.salvage = true;
+	OK(vol_pool_open(f->path, &f->opts, &f->p));
+	size_t got;
+	OK(vol_read(f->p, a, r, 0, sizeof(r), &got));
+	ST(VOL_ECORRUPT, vol_write(f->p, a, r, 0, PS));
+	vol_pool_stats st;
+	OK(vol_pool_stats_get(f->p, &st));
+	assert_true(strstr(st.store_error, "salvage") != NULL);
+	f->opts.salvage = false;
+}
+
 /* A crash of the machine after the store made B's changes durable (a
  * memtable flush, a later WAL write) but before the sync that would have
  * made B's records durable: the log lost B's last record. The versions
@@ -193,6 +327,7 @@ static void test_torn_tail_recovered(void **state)
 	set_durable(f->path, 1, (uint64_t)sb.st_size);
 	last_seg(f->path, seg, sizeof(seg));
 	assert_int_equal(stat(seg, &sb), 0);
+	fake_reboot(f->path);
 	/* B's 8 pages, its commit record, the closing sync's barrier */
 	assert_true(sb.st_size > 8 * REC && sb.st_size < 8 * REC + 1024);
 	assert_int_equal(truncate(seg, 8 * REC - REC / 2), 0);
@@ -355,6 +490,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_torn_tail_recovered,
 						setup_small, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_replay_after_kill,
+						setup_small, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_damage_after_kill_kept,
+						setup_small, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_commit_damaged_refused,
 						setup_small, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_cleaner, setup_small,
 						fx_teardown),
