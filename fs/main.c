@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <malloc.h>
 #include <stddef.h>
@@ -232,10 +233,14 @@ int main(int argc, char *argv[])
 			vol_errmsg()[0] ? vol_errmsg() : vol_strerror(vs));
 		goto out;
 	}
-	vol_pool_stats pst;
+	vol_pool_stats pst = {0};
 	if (vol_pool_stats_get(f.pool, &pst) == VOL_OK && pst.store_error[0])
 		fprintf(stderr, "rewindfs: %s: warning: %s\n", pool_path,
 			pst.store_error);
+	if (pst.replayed)
+		fprintf(stderr, "rewindfs: %s: %" PRIu64 " changes and syncs "
+			"replayed from the page log (the daemon had stopped "
+			"without closing the pool)\n", pool_path, pst.replayed);
 	se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), &f);
 	if (!se)
 		goto out;

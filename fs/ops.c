@@ -838,6 +838,7 @@ static int gen_pool_status(fs *f, FILE *o)
 	fprintf(o, "reserve: %" PRIu64 "\n", ps.reserve_bytes);
 	fprintf(o, "store_error: %s\n",
 		ps.store_error[0] ? ps.store_error : "none");
+	fprintf(o, "replayed: %" PRIu64 "\n", ps.replayed);
 	put_time(o, "last_retention", ps.last_retention_ns);
 	fprintf(o, "retention_interval: %us\n", f->retention_s);
 	fprintf(o, "daemon_pid: %ld\n", (long)getpid());
