@@ -1387,14 +1387,15 @@ static vol_status sync_barriers(vol_pool *p, struct vol *only, vol_point *out)
 	if (st)
 		return st;
 	kv_batch *b = s->ops->batch_new(s);
+	if (!b)
+		return vol__fail(VOL_ENOMEM, "out of memory");
+	pthread_mutex_lock(&p->mu);
 	uint64_t *e = malloc((p->nvols + 1) * 4 * sizeof *e);
-	if (!b || !e) {
-		if (b)
-			s->ops->batch_free(b);
-		free(e);
+	if (!e) {
+		pthread_mutex_unlock(&p->mu);
+		s->ops->batch_free(b);
 		return vol__fail(VOL_ENOMEM, "out of memory");
 	}
-	pthread_mutex_lock(&p->mu);
 	if (only && only->deleted) {
 		pthread_mutex_unlock(&p->mu);
 		s->ops->batch_free(b);
@@ -1405,7 +1406,7 @@ static vol_status sync_barriers(vol_pool *p, struct vol *only, vol_point *out)
 	int64_t now = pool_now(p);
 	uint64_t lsn = p->lsn;
 	size_t n = 0;
-	for (size_t i = 0; i < p->nvols && n <= p->nvols; i++) {
+	for (size_t i = 0; i < p->nvols; i++) {
 		struct vol *v = p->vols[i];
 		/* vol_sync always records one, so the point it returns is a
 		 * barrier; a pool-wide sync only for volumes that changed. */
@@ -1505,7 +1506,8 @@ vol_status vol_pool_set_budget(vol_pool *p, uint64_t bytes)
 	uint64_t old = p->budget_set;
 	p->budget_set = bytes;
 	put_pool_record(p, b);
-	st = p->kv->ops->write(p->kv, b, false);
+	/* A command: durable when it returns (syncs only do the page log). */
+	st = p->kv->ops->write(p->kv, b, true);
 	if (st)
 		p->budget_set = old;
 	pthread_mutex_unlock(&p->mu);
