@@ -378,6 +378,18 @@ int64_t vol_earliest(vol_pool *p, const struct vol *v, int64_t now)
  * never needs free space.
  */
 
+/* 1/div of the size of path's filesystem, clamped to [lo, hi]. */
+static uint64_t disk_share(const char *path, uint64_t div, uint64_t lo,
+			   uint64_t hi)
+{
+	struct statvfs vfs;
+	uint64_t total = 0;
+	if (statvfs(path, &vfs) == 0)
+		total = (uint64_t)vfs.f_blocks * vfs.f_frsize;
+	uint64_t b = total / div;
+	return b < lo ? lo : b > hi ? hi : b;
+}
+
 static uint64_t disk_free_bytes(const char *path)
 {
 	struct statvfs vfs;
@@ -508,15 +520,7 @@ vol_status pool_enter(vol_pool *p, uint64_t data)
  * there (when 2R is free; else start low on space without it). */
 static void reserve_open(vol_pool *p)
 {
-	struct statvfs vfs;
-	uint64_t total = 0;
-	if (statvfs(p->path, &vfs) == 0)
-		total = (uint64_t)vfs.f_blocks * vfs.f_frsize;
-	uint64_t r = total / 16;
-	if (r < (8u << 20))
-		r = 8u << 20;
-	if (r > (128u << 20))
-		r = 128u << 20;
+	uint64_t r = disk_share(p->path, 16, 8u << 20, 128u << 20);
 	p->reserve_bytes = r;
 	p->unchecked = r; /* check at the first page write */
 	uint64_t free_b = disk_free_bytes(p->path);
@@ -1013,16 +1017,7 @@ static void pool_free(vol_pool *p)
  * segment needs at most half of it free, less than the headroom). */
 static uint64_t seg_bytes_default(const char *path)
 {
-	struct statvfs vfs;
-	uint64_t total = 0;
-	if (statvfs(path, &vfs) == 0)
-		total = (uint64_t)vfs.f_blocks * vfs.f_frsize;
-	uint64_t b = total / 64;
-	if (b < (4u << 20))
-		b = 4u << 20;
-	if (b > (64u << 20))
-		b = 64u << 20;
-	return b;
+	return disk_share(path, 64, 4u << 20, 64u << 20);
 }
 
 /* A page-log position stored under meta key `tag`; {0, 0} if none. */

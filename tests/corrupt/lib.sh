@@ -189,6 +189,34 @@ round() {
 }
 
 eio_pages() { sed -n 's/^eio //p' "$1"; }
+
+# kill -9 the daemon mounted by mount_pool (no clean close) and keep its
+# pool as $T/crashed.
+crash_pool() {
+	kill -9 "$DAEMON"
+	wait "$DAEMON" || true
+	DAEMON=
+	fusermount3 -u "$MNT" 2>/dev/null || umount -l "$MNT"
+	cat "$T/build.log" >>"$T/daemon.log"
+	mv "$POOL" "$T/crashed"
+}
+
+# Start the daemon on $POOL at $MNT for round $seed: 0 once it mounted, 1
+# when it exited instead, refusing the pool (its log, $T/round.log, is kept
+# in $T/daemon.log and shown).
+mounted_or_gone() { is_mounted "$MNT" || ! kill -0 "$DAEMON" 2>/dev/null; }
+try_mount() {
+	mkdir -p "$MNT"
+	"$REWINDFS" -f "$POOL" "$MNT" 2>"$T/round.log" &
+	DAEMON=$!
+	wait_for 20 mounted_or_gone || fail "seed $seed: the daemon neither mounted nor exited"
+	is_mounted "$MNT" && return 0
+	wait "$DAEMON" && fail "seed $seed: the daemon exited 0 without mounting"
+	DAEMON=
+	cat "$T/round.log" >>"$T/daemon.log"
+	sed 's/^/daemon: /' "$T/round.log" | cut -c1-300
+	return 1
+}
 ok_count() { awk 'NR == 1 { print $2 }' "$1"; }
 
 # The seeds of this run: CORRUPT_SEED (default: a new one each run) and the

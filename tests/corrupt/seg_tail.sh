@@ -17,8 +17,6 @@
 . "$(dirname "$0")/lib.sh" || exit 1
 need_fuse
 
-mounted_or_gone() { is_mounted "$MNT" || ! kill -0 "$DAEMON" 2>/dev/null; }
-
 "$R" init "$POOL" >/dev/null || fail "rewindctl init"
 mount_pool "$POOL" "$T/build.log"
 "$R" create "$MNT" v "${VOL_MIB}M" >/dev/null || fail create
@@ -31,12 +29,7 @@ dd if="$T/over" of="$MNT/v/volume" bs=1M seek=3 conv=notrunc,fsync status=none |
 	fail "overwriting v"
 lsn=$(sed -n 's/^lsn: //p' "$MNT/v/.status")
 tl=$(sed -n 's/^timeline: //p' "$MNT/v/.status")
-kill -9 "$DAEMON"
-wait "$DAEMON" || true
-DAEMON=
-fusermount3 -u "$MNT" 2>/dev/null || umount -l "$MNT"
-cat "$T/build.log" >>"$T/daemon.log"
-mv "$POOL" "$T/crashed"
+crash_pool
 
 rounds=0 refused=0
 for seed in $(seeds); do
@@ -52,15 +45,7 @@ for seed in $(seeds); do
 	[ "$rc" = 1 ] || fail "seed $seed: check of the damaged pool exited $rc"
 	grep -qE "^volume v page $pg lsn $rlsn .*page log segment" "$T/check.out" ||
 		fail "seed $seed: check did not list v page $pg lsn $rlsn"
-	mkdir -p "$MNT"
-	"$REWINDFS" -f "$POOL" "$MNT" 2>"$T/round.log" &
-	DAEMON=$!
-	wait_for 20 mounted_or_gone || fail "seed $seed: the daemon neither mounted nor exited"
-	if ! is_mounted "$MNT"; then
-		wait "$DAEMON" && fail "seed $seed: the daemon exited 0 without mounting"
-		DAEMON=
-		cat "$T/round.log" >>"$T/daemon.log"
-		sed 's/^/daemon: /' "$T/round.log"
+	if ! try_mount; then
 		grep -qi corrupt "$T/round.log" || fail "seed $seed: the daemon did not say the pool is corrupt"
 		rounds=$((rounds + 1)) refused=$((refused + 1))
 		continue

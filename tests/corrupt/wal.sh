@@ -32,15 +32,9 @@ dd if="$T/over" of="$T/cur" bs=1M seek=3 conv=notrunc status=none
 dd if="$T/over" of="$MNT/v/volume" bs=1M seek=3 conv=notrunc,fsync status=none ||
 	fail "overwriting v"
 lsn=$(sed -n 's/^lsn: //p' "$MNT/v/.status")
-kill -9 "$DAEMON"
-wait "$DAEMON" || true
-DAEMON=
-fusermount3 -u "$MNT" 2>/dev/null || umount -l "$MNT"
-cat "$T/build.log" >>"$T/daemon.log"
-mv "$POOL" "$T/crashed"
+crash_pool
 poolfiles list "$T/crashed"
 
-mounted_or_gone() { is_mounted "$MNT" || ! kill -0 "$DAEMON" 2>/dev/null; }
 
 rounds=0 refused=0
 for seed in $(seeds); do
@@ -52,15 +46,7 @@ for seed in $(seeds); do
 	"$R" check "$POOL" >"$T/check.out" 2>"$T/check.err" || rc=$?
 	sed 's/^/check: /' "$T/check.out" "$T/check.err"
 	# The daemon mounts, or exits (refusing the pool): poll for either.
-	mkdir -p "$MNT"
-	"$REWINDFS" -f "$POOL" "$MNT" 2>"$T/round.log" &
-	DAEMON=$!
-	wait_for 20 mounted_or_gone || fail "seed $seed: the daemon neither mounted nor exited"
-	if ! is_mounted "$MNT"; then
-		wait "$DAEMON" && fail "seed $seed: the daemon exited 0 without mounting"
-		DAEMON=
-		cat "$T/round.log" >>"$T/daemon.log"
-		sed 's/^/daemon: /' "$T/round.log"
+	if ! try_mount; then
 		[ "$rc" = 1 ] || fail "seed $seed: the pool does not open, yet check exited $rc"
 		grep -qi corrupt "$T/check.err" || fail "seed $seed: check did not say the store is corrupt"
 		grep -qi corrupt "$T/round.log" || fail "seed $seed: the daemon did not say the store is corrupt"

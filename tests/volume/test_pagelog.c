@@ -233,6 +233,26 @@ static void killed_writer(struct fx *f, vol_id a, const uint8_t *a_,
 	assert_true(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
 }
 
+/* Volume "victim" gets A, then B, both synced, by a killed writer; then
+ * byte `at` of the body of B's newest record of `type` (for pages: of page
+ * `page`) is flipped. */
+static vol_id damaged_after_kill(struct fx *f, const uint8_t *a_,
+				 const uint8_t *b_, size_t n, int type,
+				 uint64_t page, long at)
+{
+	vol_id a;
+	OK(vol_create(f->p, "victim", n, &a));
+	OK(vol_pool_close(f->p));
+	f->p = NULL;
+	killed_writer(f, a, a_, b_, n);
+	char seg[700];
+	last_seg(f->path, seg, sizeof(seg));
+	long rec = find_record(seg, type, page);
+	assert_true(rec >= 0);
+	flip_at(seg, rec + 64 + at);
+	return a;
+}
+
 /* Same machine, no restart: a damaged record of the last synced write is
  * damage, not a tear. The write is replayed; its damaged page reads as an
  * error, the others as written; check names it. */
@@ -242,16 +262,7 @@ static void test_damage_after_kill_kept(void **state)
 	static uint8_t a_[8 * PS], b_[8 * PS], r[PS];
 	tu_fill(a_, sizeof(a_), 27);
 	tu_fill(b_, sizeof(b_), 28);
-	vol_id a;
-	OK(vol_create(f->p, "victim", sizeof(a_), &a));
-	OK(vol_pool_close(f->p));
-	f->p = NULL;
-	killed_writer(f, a, a_, b_, sizeof(a_));
-	char seg[700];
-	last_seg(f->path, seg, sizeof(seg));
-	long at = find_record(seg, 0, 3);
-	assert_true(at >= 0);
-	flip_at(seg, at + 64 + 100); /* page 3 of B, its bytes */
+	vol_id a = damaged_after_kill(f, a_, b_, sizeof(a_), 0, 3, 100);
 	OK(vol_pool_open(f->path, &f->opts, &f->p));
 	size_t got;
 	for (uint64_t pg = 0; pg < 8; pg++) {
@@ -277,16 +288,8 @@ static void test_commit_damaged_refused(void **state)
 	static uint8_t a_[8 * PS], b_[8 * PS], r[8 * PS];
 	tu_fill(a_, sizeof(a_), 37);
 	tu_fill(b_, sizeof(b_), 38);
-	vol_id a;
-	OK(vol_create(f->p, "victim", sizeof(a_), &a));
-	OK(vol_pool_close(f->p));
-	f->p = NULL;
-	killed_writer(f, a, a_, b_, sizeof(a_));
-	char seg[700];
-	last_seg(f->path, seg, sizeof(seg));
-	long at = find_record(seg, 2, 0);
-	assert_true(at >= 0);
-	flip_at(seg, at + 64 + 9); /* inside its time */
+	/* a byte of its time */
+	vol_id a = damaged_after_kill(f, a_, b_, sizeof(a_), 2, 0, 9);
 	ST(VOL_ECORRUPT, vol_pool_open(f->path, &f->opts, &f->p));
 	if (!strstr(vol_errmsg(), "salvage"))
 		fail_msg("\"%s\" does not point at salvage", vol_errmsg());
