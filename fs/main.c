@@ -81,10 +81,10 @@ static void usage(FILE *o, const char *prog)
 		"                           passes (default 60; 0 = none)\n"
 		"    -o allow_other         let other users in (implies\n"
 		"                           default_permissions: modes are enforced)\n"
-		"    -o salvage             mount a pool whose write-ahead log is\n"
-		"                           damaged (it refuses to open otherwise)\n"
-		"                           read-only, with what precedes the damage,\n"
-		"                           to copy the volumes out\n"
+		"    -o salvage             mount a pool whose write-ahead log or\n"
+		"                           page log is damaged (it refuses to open\n"
+		"                           otherwise) read-only, with what its store\n"
+		"                           holds, to copy the volumes out\n"
 		"\n", prog);
 }
 

@@ -159,7 +159,8 @@ static vol_status move_chunk(vol_pool *p, const struct moving *m, size_t n,
 		} else if (vn == PVAL_REF && en == VVAL_REF_LEN &&
 			   pval_check(m[i].pkey, val, vn, p->page_size, &kind,
 				      NULL, &dh) && kind == PV_REF &&
-			   be64_get((uint8_t *)val + PVAL_HDR) == m[i].ref.seg &&
+			   be64_get((uint8_t *)val + PVAL_HDR) ==
+				   m[i].ref.seg &&
 			   be64_get((uint8_t *)val + PVAL_HDR + 8) ==
 				   m[i].ref.off &&
 			   !plog_read(p->plog, m[i].ref, m[i].pkey, dh,

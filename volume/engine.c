@@ -1036,7 +1036,7 @@ static vol_status get_pref(vol_pool *p, uint8_t tag, struct pref *out)
 	return VOL_OK;
 }
 
-static void put_pref(kv *s, kv_batch *b, uint8_t tag, struct pref at)
+void put_pref(kv *s, kv_batch *b, uint8_t tag, struct pref at)
 {
 	uint8_t v[16];
 	be64_put(v, at.seg);
@@ -1058,6 +1058,18 @@ struct pref plog_check_from(vol_pool *p)
 	/* The store may be ahead of the durable point (its batches are not
 	 * synced with the log), or behind it (the WAL is not synced). */
 	return pref_lt(durable, applied) ? durable : applied;
+}
+
+/* The open fails: the page log lost a change the store does not have. */
+static vol_status log_corrupt(vol_pool *p, struct pref at, const char *what)
+{
+	return vol__fail(VOL_ECORRUPT,
+			 "pool %s: the page log is corrupt near segment %016llx "
+			 "offset %llu: %s (`rewindctl check` lists the damage; "
+			 "`rewindfs -o salvage` mounts the pool read-only as "
+			 "its store has it)", p->path,
+			 (unsigned long long)at.seg,
+			 (unsigned long long)at.off, what);
 }
 
 /* After the replay: decide what the damage found in the page log is.
@@ -1096,25 +1108,15 @@ static vol_status plog_settle(vol_pool *p, struct replay_out *o,
 				lost = d;
 		}
 	}
+	char what[64];
 	if (lost && pref_lt(lost->at, cut))
-		return vol__fail(VOL_ECORRUPT,
-				 "pool %s: the page log is corrupt at segment "
-				 "%016llx offset %llu, after what the store holds: "
-				 "a change there may be lost (`rewindctl check` "
-				 "lists the damage; `rewindfs -o salvage` mounts "
-				 "the pool read-only as its store has it)", p->path,
-				 (unsigned long long)lost->at.seg,
-				 (unsigned long long)lost->at.off);
-	if (o->gap_lsn && !pref_lt(cut, o->gap_at))
-		return vol__fail(VOL_ECORRUPT,
-				 "pool %s: the page log is corrupt before segment "
-				 "%016llx offset %llu: change %llu and those after "
-				 "it cannot be replayed (`rewindctl check` lists "
-				 "the damage; `rewindfs -o salvage` mounts the "
-				 "pool read-only as its store has it)", p->path,
-				 (unsigned long long)o->gap_at.seg,
-				 (unsigned long long)o->gap_at.off,
-				 (unsigned long long)o->gap_lsn);
+		return log_corrupt(p, lost->at, "a change after what the "
+				   "store holds may be lost there");
+	if (o->gap_lsn && !pref_lt(cut, o->gap_at)) {
+		snprintf(what, sizeof what, "change %llu is missing before it",
+			 (unsigned long long)o->gap_lsn);
+		return log_corrupt(p, o->gap_at, what);
+	}
 	/* The store refers past the intact records: lost by a power cut. */
 	if (!same && pref_lt(o->valid_end, applied) &&
 	    !pref_lt(o->valid_end, durable) && pref_lt(o->valid_end, cut))

@@ -281,6 +281,8 @@ vol_status change_begin(vol_pool *p, vol_id id, struct vol **v, kv_batch **b);
 void change_end(vol_pool *p, struct vol *v, kv_batch *b);
 /* Commit a batch as change `lsn` (= p->lsn + 1) at time_ns, adding the log
  * record. Under mu. On success p->lsn = lsn. Frees nothing. */
+/* A page-log position under meta key `tag` (MT_APPLIED, MT_DURABLE). */
+void put_pref(kv *s, kv_batch *b, uint8_t tag, struct pref at);
 /* The change record (log family) of change lsn into b. */
 void put_change(vol_pool *p, kv_batch *b, uint64_t lsn, int64_t time_ns,
 		enum change_kind kind, vol_id vol, uint64_t tl, uint64_t first,

@@ -373,14 +373,6 @@ static void put_page_version(vol_pool *p, kv_batch *b,
 	}
 }
 
-static void put_applied(kv *s, kv_batch *b, struct pref at)
-{
-	uint8_t k = MT_APPLIED, v[16];
-	be64_put(v, at.seg);
-	be64_put(v + 8, at.off);
-	s->ops->batch_put(b, KV_META, &k, 1, v, 16);
-}
-
 /* Append the staged data pages at (tl, lsn, now) to the page log and put
  * every staged version, and where the log ends (MT_APPLIED). Under
  * pool->mu. */
@@ -402,7 +394,7 @@ static vol_status stage_put(vol_pool *p, kv_batch *b, struct stage *s,
 	if (st)
 		return st;
 	if (nd)
-		put_applied(p->kv, b, end);
+		put_pref(p->kv, b, MT_APPLIED, end);
 	nd = 0;
 	for (size_t i = 0; i < s->n; i++) {
 		pkey_make(k, tl, s->pageno[i], lsn);
@@ -727,7 +719,8 @@ static vol_status replay_write(kv_batch *b, vol_pool *p, struct pref at,
 			       uint32_t n)
 {
 	kv *s = p->kv;
-	put_applied(s, b, (struct pref){at.seg, at.off + PREC_HDR + n});
+	put_pref(s, b, MT_APPLIED,
+		 (struct pref){at.seg, at.off + PREC_HDR + n});
 	vol_status st = s->ops->write(s, b, false);
 	s->ops->batch_free(b);
 	return st;
