@@ -683,6 +683,12 @@ vol_status kv_rocks_open_mode(const char *dir, enum kv_open_mode mode,
 	 * a kill -9 as by a power cut; durability was only ever promised at
 	 * sync, and changes are still recovered as a prefix. */
 	rocksdb_options_set_manual_wal_flush(s->dbopts, 1);
+	/* Page writes never sync the WAL (the page log is their redo log):
+	 * write what accumulates back in the background, 1 MiB at a time, so
+	 * that the next command's sync has little left to wait for (it grew
+	 * with the writes since the last command: 1 ms p50, 11 ms max after
+	 * 4 GiB of writes; volbench). */
+	rocksdb_options_set_wal_bytes_per_sync(s->dbopts, 1u << 20);
 	/* A damaged record inside the WAL does not silently end the replay
 	 * there (point-in-time recovery would drop every synced change after
 	 * it, and the volumes would read back an older state): the open
