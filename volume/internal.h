@@ -13,7 +13,8 @@
  *   pool->mu   protects every in-memory table and counter below and is held
  *              across LSN assignment + kv write, so LSN order == commit order.
  *   Order: vol->wmu before pool->mu. Nothing blocks on I/O under pool->mu
- *   except the (unsynced) kv write of the change itself.
+ *   except the (unsynced) kv write of the change itself and its page-log
+ *   appends (into the page cache; the flush happens outside it).
  * Lifetime: `struct tl` and `struct vol` objects are never freed before the
  * pool closes (dropped/deleted ones are only marked), so a reader may walk a
  * chain it captured under pool->mu after releasing the lock.

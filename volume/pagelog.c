@@ -21,14 +21,14 @@
  * (recovery, the cleaner, `rewindctl check`).
  *
  * The page log is also the redo log of page changes: a write or discard
- * appends its pages and then its commit record in one append, and a sync
+ * appends its pages (one append: they are contiguous), writes its RocksDB
+ * batch unsynced (with MT_APPLIED, the log position after its pages), then
+ * appends its commit record, which lists everything the batch held; a sync
  * appends a barrier record, fdatasyncs the log and does not sync RocksDB's
- * WAL at all: one flush per sync. RocksDB's batches for these changes
- * are written unsynced and carry the log position after their records
- * (MT_APPLIED); at open the engine replays the commit and barrier records
- * after the recovered MT_APPLIED that RocksDB lost (pages.c, pages_replay).
- * Every other change (branching, names, snapshots, sizes) syncs the WAL
- * when it commits, which makes every earlier batch durable too.
+ * WAL at all: one flush per sync. At open the engine replays the commit
+ * and barrier records RocksDB lost (pages.c, pages_replay). Every other
+ * change (branching, names, snapshots, sizes) syncs the WAL when it
+ * commits, which makes every earlier batch durable too.
  *
  * Invariants (each kept by the function named):
  *  1. A record is written (pwrite) before any RocksDB write refers to it:
@@ -49,10 +49,14 @@
  *  4. Appends go to the newest segment only; a segment, once sealed (a
  *     newer one exists), never changes again.
  * After a crash of the machine, records after the last sync may be missing
- * or torn while RocksDB (its WAL, or a flushed table) still refers to them:
- * plog_scan stops at the end of the valid records and the engine drops the
- * versions that point past it (pages.c, pages_drop_dangling), as a disk
- * loses writes that were not flushed.
+ * or torn while RocksDB (its WAL, or a flushed table) still refers to them.
+ * plog_scan reads on past damaged records, and the engine (engine.c,
+ * plog_settle) cuts the log at the first damage only where a tear is
+ * possible: after the durable point a sync recorded (MT_DURABLE), and only
+ * if the machine restarted since the pool was last opened (POOL/pages/boot
+ * holds the boot id); the versions that point past the cut are dropped
+ * (pages.c, pages_drop_dangling), as a disk loses writes that were not
+ * flushed. Any other damage is kept and reads of it fail.
  */
 #include <dirent.h>
 #include <errno.h>
