@@ -102,15 +102,8 @@ static vol_status collect(vol_pool *p, const struct victim *v, size_t nv,
 		uint64_t seg = be64_get(e + 16);
 		if (!is_victim(v, nv, seg))
 			continue;
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 1024;
-			struct moving *m = realloc(*out, cap * sizeof *m);
-			if (!m) {
-				st = vol__fail(VOL_ENOMEM, "out of memory");
-				break;
-			}
-			*out = m;
-		}
+		if ((st = grow((void **)out, &cap, *n + 1, sizeof **out)))
+			break;
 		struct moving *m = &(*out)[(*n)++];
 		memcpy(m->pkey, k + 1, PKEY_LEN);
 		m->ref = (struct pref){seg, be64_get(e + 24)};

@@ -156,7 +156,7 @@ struct tl *tl_find(vol_pool *p, uint64_t id)
 	return lo < p->ntls && p->tls[lo]->id == id ? p->tls[lo] : NULL;
 }
 
-static vol_status grow(void **arr, size_t *cap, size_t need, size_t elem)
+vol_status grow(void **arr, size_t *cap, size_t need, size_t elem)
 {
 	if (need <= *cap)
 		return VOL_OK;

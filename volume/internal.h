@@ -44,6 +44,10 @@ vol_status vol__fail(vol_status st, const char *fmt, ...)
 /* Classify a store error message ("IO error: No space left ..."). */
 vol_status vol__store_status(const char *msg);
 
+/* Make room for `need` elements of `elem` bytes in *arr (capacity *cap,
+ * doubled as needed). VOL_ENOMEM leaves it as it was. */
+vol_status grow(void **arr, size_t *cap, size_t need, size_t elem);
+
 /* ------------------------------------------------------------ keys */
 
 /* pages CF: timeline(8) page(8) ~lsn(8), big-endian */

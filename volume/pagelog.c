@@ -196,14 +196,10 @@ static struct pseg *pseg_find(struct plog *l, uint64_t id)
 
 static vol_status pseg_push(struct plog *l, uint64_t id, int fd, uint64_t size)
 {
-	if (l->nsegs == l->capsegs) {
-		size_t cap = l->capsegs ? l->capsegs * 2 : 16;
-		struct pseg *n = realloc(l->segs, cap * sizeof *n);
-		if (!n)
-			return vol__fail(VOL_ENOMEM, "out of memory");
-		l->segs = n;
-		l->capsegs = cap;
-	}
+	vol_status st = grow((void **)&l->segs, &l->capsegs, l->nsegs + 1,
+			     sizeof *l->segs);
+	if (st)
+		return st;
 	l->segs[l->nsegs++] = (struct pseg){id, fd, size};
 	return VOL_OK;
 }
@@ -322,15 +318,8 @@ vol_status plog_open(const char *pool, uint32_t ps, uint64_t seg_bytes,
 		uint64_t id = strtoull(e->d_name, &end, 16);
 		if (end != e->d_name + 16)
 			continue;
-		if (nids == capids) {
-			capids = capids ? capids * 2 : 64;
-			uint64_t *ni = realloc(ids, capids * sizeof *ni);
-			if (!ni) {
-				st = vol__fail(VOL_ENOMEM, "out of memory");
-				goto fail;
-			}
-			ids = ni;
-		}
+		if ((st = grow((void **)&ids, &capids, nids + 1, sizeof *ids)))
+			goto fail;
 		ids[nids++] = id;
 	}
 	if (nids)

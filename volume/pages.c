@@ -693,14 +693,8 @@ static void replayed_add(struct replayed *o, vol_id vol, uint64_t lsn,
 			o->v[i].payload += payload;
 			return;
 		}
-	if (o->n == o->cap) {
-		size_t cap = o->cap ? o->cap * 2 : 8;
-		void *n = realloc(o->v, cap * sizeof *o->v);
-		if (!n)
-			return; /* only statistics are lost */
-		o->v = n;
-		o->cap = cap;
-	}
+	if (grow((void **)&o->v, &o->cap, o->n + 1, sizeof *o->v))
+		return; /* only statistics are lost */
 	o->v[o->n].vol = vol;
 	o->v[o->n].lsn = lsn;
 	o->v[o->n].payload = payload;
@@ -813,14 +807,10 @@ static vol_status replay_one(void *ctx, const uint8_t *rec, struct pref at,
 	struct replay *r = ctx;
 	if (end) { /* a damaged stretch */
 		struct replay_out *o = r->o;
-		if (o->ndamage == o->capdamage) {
-			size_t cap = o->capdamage ? o->capdamage * 2 : 8;
-			struct prange *n = realloc(o->damage, cap * sizeof *n);
-			if (!n)
-				return vol__fail(VOL_ENOMEM, "out of memory");
-			o->damage = n;
-			o->capdamage = cap;
-		}
+		vol_status st = grow((void **)&o->damage, &o->capdamage,
+				     o->ndamage + 1, sizeof *o->damage);
+		if (st)
+			return st;
 		o->damage[o->ndamage++] =
 			(struct prange){at, end, rec ? rec[48] : -1};
 		return VOL_OK;
