@@ -152,12 +152,9 @@ static vol_status move_chunk(vol_pool *p, const struct moving *m, size_t n,
 		} else if (vn == PVAL_REF && en == VVAL_REF_LEN &&
 			   pval_check(m[i].pkey, val, vn, p->page_size, &kind,
 				      NULL, &dh) && kind == PV_REF &&
-			   be64_get((uint8_t *)val + PVAL_HDR) ==
-				   m[i].ref.seg &&
-			   be64_get((uint8_t *)val + PVAL_HDR + 8) ==
-				   m[i].ref.off &&
+			   pref_eq(pval_ref(val), m[i].ref) &&
 			   !plog_read(p->plog, m[i].ref, m[i].pkey, dh,
-				      recs + k * rl)) {
+				      recs + k * rl, recs + k * rl + PREC_HDR)) {
 			/* The copy says it is one (replay skips it). */
 			uint8_t *rec = recs + k * rl;
 			plog_rec_header(rec, p->page_size, PREC_MOVED,
@@ -190,8 +187,7 @@ static vol_status move_chunk(vol_pool *p, const struct moving *m, size_t n,
 	if (!b)
 		return vol__fail(VOL_ENOMEM, "out of memory");
 	for (size_t i = 0; i < k; i++) {
-		be64_put(vals[i] + PVAL_HDR, refs[i].seg);
-		be64_put(vals[i] + PVAL_HDR + 8, refs[i].off);
+		pval_set_ref(vals[i], refs[i]);
 		be64_put(ents[i] + 16, refs[i].seg);
 		be64_put(ents[i] + 24, refs[i].off);
 		uint8_t vk[VKEY_LEN];

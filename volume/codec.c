@@ -102,6 +102,18 @@ bool pval_check(const uint8_t k[PKEY_LEN], const uint8_t *v, size_t vn,
 	return true;
 }
 
+struct pref pval_ref(const uint8_t *v)
+{
+	return (struct pref){be64_get(v + PVAL_HDR),
+			     be64_get(v + PVAL_HDR + 8)};
+}
+
+void pval_set_ref(uint8_t *v, struct pref ref)
+{
+	be64_put(v + PVAL_HDR, ref.seg);
+	be64_put(v + PVAL_HDR + 8, ref.off);
+}
+
 size_t key1(uint8_t *k, uint8_t tag, uint64_t a)
 {
 	k[0] = tag;

@@ -1044,11 +1044,6 @@ void put_pref(kv *s, kv_batch *b, uint8_t tag, struct pref at)
 	s->ops->batch_put(b, KV_META, &tag, 1, v, 16);
 }
 
-static bool pref_lt(struct pref a, struct pref b)
-{
-	return a.seg < b.seg || (a.seg == b.seg && a.off < b.off);
-}
-
 struct pref plog_check_from(vol_pool *p)
 {
 	struct pref applied = {0, 0}, durable = {0, 0};
@@ -1058,6 +1053,13 @@ struct pref plog_check_from(vol_pool *p)
 	/* The store may be ahead of the durable point (its batches are not
 	 * synced with the log), or behind it (the WAL is not synced). */
 	return pref_lt(durable, applied) ? durable : applied;
+}
+
+bool plog_unfinished(vol_pool *p, struct pref at, uint64_t end)
+{
+	struct pref last = plog_end(p->plog);
+	return plog_same_boot(p->plog) && !pref_lt(at, p->durable) &&
+	       at.seg == last.seg && end >= last.off;
 }
 
 /* The open fails: the page log lost a change the store does not have. */
@@ -1084,18 +1086,14 @@ static vol_status plog_settle(vol_pool *p, struct replay_out *o,
 			      struct pref applied, struct pref durable)
 {
 	bool same = plog_same_boot(p->plog);
-	struct pref *segs = NULL;
-	size_t nsegs = plog_list(p->plog, &segs);
-	struct pref last = nsegs ? segs[nsegs - 1] : (struct pref){0, 0};
-	free(segs);
 	struct pref cut = {UINT64_MAX, 0};
 	size_t kept = 0;
 	const struct prange *lost = NULL; /* may have held a commit record */
 	for (size_t i = 0; i < o->ndamage; i++) {
 		struct prange *d = &o->damage[i];
-		bool tail = d->at.seg == last.seg && d->end >= last.off;
 		/* Below the durable point nothing can be a tear. */
-		if (!pref_lt(d->at, durable) && (!same || tail)) {
+		if ((!same && !pref_lt(d->at, durable)) ||
+		    plog_unfinished(p, d->at, d->end)) {
 			if (pref_lt(d->at, cut))
 				cut = d->at;
 		} else if (pref_lt(d->at, cut)) {
@@ -1424,8 +1422,7 @@ static vol_status sync_barriers(vol_pool *p, struct vol *only, vol_point *out)
 		put_pref(s, b, MT_APPLIED, end);
 	else if (n)
 		p->kv_unsynced = true;
-	if (n && (p->synced.seg != p->durable.seg ||
-		  p->synced.off != p->durable.off)) {
+	if (n && !pref_eq(p->synced, p->durable)) {
 		put_pref(s, b, MT_DURABLE, p->synced);
 		p->durable = p->synced;
 	}
@@ -1451,8 +1448,7 @@ static vol_status sync_barriers(vol_pool *p, struct vol *only, vol_point *out)
 	if ((st = plog_sync_end(p->plog, ticket)))
 		return st;
 	pthread_mutex_lock(&p->mu);
-	if (durable.seg > p->synced.seg ||
-	    (durable.seg == p->synced.seg && durable.off > p->synced.off))
+	if (pref_lt(p->synced, durable))
 		p->synced = durable;
 	pthread_mutex_unlock(&p->mu);
 	if (wst)

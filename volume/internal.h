@@ -145,6 +145,18 @@ struct pref {
 	uint64_t seg, off;
 };
 
+static inline bool pref_lt(struct pref a, struct pref b)
+{
+	return a.seg < b.seg || (a.seg == b.seg && a.off < b.off);
+}
+static inline bool pref_eq(struct pref a, struct pref b)
+{
+	return a.seg == b.seg && a.off == b.off;
+}
+/* A PV_REF value's reference (codec.c). */
+struct pref pval_ref(const uint8_t *v);
+void pval_set_ref(uint8_t *v, struct pref ref);
+
 /* What replaying the page log at open added per volume (pages.c). */
 struct replayed {
 	size_t changes;
@@ -354,6 +366,10 @@ vol_status pages_replay(vol_pool *p, struct pref from, uint64_t store_lsn,
 			struct replay_out *o, struct replayed *out);
 /* Where an open starts reading the page log (engine.c). */
 struct pref plog_check_from(vol_pool *p);
+/* Damage [at, end) of the page log is what a killed daemon left of its
+ * last append (the open cuts it): the very end of the log, after the
+ * durable point, on a machine that did not restart (engine.c). */
+bool plog_unfinished(vol_pool *p, struct pref at, uint64_t end);
 /* For a commit record `rec` of a change after store_lsn (one the store does
  * not have yet: a read-only open does not replay): read and verify each of
  * its data records, calling bad() for each that fails. */
@@ -393,12 +409,12 @@ vol_status plog_append(struct plog *l, const struct iovec *recs, size_t n,
 /* Hold across reading references from the store and their records. */
 void plog_read_lock(struct plog *l);
 void plog_read_unlock(struct plog *l);
-/* Read the record at ref into rec (plog_rec_len bytes; the page is at
- * rec + PREC_HDR) and verify that it holds version pkey with data_hash.
- * VOL_ECORRUPT (damaged, missing, another version), VOL_EIO. */
+/* Read the record at ref (its header into hdr, its page into page) and
+ * verify that it holds version pkey with data_hash. VOL_ECORRUPT
+ * (damaged, missing, another version), VOL_EIO; page is then undefined. */
 vol_status plog_read(struct plog *l, struct pref ref,
 		     const uint8_t pkey[PKEY_LEN], uint64_t data_hash,
-		     uint8_t *rec);
+		     uint8_t hdr[PREC_HDR], uint8_t *page);
 /* Make every record appended so far durable; *durable is the append
  * position it covers. plog_sync_begin starts it (on the log's syncer
  * thread) and returns a ticket for plog_sync_end, which waits for it. */
@@ -420,7 +436,7 @@ vol_status plog_scan(struct plog *l, struct pref from, plog_scan_fn fn,
 bool plog_same_boot(const struct plog *l);
 /* Cut the log at end (later segments removed). */
 vol_status plog_truncate(struct plog *l, struct pref end);
-uint64_t plog_active(struct plog *l);      /* id of the segment appended to */
+struct pref plog_end(struct plog *l);   /* where the next append goes */
 /* Every segment as (id, size); *out malloc'ed. */
 size_t plog_list(struct plog *l, struct pref **out);
 uint64_t plog_bytes(struct plog *l);

@@ -526,7 +526,7 @@ static int pread_all(int fd, void *buf, size_t n, uint64_t off)
 
 vol_status plog_read(struct plog *l, struct pref ref,
 		     const uint8_t pkey[PKEY_LEN], uint64_t data_hash,
-		     uint8_t *rec)
+		     uint8_t hdr[PREC_HDR], uint8_t *page)
 {
 	pthread_mutex_lock(&l->tmu);
 	struct pseg *s = pseg_find(l, ref.seg);
@@ -536,7 +536,26 @@ vol_status plog_read(struct plog *l, struct pref ref,
 		return vol__fail(VOL_ECORRUPT,
 				 "page log segment %016" PRIx64 " is missing",
 				 ref.seg);
-	int e = pread_all(fd, rec, plog_rec_len(l), ref.off);
+	/* The page goes straight where the caller wants it. */
+	struct iovec iov[2] = {{hdr, PREC_HDR}, {page, l->ps}};
+	size_t want = PREC_HDR + l->ps, done = 0;
+	int e = 0;
+	while (done < want) {
+		struct iovec v[2] = {iov[0], iov[1]};
+		int first = done < PREC_HDR ? 0 : 1;
+		size_t skip = first ? done - PREC_HDR : done;
+		v[first].iov_base = (uint8_t *)v[first].iov_base + skip;
+		v[first].iov_len -= skip;
+		ssize_t r = preadv(fd, v + first, 2 - first,
+				   (off_t)(ref.off + done));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			e = r < 0 ? errno : -1;
+			break;
+		}
+		done += (size_t)r;
+	}
 	if (e > 0)
 		return vol__fail(VOL_EIO,
 				 "page log segment %016" PRIx64 " offset %" PRIu64
@@ -547,13 +566,13 @@ vol_status plog_read(struct plog *l, struct pref ref,
 				 "page log segment %016" PRIx64 " offset %" PRIu64
 				 " is past its end (the record was lost)",
 				 ref.seg, ref.off);
-	if (!rec_header_ok(rec, l->ps) || rec[48] > PREC_MOVED ||
-	    memcmp(rec + 8, pkey, PKEY_LEN) || be64_get(rec + 40) != data_hash)
+	if (!rec_header_ok(hdr, l->ps) || hdr[48] > PREC_MOVED ||
+	    memcmp(hdr + 8, pkey, PKEY_LEN) || be64_get(hdr + 40) != data_hash)
 		return vol__fail(VOL_ECORRUPT,
 				 "page log segment %016" PRIx64 " offset %" PRIu64
 				 ": the record header is damaged or names "
 				 "another version", ref.seg, ref.off);
-	if (XXH3_64bits(rec + PREC_HDR, l->ps) != data_hash)
+	if (XXH3_64bits(page, l->ps) != data_hash)
 		return vol__fail(VOL_ECORRUPT,
 				 "page log segment %016" PRIx64 " offset %" PRIu64
 				 ": checksum mismatch, the stored page is "
@@ -790,12 +809,14 @@ out:
 	return st;
 }
 
-uint64_t plog_active(struct plog *l)
+struct pref plog_end(struct plog *l)
 {
 	pthread_mutex_lock(&l->tmu);
-	uint64_t id = l->nsegs ? l->segs[l->nsegs - 1].id : 0;
+	struct pref e = l->nsegs ? (struct pref){l->segs[l->nsegs - 1].id,
+						 l->segs[l->nsegs - 1].size}
+				 : (struct pref){0, 0};
 	pthread_mutex_unlock(&l->tmu);
-	return id;
+	return e;
 }
 
 size_t plog_list(struct plog *l, struct pref **out)

@@ -32,7 +32,6 @@ struct reader {
 	vol_pool *p;
 	kv_iter *it;
 	const char *vname;
-	uint8_t *rec;           /* one page-log record                     */
 };
 
 /* Holds the page log's read lock until reader_close (pagelog.c, 3). */
@@ -40,14 +39,10 @@ static vol_status reader_open(struct reader *r, vol_pool *p, const char *vname)
 {
 	r->p = p;
 	r->vname = vname;
-	r->rec = malloc(plog_rec_len(p->plog));
-	if (!r->rec)
-		return vol__fail(VOL_ENOMEM, "out of memory");
 	plog_read_lock(p->plog);
 	r->it = p->kv->ops->iter_new(p->kv, KV_PAGES, false);
 	if (!r->it) {
 		plog_read_unlock(p->plog);
-		free(r->rec);
 		return vol__fail(VOL_ENOMEM, "out of memory");
 	}
 	return VOL_OK;
@@ -57,20 +52,8 @@ static void reader_close(struct reader *r)
 {
 	r->p->kv->ops->iter_free(r->it);
 	plog_read_unlock(r->p->plog);
-	free(r->rec);
 }
 
-/* The page of a PV_REF value v (verified) into out. */
-static vol_status ref_read(struct plog *l, const uint8_t *key,
-			   const uint8_t *v, uint64_t data_hash, uint8_t *rec,
-			   uint8_t *out, uint32_t ps)
-{
-	struct pref ref = {be64_get(v + PVAL_HDR), be64_get(v + PVAL_HDR + 8)};
-	vol_status st = plog_read(l, ref, key, data_hash, rec);
-	if (!st)
-		memcpy(out, rec + PREC_HDR, ps);
-	return st;
-}
 
 bool version_seek(vol_pool *p, const uint8_t *k, size_t kn,
 		  uint8_t out[PKEY_LEN])
@@ -148,9 +131,11 @@ static vol_status page_lookup(struct reader *r, const struct tl *tl,
 						       "checksum mismatch, "
 						       "stored page is "
 						       "corrupted");
-				else if (kind == PV_REF)
-					st = ref_read(r->p->plog, key, v, dh,
-						      r->rec, out, ps);
+				else if (kind == PV_REF) {
+					uint8_t hdr[PREC_HDR];
+					st = plog_read(r->p->plog, pval_ref(v),
+						       key, dh, hdr, out);
+				}
 				else if (kind == PV_DATA)
 					memcpy(out, v + PVAL_HDR, ps);
 				else
@@ -361,8 +346,7 @@ static void put_page_version(vol_pool *p, kv_batch *b,
 	const struct kv_ops *o = p->kv->ops;
 	if (ref) {
 		pval_header(v, k, PV_REF, now, hash);
-		be64_put(v + PVAL_HDR, ref->seg);
-		be64_put(v + PVAL_HDR + 8, ref->off);
+		pval_set_ref(v, *ref);
 		o->batch_put(b, KV_PAGES, k, PKEY_LEN, v, PVAL_REF);
 		put_version(p->kv, b, k, now,
 			    PKEY_LEN + PVAL_REF + plog_rec_len(p->plog), ref);
@@ -663,9 +647,7 @@ vol_status pages_drop_dangling(vol_pool *p, struct pref end,
 		const uint8_t *v = o->iter_value(it, &vn);
 		if (kn != PKEY_LEN || vn != PVAL_REF || v[0] != PV_REF)
 			continue;
-		uint64_t seg = be64_get(v + PVAL_HDR);
-		uint64_t off = be64_get(v + PVAL_HDR + 8);
-		if (seg < end.seg || (seg == end.seg && off < end.off))
+		if (pref_lt(pval_ref(v), end))
 			continue;
 		uint8_t vk[VKEY_LEN];
 		vkey_make(vk, k);
@@ -847,7 +829,8 @@ vol_status pages_check_commit(vol_pool *p, const uint8_t *rec,
 	for (uint64_t i = 0; i < nd; i++, d += 16, ref.off += rl) {
 		uint8_t k[PKEY_LEN];
 		pkey_make(k, tl, be64_get(d), lsn);
-		if (plog_read(p->plog, ref, k, be64_get(d + 8), buf))
+		if (plog_read(p->plog, ref, k, be64_get(d + 8), buf,
+			      buf + PREC_HDR))
 			bad(ctx, tl, be64_get(d), lsn, vol_errmsg());
 	}
 	free(buf);

@@ -729,7 +729,6 @@ struct checker {
 	uint64_t n;
 	uint64_t pool_lsn;
 	uint8_t *rec;           /* a page-log record                       */
-	struct pref last;       /* the page log's newest segment, its size */
 };
 
 static void problem(struct checker *c, const char *fmt, ...)
@@ -830,10 +829,8 @@ static void check_version(struct checker *c, const uint8_t *k,
 			"checksum mismatch", vname, (unsigned long long)pg,
 			(unsigned long long)lsn, (unsigned long long)tl);
 	else if (kind == PV_REF &&
-		 plog_read(p->plog,
-			   (struct pref){be64_get(v + PVAL_HDR),
-					 be64_get(v + PVAL_HDR + 8)},
-			   k, dh, c->rec))
+		 plog_read(p->plog, pval_ref(v), k, dh, c->rec,
+			   c->rec + PREC_HDR))
 		problem(c, "volume %s page %llu lsn %llu (timeline %llu): %s",
 			vname, (unsigned long long)pg, (unsigned long long)lsn,
 			(unsigned long long)tl, vol_errmsg());
@@ -933,12 +930,8 @@ static vol_status check_record(void *ctx, const uint8_t *rec, struct pref at,
 	 * are listed (a dead one harms nothing). */
 	if (rec && rec[48] <= PREC_MOVED)
 		return VOL_OK;
-	/* What a kill left of an unfinished append, at the very end, is
-	 * cut at the next open: not damage. */
-	struct pref d = c->p->durable;
-	bool after = at.seg > d.seg || (at.seg == d.seg && at.off >= d.off);
-	if (plog_same_boot(c->p->plog) && after && at.seg == c->last.seg &&
-	    end >= c->last.off)
+	/* cut at the next open: not damage */
+	if (plog_unfinished(c->p, at, end))
 		return VOL_OK;
 	problem(c, "page log segment %016llx offset %llu-%llu: damaged "
 		"records", (unsigned long long)at.seg,
@@ -951,10 +944,7 @@ static vol_status check_record(void *ctx, const uint8_t *rec, struct pref at,
  * data records of changes only the log has yet. */
 static vol_status check_plog(struct checker *c)
 {
-	struct pref *segs = NULL, end;
-	size_t n = plog_list(c->p->plog, &segs);
-	c->last = n ? segs[n - 1] : (struct pref){0, 0};
-	free(segs);
+	struct pref end;
 	return plog_scan(c->p->plog, plog_check_from(c->p), check_record, c,
 			 &end);
 }
