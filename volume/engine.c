@@ -39,8 +39,6 @@
 #include <unistd.h>
 #include <dirent.h>
 
-#include <sys/uio.h>
-#include <xxhash.h>
 
 #include "internal.h"
 
@@ -1354,19 +1352,15 @@ static bool barrier_record(vol_pool *p, const uint64_t *e, size_t n,
 			   int64_t now, struct pref *end)
 {
 	size_t bn = 8 + 32 * n;
-	if (bn > PREC_BODY_MAX)
+	uint8_t *body = bn <= PREC_BODY_MAX ? malloc(bn) : NULL;
+	if (!body)
 		return false;
-	uint8_t *r = malloc(PREC_HDR + bn);
-	if (!r)
-		return false;
-	be64_put(r + PREC_HDR, n);
+	be64_put(body, n);
 	for (size_t i = 0; i < 4 * n; i++)
-		be64_put(r + PREC_HDR + 8 + 8 * i, e[i]);
-	plog_rec_header(r, p->page_size, PREC_BARRIER, NULL, now,
-			XXH3_64bits(r + PREC_HDR, bn), (uint32_t)bn);
-	struct iovec iov = {r, PREC_HDR + bn};
-	bool ok = plog_append(p->plog, &iov, 1, NULL, end) == VOL_OK;
-	free(r);
+		be64_put(body + 8 + 8 * i, e[i]);
+	bool ok = !plog_append_body(p->plog, PREC_BARRIER, now, body,
+				    (uint32_t)bn, end);
+	free(body);
 	return ok;
 }
 

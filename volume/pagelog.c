@@ -496,6 +496,24 @@ out:
 	return st;
 }
 
+vol_status plog_append_body(struct plog *l, enum prec_type type, int64_t ns,
+			    const void *body, uint32_t n, struct pref *end)
+{
+	if (n > PREC_BODY_MAX)
+		return vol__fail(VOL_EINVAL, "page log: a record body of %u "
+				 "bytes is too large", n);
+	uint8_t h[PREC_HDR];
+	plog_rec_header(h, l->ps, type, NULL, ns, XXH3_64bits(body, n), n);
+	/* One record in two pieces: fine without refs. */
+	struct iovec iov[2] = {{h, PREC_HDR}, {(void *)body, n}};
+	return plog_append(l, iov, 2, NULL, end);
+}
+
+uint32_t plog_body_len(const uint8_t hdr[PREC_HDR])
+{
+	return le32_get(hdr + 52);
+}
+
 void plog_read_lock(struct plog *l)
 {
 	pthread_rwlock_rdlock(&l->rw);

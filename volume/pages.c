@@ -22,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
-#include <xxhash.h>
 
 #include "internal.h"
 
@@ -400,6 +399,19 @@ static vol_status stage_put(vol_pool *p, kv_batch *b, struct stage *s,
  * fail. */
 #define COMMIT_FIXED 12
 
+/* The fixed fields of an intact commit record into f; false if its
+ * length does not match what they say. */
+static bool commit_fields(const uint8_t *rec, uint64_t f[COMMIT_FIXED])
+{
+	uint32_t n = plog_body_len(rec);
+	if (n < 8 * COMMIT_FIXED)
+		return false;
+	for (int i = 0; i < COMMIT_FIXED; i++)
+		f[i] = be64_get(rec + PREC_HDR + 8 * i);
+	return f[8] <= PREC_BODY_MAX && f[9] <= PREC_BODY_MAX &&
+	       n == 8 * (COMMIT_FIXED + 2 * f[8] + f[9]);
+}
+
 /* After a page change's batch: its commit record, which makes it
  * replayable (pagelog.c). Under pool->mu. If it cannot be appended, the
  * next sync syncs the WAL instead. */
@@ -409,13 +421,12 @@ static void stage_commit_record(vol_pool *p, struct stage *s,
 	size_t nd = 0, nh = s->nholes;
 	for (size_t i = 0; i < s->n; i++)
 		nd += s->kind[i] == PV_REF, nh += s->kind[i] != PV_REF;
-	size_t n = PREC_HDR + 8 * (COMMIT_FIXED + 2 * nd + nh);
-	uint8_t *r = n - PREC_HDR <= PREC_BODY_MAX ? malloc(n) : NULL;
-	if (!r) {
+	size_t n = 8 * (COMMIT_FIXED + 2 * nd + nh);
+	uint8_t *body = n <= PREC_BODY_MAX ? malloc(n) : NULL, *q = body;
+	if (!body) {
 		p->kv_unsynced = true;
 		return;
 	}
-	uint8_t *body = r + PREC_HDR, *q = body;
 	for (int i = 0; i < COMMIT_FIXED - 4; i++, q += 8)
 		be64_put(q, fixed[i]);
 	be64_put(q, nd);
@@ -436,13 +447,10 @@ static void stage_commit_record(vol_pool *p, struct stage *s,
 		}
 	for (size_t i = 0; i < s->nholes; i++, q += 8)
 		be64_put(q, s->holes[i]);
-	uint32_t bn = (uint32_t)(n - PREC_HDR);
-	plog_rec_header(r, s->ps, PREC_COMMIT, NULL, (int64_t)fixed[1],
-			XXH3_64bits(body, bn), bn);
-	struct iovec iov = {r, n};
-	if (plog_append(p->plog, &iov, 1, NULL, NULL))
+	if (plog_append_body(p->plog, PREC_COMMIT, (int64_t)fixed[1], body,
+			     (uint32_t)n, NULL))
 		p->kv_unsynced = true;
-	free(r);
+	free(body);
 }
 
 /* Stage the byte range [off, off+len) of the volume's head: `src` bytes, or
@@ -708,16 +716,11 @@ static vol_status replay_commit(struct replay *r, const uint8_t *rec,
 	vol_pool *p = r->p;
 	const uint8_t *q = rec + PREC_HDR;
 	uint64_t f[COMMIT_FIXED];
-	if (n < 8 * COMMIT_FIXED)
-		return vol__fail(VOL_ECORRUPT, "page log: short commit record");
-	for (int i = 0; i < COMMIT_FIXED; i++)
-		f[i] = be64_get(q + 8 * i);
+	if (!commit_fields(rec, f))
+		return vol__fail(VOL_ECORRUPT, "page log: a commit record is "
+				 "malformed");
 	uint64_t lsn = f[0], nd = f[8], nh = f[9];
 	int64_t now = (int64_t)f[1];
-	if (nd > PREC_BODY_MAX || nh > PREC_BODY_MAX ||
-	    n != 8 * (COMMIT_FIXED + 2 * nd + nh))
-		return vol__fail(VOL_ECORRUPT, "page log: commit record of lsn "
-				 "%llu is malformed", (unsigned long long)lsn);
 	if (r->o->gap_lsn)
 		return VOL_OK;
 	if (lsn > r->expect) { /* a commit record is missing */
@@ -797,8 +800,7 @@ static vol_status replay_one(void *ctx, const uint8_t *rec, struct pref at,
 			(struct prange){at, end, rec ? rec[48] : -1};
 		return VOL_OK;
 	}
-	uint32_t n = (uint32_t)rec[52] | (uint32_t)rec[53] << 8 |
-		     (uint32_t)rec[54] << 16 | (uint32_t)rec[55] << 24;
+	uint32_t n = plog_body_len(rec);
 	switch (rec[48]) {
 	case PREC_COMMIT:
 		return replay_commit(r, rec, at, n);
@@ -812,20 +814,17 @@ static vol_status replay_one(void *ctx, const uint8_t *rec, struct pref at,
 vol_status pages_check_commit(vol_pool *p, const uint8_t *rec,
 			      uint64_t store_lsn, commit_bad_fn bad, void *ctx)
 {
-	uint32_t n = (uint32_t)rec[52] | (uint32_t)rec[53] << 8 |
-		     (uint32_t)rec[54] << 16 | (uint32_t)rec[55] << 24;
-	const uint8_t *q = rec + PREC_HDR;
-	if (rec[48] != PREC_COMMIT || n < 8 * COMMIT_FIXED)
+	uint64_t f[COMMIT_FIXED];
+	if (rec[48] != PREC_COMMIT || !commit_fields(rec, f) ||
+	    f[0] <= store_lsn)
 		return VOL_OK;
-	uint64_t lsn = be64_get(q), tl = be64_get(q + 32), nd = be64_get(q + 64);
-	if (lsn <= store_lsn || n < 8 * (COMMIT_FIXED + 2 * nd))
-		return VOL_OK;
-	struct pref ref = {be64_get(q + 80), be64_get(q + 88)};
+	uint64_t lsn = f[0], tl = f[4], nd = f[8];
+	struct pref ref = {f[10], f[11]};
 	size_t rl = plog_rec_len(p->plog);
 	uint8_t *buf = malloc(rl);
 	if (!buf)
 		return vol__fail(VOL_ENOMEM, "out of memory");
-	const uint8_t *d = q + 8 * COMMIT_FIXED;
+	const uint8_t *d = rec + PREC_HDR + 8 * COMMIT_FIXED;
 	for (uint64_t i = 0; i < nd; i++, d += 16, ref.off += rl) {
 		uint8_t k[PKEY_LEN];
 		pkey_make(k, tl, be64_get(d), lsn);
