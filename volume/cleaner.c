@@ -57,23 +57,17 @@ static int moving_cmp(const void *a, const void *b)
 	return x->ref.off < y->ref.off ? -1 : x->ref.off > y->ref.off;
 }
 
-static bool is_victim(const struct victim *v, size_t n, uint64_t seg)
-{
-	size_t lo = 0, hi = n;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (v[mid].seg < seg)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < n && v[lo].seg == seg;
-}
 
 static int seg_cmp(const void *a, const void *b)
 {
 	const struct victim *x = a, *y = b;
 	return x->seg < y->seg ? -1 : x->seg > y->seg;
+}
+
+static bool is_victim(const struct victim *v, size_t n, uint64_t seg)
+{
+	struct victim key = {.seg = seg};
+	return bsearch(&key, v, n, sizeof key, seg_cmp) != NULL;
 }
 
 /* The live records of the segments in v (sorted by id) from the version

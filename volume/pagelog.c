@@ -181,17 +181,18 @@ static void seg_name(char *out, size_t cap, const char *dir, uint64_t id)
 	snprintf(out, cap, "%s/%016" PRIx64 ".seg", dir, id);
 }
 
+static int pseg_cmp(const void *a, const void *b)
+{
+	uint64_t x = ((const struct pseg *)a)->id,
+		 y = ((const struct pseg *)b)->id;
+	return x < y ? -1 : x > y;
+}
+
 static struct pseg *pseg_find(struct plog *l, uint64_t id)
 {
-	size_t lo = 0, hi = l->nsegs;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (l->segs[mid].id < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < l->nsegs && l->segs[lo].id == id ? &l->segs[lo] : NULL;
+	struct pseg key = {.id = id};
+	return l->nsegs ? bsearch(&key, l->segs, l->nsegs, sizeof key, pseg_cmp)
+			: NULL;
 }
 
 static vol_status pseg_push(struct plog *l, uint64_t id, int fd, uint64_t size)

@@ -192,9 +192,9 @@ def index_handles(blk):
     return out
 
 
-def sst_index_handle(path):
-    """(offset, size) of the index block, from the footer."""
-    buf = open(path, 'rb').read()
+def footer_index(buf):
+    """(offset, size) of the index block, from the footer of a table in
+    buf."""
     pos = len(buf) - 53 + 1
     _, pos = varint(buf, pos)
     _, pos = varint(buf, pos)
@@ -203,15 +203,16 @@ def sst_index_handle(path):
     return index_off, index_size
 
 
+def sst_index_handle(path):
+    """(offset, size) of the index block, from the footer."""
+    return footer_index(open(path, 'rb').read())
+
+
 def sst_data_blocks(path):
     """[(start, end, entries)] of every data block (end includes the 5-byte
     trailer), in file order; entries: (user key, sequence, type, value)."""
     buf = open(path, 'rb').read()
-    pos = len(buf) - 53 + 1
-    _, pos = varint(buf, pos)
-    _, pos = varint(buf, pos)
-    index_off, pos = varint(buf, pos)
-    index_size, pos = varint(buf, pos)
+    index_off, index_size = footer_index(buf)
     index = block_contents(buf, index_off, index_size)
     blocks = []
     for off, size in index_handles(index):
