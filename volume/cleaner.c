@@ -36,6 +36,7 @@ struct victim {
 struct moving {
 	uint8_t pkey[PKEY_LEN];
 	struct pref ref;
+	uint8_t ent[VVAL_REF_LEN]; /* its version entry, as collect read it */
 };
 
 static int victim_cmp(const void *a, const void *b)
@@ -101,6 +102,7 @@ static vol_status collect(vol_pool *p, const struct victim *v, size_t nv,
 		struct moving *m = &(*out)[(*n)++];
 		memcpy(m->pkey, k + 1, PKEY_LEN);
 		m->ref = (struct pref){seg, be64_get(e + 24)};
+		memcpy(m->ent, e, VVAL_REF_LEN);
 	}
 	if (!st)
 		st = o->iter_status(it);
@@ -129,21 +131,17 @@ static vol_status move_chunk(vol_pool *p, const struct moving *m, size_t n,
 	vol_status st = VOL_OK;
 	plog_read_lock(p->plog);
 	for (size_t i = 0; i < n && !st; i++) {
-		void *val = NULL, *ent = NULL;
-		size_t vn = 0, en = 0;
-		uint8_t vk[VKEY_LEN];
-		vkey_make(vk, m[i].pkey);
+		void *val = NULL;
+		size_t vn = 0;
 		vol_status g = o->get(s, KV_PAGES, m[i].pkey, PKEY_LEN, &val,
 				      &vn);
-		if (!g)
-			g = o->get(s, KV_LOG, vk, VKEY_LEN, &ent, &en);
 		enum pval_kind kind;
 		uint64_t dh;
 		if (g == VOL_ENOENT) {
 			/* gone meanwhile: nothing to move */
 		} else if (g) {
 			st = g;
-		} else if (vn == PVAL_REF && en == VVAL_REF_LEN &&
+		} else if (vn == PVAL_REF &&
 			   pval_check(m[i].pkey, val, vn, p->page_size, &kind,
 				      NULL, &dh) && kind == PV_REF &&
 			   pref_eq(pval_ref(val), m[i].ref) &&
@@ -156,7 +154,7 @@ static vol_status move_chunk(vol_pool *p, const struct moving *m, size_t n,
 					dh, p->page_size);
 			ptrs[k] = (struct iovec){rec, rl};
 			memcpy(vals[k], val, PVAL_REF);
-			memcpy(ents[k], ent, VVAL_REF_LEN);
+			memcpy(ents[k], m[i].ent, VVAL_REF_LEN);
 			keys[k] = m[i].pkey;
 			k++;
 		} else {
@@ -167,7 +165,6 @@ static vol_status move_chunk(vol_pool *p, const struct moving *m, size_t n,
 					v[j].live = UINT64_MAX;
 		}
 		free(val);
-		free(ent);
 	}
 	plog_read_unlock(p->plog);
 	if (st || !k)
