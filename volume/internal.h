@@ -422,8 +422,9 @@ vol_status plog_read(struct plog *l, struct pref ref,
 		     const uint8_t pkey[PKEY_LEN], uint64_t data_hash,
 		     uint8_t hdr[PREC_HDR], uint8_t *page);
 /* Make every record appended so far durable; *durable is the append
- * position it covers. plog_sync_begin starts it (on the log's syncer
- * thread) and returns a ticket for plog_sync_end, which waits for it. */
+ * position it covers. plog_sync_begin queues it and returns a ticket for
+ * plog_sync_end, which flushes (or waits for a concurrent caller that
+ * flushes for it). */
 vol_status plog_sync(struct plog *l, struct pref *durable);
 uint64_t plog_sync_begin(struct plog *l, struct pref *durable);
 vol_status plog_sync_end(struct plog *l, uint64_t ticket);

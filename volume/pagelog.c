@@ -50,8 +50,8 @@
  *     (pages.c, stage_commit). A killed process therefore never leaves a
  *     reference to bytes that were not written.
  *  2. A sync returns only when its barrier record and every record before
- *     it are durable (plog_sync: the syncer thread fdatasyncs every
- *     segment written since the last one, merging concurrent syncs).
+ *     it are durable (plog_sync: a waiting caller fdatasyncs every
+ *     segment written since the last pass, for all queued syncs).
  *     Records the cleaner moves are durable before RocksDB refers to them
  *     (cleaner.c).
  *  3. A segment is unlinked only after no synced or unsynced reference to
@@ -116,13 +116,14 @@ struct plog {
 	uint64_t unsynced_from; /* lowest segment id with unsynced bytes   */
 	bool dirty;
 	struct pref pub;        /* the append position last given to wb_end */
-	/* qmu: the syncer thread's queue. Requests are numbered (req); done
+	/* qmu: the sync queue. Requests are numbered (req); done
 	 * is the newest request whose segments were synced: a request is
 	 * complete when done >= its number, so a call that found nothing
 	 * dirty still waits for the requests before it. After amu. */
 	pthread_mutex_t qmu;
 	pthread_cond_t qcv;
 	uint64_t req, done;
+	bool busy;              /* a sync pass runs (sync_pass)             */
 	uint64_t q_from, q_to;  /* segments to sync for the queued requests */
 	uint64_t fail_lo, fail_hi; /* requests (lo, hi] failed: fail_st     */
 	/* Write-behind (see DESIGN), also under qmu: writeback was started
@@ -694,59 +695,66 @@ static void behind_step(struct plog *l)
 				  : (struct pref){at.seg + 1, 0};
 }
 
-/* The syncer thread: fdatasyncs the segments of queued requests, in order,
- * merging what queued meanwhile into one pass. */
+/* Under qmu (released meanwhile), not busy: fdatasync the segments of
+ * every request queued so far, in one pass. The thread that waits for a
+ * sync runs it itself (no hand-off to another thread on the way of every
+ * fsync); requests queued meanwhile wait and the next of them runs the
+ * next pass for all: concurrent syncs share a flush. */
+static void sync_pass(struct plog *l)
+{
+	l->busy = true;
+	uint64_t upto = l->req, from = l->q_from, to = l->q_to;
+	l->q_from = UINT64_MAX;
+	l->q_to = 0;
+	pthread_mutex_unlock(&l->qmu);
+	vol_status st = VOL_OK;
+	char why[256] = "";
+	/* Shared: a segment cannot be removed (its descriptor closed) while
+	 * it is synced. */
+	pthread_rwlock_rdlock(&l->rw);
+	for (uint64_t id = from; id <= to && !st; id++) {
+		pthread_mutex_lock(&l->tmu);
+		struct pseg *s = pseg_find(l, id);
+		int fd = s ? s->fd : -1;
+		pthread_mutex_unlock(&l->tmu);
+		if (fd >= 0 && fdatasync(fd)) {
+			st = errno == ENOSPC ? VOL_ENOSPC : VOL_EIO;
+			snprintf(why, sizeof why,
+				 "page log: cannot sync segment %016" PRIx64
+				 ": %s", id, strerror(errno));
+		}
+	}
+	pthread_rwlock_unlock(&l->rw);
+	if (st) { /* sync it all again next time */
+		pthread_mutex_lock(&l->amu);
+		l->dirty = true;
+		if (from < l->unsynced_from)
+			l->unsynced_from = from;
+		pthread_mutex_unlock(&l->amu);
+	}
+	pthread_mutex_lock(&l->qmu);
+	if (st) {
+		l->fail_lo = l->done;
+		l->fail_hi = upto;
+		l->fail_st = st;
+		snprintf(l->fail_why, sizeof l->fail_why, "%s", why);
+	}
+	l->done = upto;
+	l->busy = false;
+	pthread_cond_broadcast(&l->qcv);
+}
+
+/* The syncer thread: write-behind, when nothing else runs a sync. */
 static void *syncer_main(void *arg)
 {
 	struct plog *l = arg;
 	pthread_mutex_lock(&l->qmu);
 	for (;;) {
-		while (l->done == l->req && !l->stop && !behind_due(l))
+		while (!l->stop && !(behind_due(l) && !l->busy))
 			pthread_cond_wait(&l->qcv, &l->qmu);
-		if (l->done == l->req) {
-			if (l->stop)
-				break; /* nothing queued */
-			behind_step(l);
-			continue;
-		}
-		uint64_t upto = l->req, from = l->q_from, to = l->q_to;
-		l->q_from = UINT64_MAX;
-		l->q_to = 0;
-		pthread_mutex_unlock(&l->qmu);
-		vol_status st = VOL_OK;
-		char why[256] = "";
-		/* Shared: a segment cannot be removed (its descriptor closed)
-		 * while it is synced. */
-		pthread_rwlock_rdlock(&l->rw);
-		for (uint64_t id = from; id <= to && !st; id++) {
-			pthread_mutex_lock(&l->tmu);
-			struct pseg *s = pseg_find(l, id);
-			int fd = s ? s->fd : -1;
-			pthread_mutex_unlock(&l->tmu);
-			if (fd >= 0 && fdatasync(fd)) {
-				st = errno == ENOSPC ? VOL_ENOSPC : VOL_EIO;
-				snprintf(why, sizeof why,
-					 "page log: cannot sync segment %016"
-					 PRIx64 ": %s", id, strerror(errno));
-			}
-		}
-		pthread_rwlock_unlock(&l->rw);
-		if (st) { /* sync it all again next time */
-			pthread_mutex_lock(&l->amu);
-			l->dirty = true;
-			if (from < l->unsynced_from)
-				l->unsynced_from = from;
-			pthread_mutex_unlock(&l->amu);
-		}
-		pthread_mutex_lock(&l->qmu);
-		if (st) {
-			l->fail_lo = l->done;
-			l->fail_hi = upto;
-			l->fail_st = st;
-			snprintf(l->fail_why, sizeof l->fail_why, "%s", why);
-		}
-		l->done = upto;
-		pthread_cond_broadcast(&l->qcv);
+		if (l->stop)
+			break;
+		behind_step(l);
 	}
 	pthread_mutex_unlock(&l->qmu);
 	return NULL;
@@ -771,7 +779,6 @@ uint64_t plog_sync_begin(struct plog *l, struct pref *durable)
 		if (durable->seg > l->q_to)
 			l->q_to = durable->seg;
 		l->req++;
-		pthread_cond_broadcast(&l->qcv);
 	}
 	/* Clean: wait for what others queued (it may cover our bytes). */
 	uint64_t ticket = l->req;
@@ -783,8 +790,12 @@ uint64_t plog_sync_begin(struct plog *l, struct pref *durable)
 vol_status plog_sync_end(struct plog *l, uint64_t ticket)
 {
 	pthread_mutex_lock(&l->qmu);
-	while (l->done < ticket)
-		pthread_cond_wait(&l->qcv, &l->qmu);
+	while (l->done < ticket) {
+		if (!l->busy)
+			sync_pass(l);
+		else
+			pthread_cond_wait(&l->qcv, &l->qmu);
+	}
 	vol_status st = VOL_OK;
 	if (ticket > l->fail_lo && ticket <= l->fail_hi)
 		st = vol__fail(l->fail_st, "%s", l->fail_why);
