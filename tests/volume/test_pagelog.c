@@ -3,7 +3,8 @@
  * missing records are VOL_ECORRUPT naming the version, a crash that tears
  * the records after the last sync loses only those writes, and the cleaner
  * gives back the space of deleted versions while every readable point
- * (head, snapshots) reads back the same bytes, before and after a reopen.
+ * (head, snapshots) reads back the same bytes, before and after a reopen;
+ * zeros after a segment's records (a prepared segment) are no damage.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -32,7 +33,8 @@ static int setup_small(void **state)
 	return 0;
 }
 
-/* Segment files in POOL/pages, and their total size. */
+/* Segment files in POOL/pages, and the bytes of their records: a
+ * prepared segment's zeros after its last record are not counted. */
 static unsigned seg_files(const char *pool, uint64_t *bytes)
 {
 	char dir[512];
@@ -48,7 +50,15 @@ static unsigned seg_files(const char *pool, uint64_t *bytes)
 		struct stat sb;
 		snprintf(f, sizeof(f), "%s/%.255s", dir, e->d_name);
 		assert_int_equal(stat(f, &sb), 0);
-		*bytes += (uint64_t)sb.st_size;
+		FILE *fp = fopen(f, "rb");
+		assert_non_null(fp);
+		uint64_t end = 0, at = 0;
+		for (int c; (c = fgetc(fp)) != EOF; at++)
+			if (c)
+				end = at + 1;
+		fclose(fp);
+		assert_int_equal(at, (uint64_t)sb.st_size);
+		*bytes += end;
 		n++;
 	}
 	closedir(d);
@@ -418,6 +428,93 @@ static void test_replay_after_kill(void **state)
 	assert_int_equal(st.replayed, 0);
 }
 
+/* Every segment file padded with zeros to the segment size, as a
+ * prepared segment is (pagelog.c: written as zeros ahead when syncs are
+ * frequent). */
+static void pad_segments(const char *pool)
+{
+	char dir[512];
+	snprintf(dir, sizeof(dir), "%s/pages", pool);
+	DIR *d = opendir(dir);
+	assert_non_null(d);
+	for (struct dirent *e; (e = readdir(d));) {
+		char file[800];
+		struct stat sb;
+		if (!strstr(e->d_name, ".seg"))
+			continue;
+		snprintf(file, sizeof(file), "%s/%.255s", dir, e->d_name);
+		assert_int_equal(stat(file, &sb), 0);
+		assert_true(sb.st_size <= SEG);
+		assert_int_equal(truncate(file, SEG), 0);
+	}
+	closedir(d);
+}
+
+/* Zeros after a segment's records are space not written yet, not damage:
+ * the open keeps them and appends after the last record (not after the
+ * zeros), and after a killed writer filled some of them and rolled over
+ * to a new segment, the open's scan passes the sealed segment's zeros:
+ * the changes are replayed, nothing is reported damaged. */
+static void test_zero_tail(void **state)
+{
+	struct fx *f = *state;
+	static uint8_t a_[8 * PS], b_[8 * PS], r[8 * PS];
+	tu_fill(a_, sizeof(a_), 31);
+	tu_fill(b_, sizeof(b_), 32);
+	vol_id a;
+	size_t got;
+	uint64_t problems = 9;
+	OK(vol_create(f->p, "victim", sizeof(a_), &a));
+	OK(vol_write(f->p, a, a_, 0, sizeof(a_))); /* about half of one */
+	OK(vol_sync(f->p, a, NULL));
+	OK(vol_pool_close(f->p));
+	f->p = NULL;
+	pad_segments(f->path);
+	char seg1[700];
+	struct stat sb;
+	snprintf(seg1, sizeof(seg1), "%s/pages/%016x.seg", f->path, 1);
+	OK(vol_pool_open(f->path, &f->opts, &f->p));
+	OK(vol_read(f->p, a, r, 0, sizeof(r), &got));
+	assert_memory_equal(r, a_, sizeof(r));
+	OK(vol_check(f->p, NULL, NULL, &problems));
+	assert_int_equal(problems, 0);
+	OK(vol_pool_close(f->p));
+	f->p = NULL;
+	assert_int_equal(stat(seg1, &sb), 0);
+	assert_int_equal(sb.st_size, SEG); /* the zeros were kept */
+	/* A killed writer: a change into the zeros, one that rolls over. */
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		vol_pool *p;
+		if (vol_pool_open(f->path, &f->opts, &p) ||
+		    vol_write(p, a, b_, 0, 2 * PS) || vol_sync(p, a, NULL) ||
+		    vol_write(p, a, b_, 0, sizeof(b_)) || vol_sync(p, a, NULL))
+			_exit(1);
+		_exit(0); /* no close */
+	}
+	int ws;
+	assert_int_equal(waitpid(pid, &ws, 0), pid);
+	assert_true(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
+	snprintf(seg1, sizeof(seg1), "%s/pages/%016x.seg", f->path, 2);
+	assert_int_equal(stat(seg1, &sb), 0); /* it did roll over */
+	OK(vol_pool_open(f->path, &f->opts, &f->p));
+	vol_pool_stats st;
+	OK(vol_pool_stats_get(f->p, &st));
+	assert_true(st.replayed >= 2);
+	assert_string_equal(st.store_error, "");
+	OK(vol_read(f->p, a, r, 0, sizeof(r), &got));
+	assert_memory_equal(r, b_, sizeof(r));
+	OK(vol_check(f->p, NULL, NULL, &problems));
+	assert_int_equal(problems, 0);
+	fx_reopen(f);
+	OK(vol_read(f->p, a, r, 0, sizeof(r), &got));
+	assert_memory_equal(r, b_, sizeof(r));
+	OK(vol_check(f->p, NULL, NULL, &problems));
+	assert_int_equal(problems, 0);
+}
+
 /* Overwrites with no history: the cleaner drops dead segments and moves
  * the live records of mostly dead ones; a snapshot keeps its bytes. */
 static void test_cleaner(void **state)
@@ -498,6 +595,8 @@ int main(void)
 						setup_small, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_commit_damaged_refused,
 						setup_small, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_zero_tail, setup_small,
+						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_cleaner, setup_small,
 						fx_teardown),
 	};
