@@ -428,6 +428,25 @@ static void test_replay_after_kill(void **state)
 	assert_int_equal(st.replayed, 0);
 }
 
+/* The head of volume a reads back want[0..n) and check finds nothing,
+ * before and after a reopen. */
+static void expect_clean(struct fx *f, vol_id a, const uint8_t *want,
+			 size_t n)
+{
+	static uint8_t r[16 * PS];
+	size_t got;
+	uint64_t problems = 9;
+	assert_true(n <= sizeof(r));
+	for (int i = 0; i < 2; i++) {
+		if (i)
+			fx_reopen(f);
+		OK(vol_read(f->p, a, r, 0, n, &got));
+		assert_memory_equal(r, want, n);
+		OK(vol_check(f->p, NULL, NULL, &problems));
+		assert_int_equal(problems, 0);
+	}
+}
+
 /* Every segment file padded with zeros to the segment size, as a
  * prepared segment is (pagelog.c: written as zeros ahead when syncs are
  * frequent). */
@@ -458,7 +477,7 @@ static void pad_segments(const char *pool)
 static void test_zero_tail(void **state)
 {
 	struct fx *f = *state;
-	static uint8_t a_[8 * PS], b_[8 * PS], r[8 * PS];
+	static uint8_t a_[8 * PS], b_[8 * PS], want[8 * PS], r[8 * PS];
 	tu_fill(a_, sizeof(a_), 31);
 	tu_fill(b_, sizeof(b_), 32);
 	vol_id a;
@@ -483,20 +502,7 @@ static void test_zero_tail(void **state)
 	assert_int_equal(stat(seg1, &sb), 0);
 	assert_int_equal(sb.st_size, SEG); /* the zeros were kept */
 	/* A killed writer: a change into the zeros, one that rolls over. */
-	fflush(NULL);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		vol_pool *p;
-		if (vol_pool_open(f->path, &f->opts, &p) ||
-		    vol_write(p, a, b_, 0, 2 * PS) || vol_sync(p, a, NULL) ||
-		    vol_write(p, a, b_, 0, sizeof(b_)) || vol_sync(p, a, NULL))
-			_exit(1);
-		_exit(0); /* no close */
-	}
-	int ws;
-	assert_int_equal(waitpid(pid, &ws, 0), pid);
-	assert_true(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
+	killed_writer(f, a, b_, b_, 4 * PS);
 	snprintf(seg1, sizeof(seg1), "%s/pages/%016x.seg", f->path, 2);
 	assert_int_equal(stat(seg1, &sb), 0); /* it did roll over */
 	OK(vol_pool_open(f->path, &f->opts, &f->p));
@@ -504,15 +510,9 @@ static void test_zero_tail(void **state)
 	OK(vol_pool_stats_get(f->p, &st));
 	assert_true(st.replayed >= 2);
 	assert_string_equal(st.store_error, "");
-	OK(vol_read(f->p, a, r, 0, sizeof(r), &got));
-	assert_memory_equal(r, b_, sizeof(r));
-	OK(vol_check(f->p, NULL, NULL, &problems));
-	assert_int_equal(problems, 0);
-	fx_reopen(f);
-	OK(vol_read(f->p, a, r, 0, sizeof(r), &got));
-	assert_memory_equal(r, b_, sizeof(r));
-	OK(vol_check(f->p, NULL, NULL, &problems));
-	assert_int_equal(problems, 0);
+	memcpy(want, b_, 4 * PS);
+	memcpy(want + 4 * PS, a_ + 4 * PS, 4 * PS);
+	expect_clean(f, a, want, sizeof(want));
 }
 
 /* Overwrites with no history: the cleaner drops dead segments and moves
@@ -567,15 +567,7 @@ static void test_cleaner(void **state)
 	assert_int_equal(seg_files(f->path, &after), 2);
 	/* the 16 live pages, and the small commit and barrier records */
 	assert_true(after >= 16 * REC && after < 17 * REC);
-	tu_assert_content(f->p, a, w, sizeof(w));
-	uint64_t problems = 9;
-	OK(vol_check(f->p, NULL, NULL, &problems));
-	assert_int_equal(problems, 0);
-	fx_reopen(f);
-	OK(vol_read(f->p, a, r, 0, sizeof(r), &got));
-	assert_memory_equal(r, w, sizeof(r));
-	OK(vol_check(f->p, NULL, NULL, &problems));
-	assert_int_equal(problems, 0);
+	expect_clean(f, a, w, sizeof(w));
 }
 
 int main(void)
