@@ -765,41 +765,47 @@ vol_status plog_read(struct plog *l, struct pref ref,
  * waits for whatever the disk was given before it. */
 static bool prep_due(const struct plog *l)
 {
-	if (l->prep_want <= l->prep_tried)
-		return false;
-	uint64_t at = l->wb_end.seg + 1 == l->prep_want ? l->wb_end.off
-							: l->seg_bytes;
-	return l->pz_fd < 0 || l->pz_id != l->prep_want ||
-	       l->pz_off < at + at / 4 + PREP_STEP;
+	if (l->prep_want <= l->prep_tried || l->wb_end.seg >= l->prep_want)
+		return false; /* nothing wanted, or wait for the roll-over */
+	if (l->pz_fd < 0 || l->pz_id != l->prep_want ||
+	    l->pz_off >= l->seg_bytes)
+		return true;
+	uint64_t at = l->wb_end.off;
+	return l->pz_off < at + at / 4 + PREP_STEP;
 }
 
 /* Under qmu: write-behind work waits (see DESIGN). */
 static bool behind_due(const struct plog *l)
 {
-	return pref_lt(l->wb, l->wb_end) || l->drop.seg < l->drop_to ||
-	       prep_due(l);
+	return pref_lt(l->wb, l->wb_end) || l->drop.seg < l->drop_to;
 }
 
 /* Under qmu (released meanwhile), from the syncer thread: one step of
  * preparing segment prep_want (see DESIGN): PREP_STEP bytes of zeros, or
- * at the end, the sync and the hand-over to the roll-over. A failure
- * drops it: preparing is only ever an optimization. */
+ * at the end, the sync and the hand-over to the roll-over. A preparation
+ * a roll-over overtook (the log went on in a segment it created) serves
+ * the next segment: it is renamed, its zeros are not written again. A
+ * failure drops it: preparing is only ever an optimization. */
 static void prepare_step(struct plog *l)
 {
 	static const uint8_t zeros[64 << 10];
 	uint64_t id = l->prep_want;
-	bool late = l->wb_end.seg >= id; /* the log is there already */
 	pthread_mutex_unlock(&l->qmu);
 	char name[4096];
-	if (l->pz_fd >= 0 && l->pz_id != id) { /* overtaken */
-		file_name(name, sizeof name, l->dir, l->pz_id, "pre");
-		close(l->pz_fd);
-		unlink(name);
-		l->pz_fd = -1;
-	}
 	file_name(name, sizeof name, l->dir, id, "pre");
-	bool ok = !late;
-	if (ok && l->pz_fd < 0) {
+	if (l->pz_fd >= 0 && l->pz_id != id) {
+		char old[4096];
+		file_name(old, sizeof old, l->dir, l->pz_id, "pre");
+		if (rename(old, name) == 0) {
+			l->pz_id = id;
+		} else {
+			close(l->pz_fd);
+			unlink(old);
+			l->pz_fd = -1;
+		}
+	}
+	bool ok = true;
+	if (l->pz_fd < 0) {
 		l->pz_fd = open(name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
 				0600);
 		l->pz_id = id;
@@ -828,7 +834,12 @@ static void prepare_step(struct plog *l)
 	pthread_mutex_lock(&l->tmu);
 	uint64_t active = l->segs[l->nsegs - 1].id;
 	pthread_mutex_unlock(&l->tmu);
-	if (ok && active < id && l->prep_fd < 0) {
+	if (ok && active >= id) { /* overtaken: kept for the next one */
+		pthread_mutex_unlock(&l->amu);
+		pthread_mutex_lock(&l->qmu);
+		return;
+	}
+	if (ok && l->prep_fd < 0) {
 		l->prep_fd = l->pz_fd;
 		l->prep_id = id;
 	} else if (l->pz_fd >= 0) {
@@ -924,20 +935,19 @@ static void sync_pass(struct plog *l)
 	pthread_cond_broadcast(&l->qcv);
 }
 
-/* The syncer thread: write-behind, when nothing else runs a sync. */
+/* The syncer thread: write-behind and preparing segments (see DESIGN). */
 static void *syncer_main(void *arg)
 {
 	struct plog *l = arg;
 	pthread_mutex_lock(&l->qmu);
-	for (;;) {
-		while (!l->stop && !(behind_due(l) && !l->busy))
-			pthread_cond_wait(&l->qcv, &l->qmu);
-		if (l->stop)
-			break;
-		if (pref_lt(l->wb, l->wb_end) || l->drop.seg < l->drop_to)
+	while (!l->stop) {
+		/* Write-behind yields to a running sync; preparing is paced. */
+		if (behind_due(l) && !l->busy)
 			behind_step(l);
-		else
+		else if (prep_due(l))
 			prepare_step(l);
+		else
+			pthread_cond_wait(&l->qcv, &l->qmu);
 	}
 	pthread_mutex_unlock(&l->qmu);
 	return NULL;
