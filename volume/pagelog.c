@@ -53,7 +53,11 @@
  * (POOL/pages/<id>.pre, synced), and the roll-over renames it to
  * <id>.seg: appends into it overwrite written blocks, and their
  * fdatasync writes data only. This costs a second write of those bytes;
- * bulk writes (few syncs) never pay it. Such a segment is longer than
+ * bulk writes (few syncs) never pay it. While the active segment was not
+ * prepared itself, the next one is written at a steady pace (PREP_PACE_NS
+ * per step, about a second for 64 MiB) and the log moves on to it as soon
+ * as it is ready, sealing the active one early: a database's commits
+ * reach prepared blocks within seconds, not after a whole segment. Such a segment is longer than
  * its records: a scan ends a segment at the zeros after its last record
  * (plog_scan: a stretch of zeros up to the end of a file is space not
  * written yet, never damage; records are never all zeros), and the open
@@ -100,6 +104,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -111,6 +116,8 @@
 #define PLOG_CACHED (512ull << 20)  /* newest log bytes left cached       */
 #define PREP_WINDOW 8               /* prepare after 8 syncs in 8 MiB     */
 #define PREP_STEP (256ull << 10)    /* zeros written per step             */
+#define PREP_PACE_NS 4000000ll      /* a step per 4 ms while the active
+				     * segment was not prepared (64 MiB/s) */
 #define PREC_MAGIC 0x4c505752u /* "RWPL" little-endian */
 
 struct pseg {
@@ -142,6 +149,7 @@ struct plog {
 	bool sync_heavy;        /* the last window had one sync per MiB     */
 	int prep_fd;            /* a prepared segment prep_id (-1: none)    */
 	uint64_t prep_id;
+	bool active_prep;       /* the active segment was prepared          */
 	/* qmu: the sync queue. Requests are numbered (req); done
 	 * is the newest request whose segments were synced: a request is
 	 * complete when done >= its number, so a call that found nothing
@@ -162,6 +170,8 @@ struct plog {
 	 * Its work in progress (syncer thread only): segment pz_id, open as
 	 * pz_fd, zeros written up to pz_off. */
 	uint64_t prep_want, prep_tried;
+	bool q_active_prep;     /* active_prep, as the syncer sees it       */
+	int64_t prep_next_ns;   /* time pacing: no step before (monotonic)  */
 	int pz_fd;
 	uint64_t pz_id, pz_off;
 	vol_status fail_st;
@@ -370,8 +380,11 @@ static vol_status seg_end(struct plog *l)
 	struct pref valid;
 	vol_status st = plog_scan(l, (struct pref){a->id, 0}, end_fn, &end,
 				  &valid);
-	if (!st)
+	if (!st) {
+		/* Zeros after its records: it was prepared. */
+		l->active_prep = l->q_active_prep = end < a->size;
 		a->size = end;
+	}
 	return st;
 }
 
@@ -541,12 +554,19 @@ static vol_status roll_over(struct plog *l, uint64_t id)
 		unlink(pre);
 		l->prep_fd = -1;
 	}
+	bool prepared = fd >= 0;
 	if (fd < 0 && (st = seg_open(l, id, true, &fd)))
 		return st;
 	if (!(st = dir_sync(l))) {
 		pthread_mutex_lock(&l->tmu);
 		st = pseg_push(l, id, fd, 0);
 		pthread_mutex_unlock(&l->tmu);
+	}
+	if (!st) {
+		l->active_prep = prepared;
+		pthread_mutex_lock(&l->qmu);
+		l->q_active_prep = prepared;
+		pthread_mutex_unlock(&l->qmu);
 	}
 	if (st) {
 		close(fd);
@@ -573,7 +593,11 @@ vol_status plog_append(struct plog *l, const struct iovec *recs, size_t n,
 	pthread_mutex_lock(&l->tmu);
 	struct pseg a = l->segs[l->nsegs - 1];
 	pthread_mutex_unlock(&l->tmu);
-	if (a.size && a.size + total > l->seg_bytes) {
+	/* Full; or a prepared segment is ready while the active one was not
+	 * prepared: move on now (see DESIGN, prepared segments). */
+	bool ready = !l->active_prep && l->prep_fd >= 0 &&
+		     l->prep_id == a.id + 1;
+	if (a.size && (ready || a.size + total > l->seg_bytes)) {
 		if ((st = roll_over(l, a.id + 1)))
 			goto out;
 		pthread_mutex_lock(&l->tmu);
@@ -759,19 +783,37 @@ vol_status plog_read(struct plog *l, struct pref ref,
 	return VOL_OK;
 }
 
-/* Under qmu: a step of preparing segment prep_want may run. Paced by
- * the appends: the zeros are written about as fast as the active segment
- * fills (ahead by a quarter), not in one burst, since every sync's flush
- * waits for whatever the disk was given before it. */
-static bool prep_due(const struct plog *l)
+static int64_t mono_ns(void)
 {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Under qmu: a step of preparing segment prep_want may run now. Paced,
+ * not in one burst, since every sync's flush waits for whatever the disk
+ * was given before it: while the active segment was prepared, as fast as
+ * it fills (ahead by a quarter); while it was not (the appends grow the
+ * file: the roll-over moves on as soon as the preparation is done), one
+ * step per PREP_PACE_NS. *wake: when a step paced by time is due (0:
+ * nothing to wait for). */
+static bool prep_due(const struct plog *l, int64_t *wake)
+{
+	*wake = 0;
 	if (l->prep_want <= l->prep_tried || l->wb_end.seg >= l->prep_want)
 		return false; /* nothing wanted, or wait for the roll-over */
-	if (l->pz_fd < 0 || l->pz_id != l->prep_want ||
+	if (l->pz_fd >= 0 && l->pz_id == l->prep_want &&
 	    l->pz_off >= l->seg_bytes)
+		return true; /* the hand-over */
+	if (l->q_active_prep) {
+		uint64_t at = l->wb_end.off;
+		return l->pz_fd < 0 || l->pz_id != l->prep_want ||
+		       l->pz_off < at + at / 4 + PREP_STEP;
+	}
+	if (mono_ns() >= l->prep_next_ns)
 		return true;
-	uint64_t at = l->wb_end.off;
-	return l->pz_off < at + at / 4 + PREP_STEP;
+	*wake = l->prep_next_ns;
+	return false;
 }
 
 /* Under qmu: write-behind work waits (see DESIGN). */
@@ -827,6 +869,7 @@ static void prepare_step(struct plog *l)
 				      (off_t)(stop - from),
 				      SYNC_FILE_RANGE_WRITE);
 		pthread_mutex_lock(&l->qmu);
+		l->prep_next_ns = mono_ns() + PREP_PACE_NS;
 		return; /* more steps */
 	}
 	ok = ok && fdatasync(l->pz_fd) == 0;
@@ -942,12 +985,24 @@ static void *syncer_main(void *arg)
 	pthread_mutex_lock(&l->qmu);
 	while (!l->stop) {
 		/* Write-behind yields to a running sync; preparing is paced. */
-		if (behind_due(l) && !l->busy)
+		int64_t wake;
+		if (behind_due(l) && !l->busy) {
 			behind_step(l);
-		else if (prep_due(l))
+		} else if (prep_due(l, &wake)) {
 			prepare_step(l);
-		else
+		} else if (wake) {
+			/* qcv waits on CLOCK_REALTIME: the pacing delay there */
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			int64_t ns = ts.tv_nsec + (wake - mono_ns());
+			ts.tv_sec += ns / 1000000000;
+			ts.tv_nsec = ns % 1000000000;
+			if (ts.tv_nsec < 0)
+				ts.tv_sec--, ts.tv_nsec += 1000000000;
+			pthread_cond_timedwait(&l->qcv, &l->qmu, &ts);
+		} else {
 			pthread_cond_wait(&l->qcv, &l->qmu);
+		}
 	}
 	pthread_mutex_unlock(&l->qmu);
 	return NULL;

@@ -515,6 +515,67 @@ static void test_zero_tail(void **state)
 	expect_clean(f, a, want, sizeof(want));
 }
 
+/* Whether segment file `file` was prepared: as long as a segment, ending
+ * in zeros (an appended one ends with its last record). */
+static bool seg_prepared(const char *file)
+{
+	int fd = open(file, O_RDONLY);
+	if (fd < 0)
+		return false;
+	struct stat sb;
+	uint8_t last = 1;
+	bool ok = fstat(fd, &sb) == 0 && sb.st_size == SEG &&
+		  pread(fd, &last, 1, SEG - 1) == 1 && last == 0;
+	close(fd);
+	return ok;
+}
+
+/* Syncs after every small write (a database's commits): the syncer thread
+ * prepares the next segment and the log moves on to it, sealing the
+ * active one early; the writes go on in prepared segments, and everything
+ * reads back, checks clean and reopens clean; no .pre file is left. The
+ * loop ends as soon as a prepared segment is in use: the syncer runs
+ * beside it, so how many writes that takes varies, within the bound. */
+static void test_prepared_live(void **state)
+{
+	struct fx *f = *state;
+	static uint8_t want[16 * PS], page[PS];
+	vol_id a;
+	OK(vol_create(f->p, "victim", sizeof(want), &a));
+	bool prepared = false;
+	char seg[700], first[700];
+	last_seg(f->path, first, sizeof(first));
+	int i;
+	for (i = 0; i < 20000 && !prepared; i++) {
+		tu_fill(page, PS, 1000 + (uint64_t)i);
+		uint64_t pg = (uint64_t)i % 16;
+		OK(vol_write(f->p, a, page, pg * PS, PS));
+		OK(vol_sync(f->p, a, NULL));
+		memcpy(want + pg * PS, page, PS);
+		last_seg(f->path, seg, sizeof(seg));
+		prepared = strcmp(seg, first) && seg_prepared(seg);
+	}
+	assert_true(prepared);
+	/* A few more, into it. */
+	for (int k = 0; k < 8; k++, i++) {
+		tu_fill(page, PS, 1000 + (uint64_t)i);
+		OK(vol_write(f->p, a, page, (uint64_t)(i % 16) * PS, PS));
+		OK(vol_sync(f->p, a, NULL));
+		memcpy(want + (uint64_t)(i % 16) * PS, page, PS);
+	}
+	expect_clean(f, a, want, sizeof(want));
+	OK(vol_pool_close(f->p));
+	f->p = NULL;
+	char dir[512];
+	snprintf(dir, sizeof(dir), "%s/pages", f->path);
+	DIR *d = opendir(dir);
+	assert_non_null(d);
+	for (struct dirent *e; (e = readdir(d));)
+		assert_null(strstr(e->d_name, ".pre"));
+	closedir(d);
+	OK(vol_pool_open(f->path, &f->opts, &f->p));
+}
+
 /* Overwrites with no history: the cleaner drops dead segments and moves
  * the live records of mostly dead ones; a snapshot keeps its bytes. */
 static void test_cleaner(void **state)
@@ -588,6 +649,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_commit_damaged_refused,
 						setup_small, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_zero_tail, setup_small,
+						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_prepared_live, setup_small,
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_cleaner, setup_small,
 						fx_teardown),
