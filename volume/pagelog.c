@@ -63,8 +63,10 @@
  * written yet, never damage; records are never all zeros), and the open
  * finds the newest segment's append position by scanning it (seg_end).
  * A failed preparation is dropped (the roll-over then creates the
- * segment as before); .pre files left by a stopped daemon are removed at
- * open.
+ * segment as before), and none starts while the disk has less than
+ * PREP_FREE_SEGS segments' worth of free space (the engine keeps that
+ * room for page writes: engine.c, full disk); .pre files left by a
+ * stopped daemon are removed at open.
  *
  * Invariants (each kept by the function named):
  *  1. A record is written (pwrite) before any RocksDB write refers to it:
@@ -103,6 +105,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -116,6 +119,7 @@
 #define PLOG_CACHED (512ull << 20)  /* newest log bytes left cached       */
 #define PREP_WINDOW 8               /* prepare after 8 syncs in 8 MiB     */
 #define PREP_STEP (256ull << 10)    /* zeros written per step             */
+#define PREP_FREE_SEGS 16          /* no preparing with less free space */
 #define PREP_PACE_NS 4000000ll      /* a step per 4 ms while the active
 				     * segment was not prepared (64 MiB/s) */
 #define PREC_MAGIC 0x4c505752u /* "RWPL" little-endian */
@@ -847,7 +851,12 @@ static void prepare_step(struct plog *l)
 		}
 	}
 	bool ok = true;
-	if (l->pz_fd < 0) {
+	struct statvfs vfs;
+	if (l->pz_fd < 0 &&
+	    (statvfs(l->dir, &vfs) ||
+	     (uint64_t)vfs.f_bavail * vfs.f_frsize < PREP_FREE_SEGS * l->seg_bytes))
+		ok = false; /* short of space: page writes need it more */
+	else if (l->pz_fd < 0) {
 		l->pz_fd = open(name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
 				0600);
 		l->pz_id = id;
