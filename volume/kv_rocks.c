@@ -606,6 +606,16 @@ static rocksdb_options_t *cf_options(struct rkv *s, int i)
 		 * again (a third of the daemon's CPU under fio). */
 		rocksdb_options_set_blob_gc_age_cutoff(o, 0.05);
 
+	} else if (i == KV_LOG + 1) {
+		/* The version entries come about as fast as the pages' keys,
+		 * and atomic flush flushes every family when one is full: an
+		 * 8 MiB log memtable flushed the pages' 32 MiB one at a quarter
+		 * full. Half its size: 6% less CPU for 16 GiB of 1 MiB writes
+		 * (three alternating runs each: 22.7-25.0 s against
+		 * 24.3-26.2 s), for up to 16 MiB more memory. */
+		rocksdb_options_set_write_buffer_size(
+			o, s->page_buffer / 2 > (8u << 20) ? s->page_buffer / 2
+							   : 8u << 20);
 	} else {
 		rocksdb_options_set_write_buffer_size(o, 8u << 20);
 	}
