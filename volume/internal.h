@@ -399,14 +399,13 @@ enum prec_type { PREC_PAGE = 0, PREC_MOVED = 1, PREC_COMMIT = 2,
 void plog_rec_header(uint8_t h[PREC_HDR], uint32_t ps, enum prec_type type,
 		     const uint8_t pkey[PKEY_LEN], int64_t ns,
 		     uint64_t body_hash, uint32_t body_len);
-/* Append n records (each: header by plog_rec_header, then its body; with
- * refs NULL a record may come in several pieces), all into one segment,
- * in one go; refs[i] (if refs) says where record i went,
- * *end (if end) where the last one ends. VOL_ENOSPC / VOL_EIO: nothing
- * usable was appended. */
+/* Append n records (each: header by plog_rec_header, then its body), each
+ * in `pieces` consecutive iovecs of recs, all into one segment, in one
+ * go; refs[i] (if refs) says where record i went, *end (if end) where the
+ * last one ends. VOL_ENOSPC / VOL_EIO: nothing usable was appended. */
 struct iovec;
 vol_status plog_append(struct plog *l, const struct iovec *recs, size_t n,
-		       struct pref *refs, struct pref *end);
+		       unsigned pieces, struct pref *refs, struct pref *end);
 /* Append one record of `type` (no page key) with this body. */
 vol_status plog_append_body(struct plog *l, enum prec_type type, int64_t ns,
 			    const void *body, uint32_t n, struct pref *end);

@@ -582,14 +582,15 @@ static vol_status roll_over(struct plog *l, uint64_t id)
 }
 
 vol_status plog_append(struct plog *l, const struct iovec *recs, size_t n,
-		       struct pref *refs, struct pref *end)
+		       unsigned pieces, struct pref *refs, struct pref *end)
 {
 	if (!n)
 		return VOL_OK;
 	if (l->read_only)
 		return vol__fail(VOL_EINVAL, "page log: opened read-only");
+	size_t niov = n * pieces;
 	uint64_t total = 0;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < niov; i++)
 		total += recs[i].iov_len;
 	pthread_mutex_lock(&l->amu);
 	vol_status st = VOL_OK;
@@ -609,17 +610,17 @@ vol_status plog_append(struct plog *l, const struct iovec *recs, size_t n,
 		pthread_mutex_unlock(&l->tmu);
 	}
 	uint64_t off = a.size, at = off;
-	for (size_t i = 0; i < n; i++) {
-		if (refs)
-			refs[i] = (struct pref){a.id, at};
+	for (size_t i = 0; i < niov; i++) {
+		if (refs && i % pieces == 0)
+			refs[i / pieces] = (struct pref){a.id, at};
 		at += recs[i].iov_len;
 	}
-	struct iovec iov[256];
+	struct iovec iov[512];
 	uint64_t pos = off;
-	for (size_t i = 0; i < n;) {
+	for (size_t i = 0; i < niov;) {
 		size_t k = 0;
 		size_t want = 0;
-		for (; k < 256 && i + k < n; k++) {
+		for (; k < 512 && i + k < niov; k++) {
 			iov[k] = recs[i + k];
 			want += recs[i + k].iov_len;
 		}
@@ -693,9 +694,8 @@ vol_status plog_append_body(struct plog *l, enum prec_type type, int64_t ns,
 				 "bytes is too large", n);
 	uint8_t h[PREC_HDR];
 	plog_rec_header(h, l->ps, type, NULL, ns, XXH3_64bits(body, n), n);
-	/* One record in two pieces: fine without refs. */
 	struct iovec iov[2] = {{h, PREC_HDR}, {(void *)body, n}};
-	return plog_append(l, iov, 2, NULL, end);
+	return plog_append(l, iov, 1, 2, NULL, end);
 }
 
 uint32_t plog_body_len(const uint8_t hdr[PREC_HDR])

@@ -266,11 +266,14 @@ struct stage {
 	size_t n, cap;          /* data pages                              */
 	uint64_t *pageno;
 	uint8_t *vals;          /* n page-log records (PREC_HDR + ps)      */
+	const uint8_t **src;    /* each page's bytes: its record in vals, or
+	                         * the caller's buffer (whole pages)       */
 	uint64_t *hash;         /* 0 and kind hole for all-zero pages      */
 	uint8_t *kind;
 	uint64_t *holes;        /* extra hole markers                      */
 	size_t nholes;
-	struct iovec *recs;     /* the data pages' records, for the log    */
+	struct iovec *recs;     /* the data pages' records, for the log:
+	                         * header and page, 2 pieces each          */
 	struct pref *refs;      /* where the log put them                  */
 };
 
@@ -278,6 +281,7 @@ static void stage_free(struct stage *s)
 {
 	free(s->pageno);
 	free(s->vals);
+	free(s->src);
 	free(s->hash);
 	free(s->kind);
 	free(s->holes);
@@ -294,12 +298,13 @@ static vol_status stage_init(struct stage *s, uint32_t ps, size_t cap)
 		return VOL_OK;
 	s->pageno = malloc(cap * sizeof *s->pageno);
 	s->vals = malloc(cap * (PREC_HDR + (size_t)ps));
+	s->src = malloc(cap * sizeof *s->src);
 	s->hash = malloc(cap * sizeof *s->hash);
 	s->kind = malloc(cap);
-	s->recs = malloc(cap * sizeof *s->recs);
+	s->recs = malloc(2 * cap * sizeof *s->recs);
 	s->refs = malloc(cap * sizeof *s->refs);
-	if (!s->pageno || !s->vals || !s->hash || !s->kind || !s->recs ||
-	    !s->refs) {
+	if (!s->pageno || !s->vals || !s->src || !s->hash || !s->kind ||
+	    !s->recs || !s->refs) {
 		stage_free(s);
 		return vol__fail(VOL_ENOMEM, "out of memory");
 	}
@@ -324,7 +329,7 @@ static bool all_zero(const uint8_t *d, uint32_t n)
 static void stage_seal(struct stage *s)
 {
 	for (size_t i = 0; i < s->n; i++) {
-		const uint8_t *d = stage_data(s, i);
+		const uint8_t *d = s->src[i];
 		if (all_zero(d, s->ps)) {
 			s->kind[i] = PV_HOLE;
 			s->hash[i] = 0;
@@ -370,10 +375,13 @@ static vol_status stage_put(vol_pool *p, kv_batch *b, struct stage *s,
 			pkey_make(k, tl, s->pageno[i], lsn);
 			plog_rec_header(rec, s->ps, PREC_PAGE, k, now,
 					s->hash[i], s->ps);
-			s->recs[nd++] = (struct iovec){rec, PREC_HDR + s->ps};
+			s->recs[2 * nd] = (struct iovec){rec, PREC_HDR};
+			s->recs[2 * nd + 1] =
+				(struct iovec){(void *)s->src[i], s->ps};
+			nd++;
 		}
 	struct pref end;
-	vol_status st = plog_append(p->plog, s->recs, nd, s->refs, &end);
+	vol_status st = plog_append(p->plog, s->recs, nd, 2, s->refs, &end);
 	if (st)
 		return st;
 	if (nd)
@@ -454,8 +462,9 @@ static void stage_commit_record(vol_pool *p, struct stage *s,
 }
 
 /* Stage the byte range [off, off+len) of the volume's head: `src` bytes, or
- * zeros if src is NULL. Edge pages are read-modify-written. Caller holds
- * v->wmu. */
+ * zeros if src is NULL. Edge pages are read-modify-written; whole pages of
+ * src are not copied (the stage points at them: src must outlive it).
+ * Caller holds v->wmu. */
 static vol_status stage_range(vol_pool *p, struct vol *v, struct stage *s,
 			      const void *src, uint64_t off, uint64_t len)
 {
@@ -481,7 +490,8 @@ static vol_status stage_range(vol_pool *p, struct vol *v, struct stage *s,
 		reader_close(&r);
 	if (st)
 		return st;
-	/* Copy (or zero) the payload into the staged pages. */
+	/* Point at whole pages of the payload; copy (or zero) the rest into
+	 * the staged pages. */
 	uint64_t pos = off;
 	const uint8_t *from = src;
 	while (pos < off + len) {
@@ -490,13 +500,17 @@ static vol_status stage_range(vol_pool *p, struct vol *v, struct stage *s,
 		uint64_t n = ps - in;
 		if (n > off + len - pos)
 			n = off + len - pos;
-		uint8_t *d = stage_data(s, base + (pg - first)) + in;
-		if (from) {
-			memcpy(d, from, n);
+		size_t i = base + (pg - first);
+		uint8_t *d = stage_data(s, i);
+		s->src[i] = d;
+		if (from && n == ps)
+			s->src[i] = from;
+		else if (from)
+			memcpy(d + in, from, n);
+		else
+			memset(d + in, 0, n);
+		if (from)
 			from += n;
-		} else {
-			memset(d, 0, n);
-		}
 		pos += n;
 	}
 	return VOL_OK;
