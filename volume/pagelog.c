@@ -57,8 +57,8 @@
  * prepared itself, the next one is written at a steady pace (PREP_PACE_NS
  * per step, about a second for 64 MiB) and the log moves on to it as soon
  * as it is ready, sealing the active one early: a database's commits
- * reach prepared blocks within seconds, not after a whole segment. Such a segment is longer than
- * its records: a scan ends a segment at the zeros after its last record
+ * reach prepared blocks within seconds, not after a whole segment. Such
+ * a segment is longer than its records: a scan ends a segment at the zeros after its last record
  * (plog_scan: a stretch of zeros up to the end of a file is space not
  * written yet, never damage; records are never all zeros), and the open
  * finds the newest segment's append position by scanning it (seg_end).
@@ -853,8 +853,8 @@ static void prepare_step(struct plog *l)
 	bool ok = true;
 	struct statvfs vfs;
 	if (l->pz_fd < 0 &&
-	    (statvfs(l->dir, &vfs) ||
-	     (uint64_t)vfs.f_bavail * vfs.f_frsize < PREP_FREE_SEGS * l->seg_bytes))
+	    (statvfs(l->dir, &vfs) || (uint64_t)vfs.f_bavail * vfs.f_frsize <
+					      PREP_FREE_SEGS * l->seg_bytes))
 		ok = false; /* short of space: page writes need it more */
 	else if (l->pz_fd < 0) {
 		l->pz_fd = open(name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
@@ -889,6 +889,7 @@ static void prepare_step(struct plog *l)
 	if (ok && active >= id) { /* overtaken: kept for the next one */
 		pthread_mutex_unlock(&l->amu);
 		pthread_mutex_lock(&l->qmu);
+		l->prep_tried = id;
 		return;
 	}
 	if (ok && l->prep_fd < 0) {
@@ -1196,15 +1197,17 @@ vol_status plog_truncate(struct plog *l, struct pref end)
 			goto out;
 		}
 		s->size = end.off;
+		l->active_prep = false; /* its zeros are gone */
 	}
 out:
 	pthread_mutex_unlock(&l->tmu);
+	pthread_mutex_lock(&l->qmu);
+	l->q_active_prep = l->active_prep;
 	if (!st && pref_lt(end, l->pub)) {
 		l->pub = end;
-		pthread_mutex_lock(&l->qmu);
 		l->wb = l->wb_end = end;
-		pthread_mutex_unlock(&l->qmu);
 	}
+	pthread_mutex_unlock(&l->qmu);
 	pthread_mutex_unlock(&l->amu);
 	pthread_rwlock_unlock(&l->rw);
 	return st;
