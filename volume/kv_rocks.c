@@ -619,6 +619,13 @@ static rocksdb_options_t *cf_options(struct rkv *s, int i)
 	} else {
 		rocksdb_options_set_write_buffer_size(o, 8u << 20);
 	}
+	/* Eight L0 tables before an L0 compaction, not four: each one then
+	 * merges twice as much with L1, and the pages' and log's tables are
+	 * rewritten less often (13% less CPU for 16 GiB of 1 MiB writes,
+	 * three alternating runs each: 17.8-21.7 s against 21.0-24.5 s).
+	 * A read checks a few more L0 tables' bloom filters. */
+	if (i == KV_PAGES + 1 || i == KV_LOG + 1)
+		rocksdb_options_set_level0_file_num_compaction_trigger(o, 8);
 	rocksdb_options_set_block_based_table_factory(o, t);
 	s->bbto[i] = t;
 	return o;
