@@ -316,12 +316,15 @@ static uint8_t *stage_data(struct stage *s, size_t i)
 	return s->vals + i * (PREC_HDR + (size_t)s->ps) + PREC_HDR;
 }
 
+/* d may be unaligned (a page of the caller's buffer). */
 static bool all_zero(const uint8_t *d, uint32_t n)
 {
-	const uint64_t *w = (const uint64_t *)(const void *)d;
-	for (uint32_t i = 0; i < n / 8; i++)
-		if (w[i])
+	for (uint32_t i = 0; i < n; i += 8) {
+		uint64_t w;
+		memcpy(&w, d + i, 8);
+		if (w)
 			return false;
+	}
 	return true;
 }
 
