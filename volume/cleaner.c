@@ -171,7 +171,7 @@ static vol_status move_chunk(vol_pool *p, const struct moving *m, size_t n,
 		return st;
 	/* Durable before the store refers to it (pagelog.c, invariant 2). */
 	struct pref durable;
-	if ((st = plog_append(p->plog, ptrs, k, 1, refs, NULL)) ||
+	if ((st = plog_append(p->plog, NULL, ptrs, k, 1, refs, NULL)) ||
 	    (st = plog_sync(p->plog, &durable)))
 		return st;
 	kv_batch *b = o->batch_new(s);

@@ -1001,6 +1001,7 @@ static void pool_free(vol_pool *p)
 	free(p->vols);
 	free(p->tls);
 	free(p->replayed.v);
+	free(p->pend);
 	if (p->lockfd >= 0)
 		close(p->lockfd);
 	pthread_mutex_destroy(&p->mu);
@@ -1358,10 +1359,11 @@ static bool barrier_record(vol_pool *p, const uint64_t *e, size_t n,
 	be64_put(body, n);
 	for (size_t i = 0; i < 4 * n; i++)
 		be64_put(body + 8 + 8 * i, e[i]);
-	bool ok = !plog_append_body(p->plog, PREC_BARRIER, now, body,
-				    (uint32_t)bn, end);
+	vol_status st = plog_append_body(p->plog, pend_lead(p), PREC_BARRIER,
+					 now, body, (uint32_t)bn, end);
+	pend_done(p, st);
 	free(body);
-	return ok;
+	return !st;
 }
 
 /* Write barriers for `only` (or every changed volume) and sync: the

@@ -24,6 +24,7 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <sys/uio.h>
 
 #include "kv.h"
 #include "volume.h"
@@ -239,6 +240,12 @@ struct vol_pool {
 	struct pref synced;     /* the newest position a sync made durable */
 	struct pref durable;    /* ... and the one the store has (MT_DURABLE) */
 	struct replayed replayed; /* at open, until load_all is done      */
+	/* Commit records of page changes whose batches are written, not yet
+	 * in the page log: they go in with the next append of pages or a
+	 * barrier (pages.c, stage_commit_record). */
+	uint8_t *pend;
+	size_t npend, cappend;
+	struct iovec pend_iov;  /* pend_lead's answer                     */
 	uint64_t nreplayed;       /* changes and barriers replayed at open */
 	int64_t last_ns;        /* clock clamp: never goes backwards      */
 	uint64_t next_id;       /* volumes and timelines share it         */
@@ -336,6 +343,11 @@ int64_t vol_earliest(vol_pool *p, const struct vol *v, int64_t now);
 void fill_info(vol_pool *p, const struct vol *v, vol_info *out);
 
 /* pages.c */
+/* The pending commit records (p->pend) as an iovec for plog_append's
+ * lead, NULL if none; pend_done after that append: st != VOL_OK drops
+ * them and makes the next sync sync the WAL. Under mu. */
+const struct iovec *pend_lead(vol_pool *p);
+void pend_done(vol_pool *p, vol_status st);
 /* The page key of the first version entry at or after log key k (a bulk
  * seek in the log family); false if none or the store failed. */
 bool version_seek(vol_pool *p, const uint8_t *k, size_t kn,
@@ -399,16 +411,24 @@ enum prec_type { PREC_PAGE = 0, PREC_MOVED = 1, PREC_COMMIT = 2,
 void plog_rec_header(uint8_t h[PREC_HDR], uint32_t ps, enum prec_type type,
 		     const uint8_t pkey[PKEY_LEN], int64_t ns,
 		     uint64_t body_hash, uint32_t body_len);
-/* Append n records (each: header by plog_rec_header, then its body), each
- * in `pieces` consecutive iovecs of recs, all into one segment, in one
- * go; refs[i] (if refs) says where record i went, *end (if end) where the
- * last one ends. VOL_ENOSPC / VOL_EIO: nothing usable was appended. */
-struct iovec;
-vol_status plog_append(struct plog *l, const struct iovec *recs, size_t n,
-		       unsigned pieces, struct pref *refs, struct pref *end);
-/* Append one record of `type` (no page key) with this body. */
-vol_status plog_append_body(struct plog *l, enum prec_type type, int64_t ns,
-			    const void *body, uint32_t n, struct pref *end);
+/* Append `lead` (if not NULL: whole records already formatted, whose
+ * places nobody asks for), then n records (each: header by
+ * plog_rec_header, then its body), each in `pieces` consecutive iovecs of
+ * recs, all into one segment, in one go; refs[i] (if refs) says where
+ * record i went, *end (if end) where the last one ends. VOL_ENOSPC /
+ * VOL_EIO: nothing usable was appended. */
+vol_status plog_append(struct plog *l, const struct iovec *lead,
+		       const struct iovec *recs, size_t n, unsigned pieces,
+		       struct pref *refs, struct pref *end);
+/* Append `lead` (as plog_append) and one record of `type` (no page key)
+ * with this body. */
+vol_status plog_append_body(struct plog *l, const struct iovec *lead,
+			    enum prec_type type, int64_t ns, const void *body,
+			    uint32_t n, struct pref *end);
+/* Format a record of `type` (no page key) with this body into out
+ * (PREC_HDR + n bytes). */
+void plog_body_record(struct plog *l, uint8_t *out, enum prec_type type,
+		      int64_t ns, const void *body, uint32_t n);
 /* The body length an intact header gives. */
 uint32_t plog_body_len(const uint8_t hdr[PREC_HDR]);
 /* Hold across reading references from the store and their records. */

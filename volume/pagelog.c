@@ -581,15 +581,18 @@ static vol_status roll_over(struct plog *l, uint64_t id)
 	return st;
 }
 
-vol_status plog_append(struct plog *l, const struct iovec *recs, size_t n,
-		       unsigned pieces, struct pref *refs, struct pref *end)
+vol_status plog_append(struct plog *l, const struct iovec *lead,
+		       const struct iovec *recs, size_t n, unsigned pieces,
+		       struct pref *refs, struct pref *end)
 {
-	if (!n)
+	if (lead && !lead->iov_len)
+		lead = NULL;
+	if (!n && !lead)
 		return VOL_OK;
 	if (l->read_only)
 		return vol__fail(VOL_EINVAL, "page log: opened read-only");
 	size_t niov = n * pieces;
-	uint64_t total = 0;
+	uint64_t total = lead ? lead->iov_len : 0;
 	for (size_t i = 0; i < niov; i++)
 		total += recs[i].iov_len;
 	pthread_mutex_lock(&l->amu);
@@ -609,20 +612,23 @@ vol_status plog_append(struct plog *l, const struct iovec *recs, size_t n,
 		a = l->segs[l->nsegs - 1];
 		pthread_mutex_unlock(&l->tmu);
 	}
-	uint64_t off = a.size, at = off;
+	uint64_t off = a.size, at = off + (lead ? lead->iov_len : 0);
 	for (size_t i = 0; i < niov; i++) {
 		if (refs && i % pieces == 0)
 			refs[i / pieces] = (struct pref){a.id, at};
 		at += recs[i].iov_len;
 	}
+	/* The iovecs: lead (if any) first, then recs. */
 	struct iovec iov[512];
 	uint64_t pos = off;
-	for (size_t i = 0; i < niov;) {
+	size_t nall = niov + (lead != NULL);
+	for (size_t i = 0; i < nall;) {
 		size_t k = 0;
 		size_t want = 0;
-		for (; k < 512 && i + k < niov; k++) {
-			iov[k] = recs[i + k];
-			want += recs[i + k].iov_len;
+		for (; k < 512 && i + k < nall; k++) {
+			size_t j = i + k;
+			iov[k] = lead ? (j ? recs[j - 1] : *lead) : recs[j];
+			want += iov[k].iov_len;
 		}
 		size_t done = 0;
 		while (done < want) {
@@ -686,8 +692,9 @@ out:
 	return st;
 }
 
-vol_status plog_append_body(struct plog *l, enum prec_type type, int64_t ns,
-			    const void *body, uint32_t n, struct pref *end)
+vol_status plog_append_body(struct plog *l, const struct iovec *lead,
+			    enum prec_type type, int64_t ns, const void *body,
+			    uint32_t n, struct pref *end)
 {
 	if (n > PREC_BODY_MAX)
 		return vol__fail(VOL_EINVAL, "page log: a record body of %u "
@@ -695,7 +702,14 @@ vol_status plog_append_body(struct plog *l, enum prec_type type, int64_t ns,
 	uint8_t h[PREC_HDR];
 	plog_rec_header(h, l->ps, type, NULL, ns, XXH3_64bits(body, n), n);
 	struct iovec iov[2] = {{h, PREC_HDR}, {(void *)body, n}};
-	return plog_append(l, iov, 1, 2, NULL, end);
+	return plog_append(l, lead, iov, 1, 2, NULL, end);
+}
+
+void plog_body_record(struct plog *l, uint8_t *out, enum prec_type type,
+		      int64_t ns, const void *body, uint32_t n)
+{
+	plog_rec_header(out, l->ps, type, NULL, ns, XXH3_64bits(body, n), n);
+	memcpy(out + PREC_HDR, body, n);
 }
 
 uint32_t plog_body_len(const uint8_t hdr[PREC_HDR])

@@ -279,14 +279,8 @@ struct stage {
 
 static void stage_free(struct stage *s)
 {
-	free(s->pageno);
-	free(s->vals);
-	free(s->src);
-	free(s->hash);
-	free(s->kind);
+	free(s->pageno); /* the one allocation of every array but holes */
 	free(s->holes);
-	free(s->recs);
-	free(s->refs);
 }
 
 static vol_status stage_init(struct stage *s, uint32_t ps, size_t cap)
@@ -296,18 +290,20 @@ static vol_status stage_init(struct stage *s, uint32_t ps, size_t cap)
 	s->cap = cap;
 	if (!cap)
 		return VOL_OK;
-	s->pageno = malloc(cap * sizeof *s->pageno);
-	s->vals = malloc(cap * (PREC_HDR + (size_t)ps));
-	s->src = malloc(cap * sizeof *s->src);
-	s->hash = malloc(cap * sizeof *s->hash);
-	s->kind = malloc(cap);
-	s->recs = malloc(2 * cap * sizeof *s->recs);
-	s->refs = malloc(cap * sizeof *s->refs);
-	if (!s->pageno || !s->vals || !s->src || !s->hash || !s->kind ||
-	    !s->recs || !s->refs) {
-		stage_free(s);
+	/* One allocation, the 8-byte aligned arrays first. */
+	size_t words = cap * (sizeof *s->pageno + sizeof *s->hash +
+			      sizeof *s->src + 2 * sizeof *s->recs +
+			      sizeof *s->refs);
+	uint8_t *m = malloc(words + cap * (PREC_HDR + (size_t)ps + 1));
+	if (!m)
 		return vol__fail(VOL_ENOMEM, "out of memory");
-	}
+	s->pageno = (uint64_t *)(void *)m;
+	s->hash = s->pageno + cap;
+	s->src = (const uint8_t **)(void *)(s->hash + cap);
+	s->recs = (struct iovec *)(void *)(s->src + cap);
+	s->refs = (struct pref *)(void *)(s->recs + 2 * cap);
+	s->vals = m + words;
+	s->kind = s->vals + cap * (PREC_HDR + (size_t)ps);
 	return VOL_OK;
 }
 
@@ -384,7 +380,10 @@ static vol_status stage_put(vol_pool *p, kv_batch *b, struct stage *s,
 			nd++;
 		}
 	struct pref end;
-	vol_status st = plog_append(p->plog, s->recs, nd, 2, s->refs, &end);
+	vol_status st = plog_append(p->plog, nd ? pend_lead(p) : NULL, s->recs,
+				    nd, 2, s->refs, &end);
+	if (nd)
+		pend_done(p, st);
 	if (st)
 		return st;
 	if (nd)
@@ -423,9 +422,29 @@ static bool commit_fields(const uint8_t *rec, uint64_t f[COMMIT_FIXED])
 	       n == 8 * (COMMIT_FIXED + 2 * f[8] + f[9]);
 }
 
+/* Pending commit records beyond this go into the log at once. */
+#define PEND_MAX (1u << 20)
+
+const struct iovec *pend_lead(vol_pool *p)
+{
+	p->pend_iov = (struct iovec){p->pend, p->npend};
+	return p->npend ? &p->pend_iov : NULL;
+}
+
+void pend_done(vol_pool *p, vol_status st)
+{
+	if (st && p->npend)
+		p->kv_unsynced = true;
+	p->npend = 0;
+}
+
 /* After a page change's batch: its commit record, which makes it
- * replayable (pagelog.c). Under pool->mu. If it cannot be appended, the
- * next sync syncs the WAL instead. */
+ * replayable (pagelog.c). It waits in p->pend for the next append of
+ * pages or a barrier (one write of the log fewer per change; a change
+ * that was never synced may be lost by a crash anyway), which puts it in
+ * the log before any record of a later change: the log keeps the order of
+ * the batches. Under pool->mu. If it cannot be appended, the next sync
+ * syncs the WAL instead. */
 static void stage_commit_record(vol_pool *p, struct stage *s,
 				const uint64_t fixed[COMMIT_FIXED - 4])
 {
@@ -434,7 +453,9 @@ static void stage_commit_record(vol_pool *p, struct stage *s,
 		nd += s->kind[i] == PV_REF, nh += s->kind[i] != PV_REF;
 	size_t n = 8 * (COMMIT_FIXED + 2 * nd + nh);
 	uint8_t *body = n <= PREC_BODY_MAX ? malloc(n) : NULL, *q = body;
-	if (!body) {
+	if (!body || grow((void **)&p->pend, &p->cappend,
+			  p->npend + PREC_HDR + n, 1)) {
+		free(body);
 		p->kv_unsynced = true;
 		return;
 	}
@@ -458,10 +479,13 @@ static void stage_commit_record(vol_pool *p, struct stage *s,
 		}
 	for (size_t i = 0; i < s->nholes; i++, q += 8)
 		be64_put(q, s->holes[i]);
-	if (plog_append_body(p->plog, PREC_COMMIT, (int64_t)fixed[1], body,
-			     (uint32_t)n, NULL))
-		p->kv_unsynced = true;
+	plog_body_record(p->plog, p->pend + p->npend, PREC_COMMIT,
+			 (int64_t)fixed[1], body, (uint32_t)n);
+	p->npend += PREC_HDR + n;
 	free(body);
+	if (p->npend > PEND_MAX) /* discards only, say: write them now */
+		pend_done(p, plog_append(p->plog, pend_lead(p), NULL, 0, 1,
+					 NULL, NULL));
 }
 
 /* Stage the byte range [off, off+len) of the volume's head: `src` bytes, or
