@@ -23,9 +23,12 @@
  * The page log is also the redo log of page changes: a write or discard
  * appends its pages (one append: they are contiguous), writes its RocksDB
  * batch unsynced (with MT_APPLIED, the log position after its pages), then
- * appends its commit record, which lists everything the batch held; a sync
- * appends a barrier record, fdatasyncs the log and does not sync RocksDB's
- * WAL at all: one flush per sync. At open the engine replays the commit
+ * makes its commit record, which lists everything the batch held; that
+ * record goes into the log with the next append of pages (ahead of them)
+ * or of a barrier, so the log holds the commit records in the order of the
+ * batches, and a change costs one write of the log. A sync appends a
+ * barrier record (after the waiting commit records), fdatasyncs the log
+ * and does not sync RocksDB's WAL at all: one flush per sync. At open the engine replays the commit
  * and barrier records RocksDB lost (pages.c, pages_replay). Every other
  * change (branching, names, snapshots, sizes) syncs the WAL when it
  * commits, which makes every earlier batch durable too.
