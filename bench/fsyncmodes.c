@@ -45,12 +45,15 @@ static int run(const char *mode, const char *path, int count, double *lat)
 		return errno;
 	int err = 0;
 	off_t total = (off_t)count * REC;
-	if (!strcmp(mode, "fallocate") && fallocate(fd, 0, 0, total))
-		err = errno;
-	for (off_t o = 0; !err && !strcmp(mode, "written") && o < total;
-	     o += (off_t)sizeof zeros)
-		if (pwrite(fd, zeros, sizeof zeros, o) != (ssize_t)sizeof zeros)
-			err = errno ? errno : EIO;
+	if (!strcmp(mode, "fallocate")) {
+		if (fallocate(fd, 0, 0, total))
+			err = errno;
+	} else if (!strcmp(mode, "written")) {
+		for (off_t o = 0; !err && o < total; o += (off_t)sizeof zeros)
+			if (pwrite(fd, zeros, sizeof zeros, o) !=
+			    (ssize_t)sizeof zeros)
+				err = errno ? errno : EIO;
+	}
 	if (!err && fdatasync(fd))
 		err = errno;
 	for (size_t i = 0; i < sizeof rec; i++)
