@@ -167,7 +167,7 @@ static bool add_head(struct tw *w, uint64_t bound, vol_id vol)
 }
 
 /* Build the plan. Under p->mu. */
-static vol_status plan_build(vol_pool *p, struct plan *pl)
+static vol_status plan_build(vol_pool *p, struct plan *pl, int64_t cut)
 {
 	memset(pl, 0, sizeof *pl);
 	pl->now = pool_now(p);
@@ -193,6 +193,10 @@ static vol_status plan_build(vol_pool *p, struct plan *pl)
 		struct vplan *vp = &pl->vols[pl->nvols++];
 		vp->id = v->id;
 		vp->earliest = vol_earliest(p, v, pl->now);
+		if (vp->earliest < cut) { /* the budget's cut (finish keeps it) */
+			vp->earliest = cut;
+			v->budget_alert = true;
+		}
 		vol_status st = keep_from(p, v, vp->earliest, &vp->keep,
 					  &vp->keep_ns);
 		if (st)
@@ -558,8 +562,10 @@ static vol_status finish(vol_pool *p, struct plan *pl, kv_batch *b,
 	return VOL_OK;
 }
 
+/* One pass; `cut` (0: none) raises every earliest restorable time below
+ * it to it (the history budget's cut). */
 static vol_status one_pass(vol_pool *p, vol_retention_report *rep,
-			   struct plan *pl)
+			   struct plan *pl, int64_t cut)
 {
 	kv *s = p->kv;
 	memset(pl, 0, sizeof *pl);
@@ -570,7 +576,7 @@ static vol_status one_pass(vol_pool *p, vol_retention_report *rep,
 	if (!b)
 		return vol__fail(VOL_ENOMEM, "out of memory");
 	pthread_mutex_lock(&p->mu);
-	st = plan_build(p, pl);
+	st = plan_build(p, pl, cut);
 	pthread_mutex_unlock(&p->mu);
 	if (!st)
 		st = scan(p, pl, &b, rep);
@@ -602,7 +608,7 @@ vol_status vol_retention_run(vol_pool *p, vol_retention_report *out)
 	vol_retention_report rep = {0};
 	struct plan pl;
 	pthread_mutex_lock(&p->retention_mu);
-	vol_status st = one_pass(p, &rep, &pl);
+	vol_status st = one_pass(p, &rep, &pl, 0);
 	uint64_t budget = 0;
 	int64_t cutoff = 0;
 	if (!st) {
@@ -623,18 +629,12 @@ vol_status vol_retention_run(vol_pool *p, vol_retention_report *out)
 		if (cutoff > pl.now + 1) /* the last bucket's end */
 			cutoff = pl.now + 1;
 		pthread_mutex_lock(&p->mu);
-		int64_t now = pool_now(p);
-		for (size_t i = 0; i < p->nvols; i++) {
-			struct vol *v = p->vols[i];
-			if (vol_earliest(p, v, now) < cutoff) {
-				v->floor_ns = cutoff;
-				v->budget_alert = true;
-			}
-		}
 		p->budget_alert = true;
 		pthread_mutex_unlock(&p->mu);
 		plan_free(&pl);
-		st = one_pass(p, &rep, &pl);
+		/* The cut floors are stored with the pass (finish), so that
+		 * a reopen keeps them. */
+		st = one_pass(p, &rep, &pl, cutoff);
 		rep.cutoff_ns = cutoff;
 	} else if (!st) {
 		pthread_mutex_lock(&p->mu);
