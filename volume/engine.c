@@ -906,7 +906,7 @@ static void tighten_modes(const char *path)
 
 static bool page_size_ok(uint32_t ps)
 {
-	return ps >= 4096 && ps <= 65536 && (ps & (ps - 1)) == 0;
+	return ps >= 4096 && ps <= PAGE_SIZE_MAX && (ps & (ps - 1)) == 0;
 }
 
 vol_status vol_pool_create(const char *path, const vol_pool_opts *opts)

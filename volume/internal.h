@@ -36,6 +36,7 @@
 #define VOL_MARKER_FILE "rewindfs-pool"
 #define VOL_DB_DIR "db"
 #define LSN_MAX UINT64_MAX
+#define PAGE_SIZE_MAX 65536 /* page sizes: powers of two, 4096 up to this */
 
 /* ------------------------------------------------------------ errors */
 
@@ -440,6 +441,22 @@ void plog_read_unlock(struct plog *l);
 vol_status plog_read(struct plog *l, struct pref ref,
 		     const uint8_t pkey[PKEY_LEN], uint64_t data_hash,
 		     uint8_t hdr[PREC_HDR], uint8_t *page);
+/* A record a read wants: version key, the hash its page must have, where
+ * it is, and where its page goes. */
+struct prec_want {
+	uint8_t key[PKEY_LEN];
+	uint64_t hash;
+	struct pref ref;
+	uint8_t *page;
+};
+/* The most records plog_read_run reads at once (two iovecs each). */
+#define PLOG_RUN_MAX 256
+/* Read n <= PLOG_RUN_MAX records that follow each other in one segment
+ * (w[i + 1].ref is right after w[i]'s record) with one read, their
+ * headers into hdrs (n * PREC_HDR bytes), and verify each as plog_read
+ * does. On failure *bad is the index of the record that failed. */
+vol_status plog_read_run(struct plog *l, const struct prec_want *w, size_t n,
+			 uint8_t *hdrs, size_t *bad);
 /* Make every record appended so far durable; *durable is the append
  * position it covers. plog_sync_begin queues it and returns a ticket for
  * plog_sync_end, which flushes (or waits for a concurrent caller that

@@ -748,18 +748,46 @@ static int pread_all(int fd, void *buf, size_t n, uint64_t off)
 	return 0;
 }
 
+/* Verify a record read at (seg, off): it holds version pkey with
+ * data_hash, and the page matches. */
+static vol_status rec_verify(const struct plog *l, uint64_t seg, uint64_t off,
+			     const uint8_t hdr[PREC_HDR],
+			     const uint8_t pkey[PKEY_LEN], uint64_t data_hash,
+			     const uint8_t *page)
+{
+	if (!rec_header_ok(hdr, l->ps) || hdr[48] > PREC_MOVED ||
+	    memcmp(hdr + 8, pkey, PKEY_LEN) || be64_get(hdr + 40) != data_hash)
+		return vol__fail(VOL_ECORRUPT,
+				 "page log segment %016" PRIx64 " offset %" PRIu64
+				 ": the record header is damaged or names "
+				 "another version", seg, off);
+	if (XXH3_64bits(page, l->ps) != data_hash)
+		return vol__fail(VOL_ECORRUPT,
+				 "page log segment %016" PRIx64 " offset %" PRIu64
+				 ": checksum mismatch, the stored page is "
+				 "corrupted", seg, off);
+	return VOL_OK;
+}
+
+static int seg_fd(struct plog *l, uint64_t seg)
+{
+	pthread_mutex_lock(&l->tmu);
+	struct pseg *s = pseg_find(l, seg);
+	int fd = s ? s->fd : -1;
+	pthread_mutex_unlock(&l->tmu);
+	if (fd < 0)
+		vol__fail(VOL_ECORRUPT,
+			  "page log segment %016" PRIx64 " is missing", seg);
+	return fd;
+}
+
 vol_status plog_read(struct plog *l, struct pref ref,
 		     const uint8_t pkey[PKEY_LEN], uint64_t data_hash,
 		     uint8_t hdr[PREC_HDR], uint8_t *page)
 {
-	pthread_mutex_lock(&l->tmu);
-	struct pseg *s = pseg_find(l, ref.seg);
-	int fd = s ? s->fd : -1;
-	pthread_mutex_unlock(&l->tmu);
+	int fd = seg_fd(l, ref.seg);
 	if (fd < 0)
-		return vol__fail(VOL_ECORRUPT,
-				 "page log segment %016" PRIx64 " is missing",
-				 ref.seg);
+		return VOL_ECORRUPT;
 	/* The page goes straight where the caller wants it. */
 	struct iovec iov[2] = {{hdr, PREC_HDR}, {page, l->ps}};
 	size_t want = PREC_HDR + l->ps, done = 0;
@@ -790,17 +818,43 @@ vol_status plog_read(struct plog *l, struct pref ref,
 				 "page log segment %016" PRIx64 " offset %" PRIu64
 				 " is past its end (the record was lost)",
 				 ref.seg, ref.off);
-	if (!rec_header_ok(hdr, l->ps) || hdr[48] > PREC_MOVED ||
-	    memcmp(hdr + 8, pkey, PKEY_LEN) || be64_get(hdr + 40) != data_hash)
-		return vol__fail(VOL_ECORRUPT,
-				 "page log segment %016" PRIx64 " offset %" PRIu64
-				 ": the record header is damaged or names "
-				 "another version", ref.seg, ref.off);
-	if (XXH3_64bits(page, l->ps) != data_hash)
-		return vol__fail(VOL_ECORRUPT,
-				 "page log segment %016" PRIx64 " offset %" PRIu64
-				 ": checksum mismatch, the stored page is "
-				 "corrupted", ref.seg, ref.off);
+	return rec_verify(l, ref.seg, ref.off, hdr, pkey, data_hash, page);
+}
+
+vol_status plog_read_run(struct plog *l, const struct prec_want *w, size_t n,
+			 uint8_t *hdrs, size_t *bad)
+{
+	size_t rl = PREC_HDR + l->ps;
+	*bad = 0;
+	if (n > PLOG_RUN_MAX)
+		return vol__fail(VOL_EINVAL, "a run of %zu records", n);
+	int fd = seg_fd(l, w[0].ref.seg);
+	if (fd < 0)
+		return VOL_ECORRUPT;
+	struct iovec iov[2 * PLOG_RUN_MAX];
+	for (size_t i = 0; i < n; i++) {
+		iov[2 * i] = (struct iovec){hdrs + i * PREC_HDR, PREC_HDR};
+		iov[2 * i + 1] = (struct iovec){w[i].page, l->ps};
+	}
+	ssize_t r;
+	do
+		r = preadv(fd, iov, (int)(2 * n), (off_t)w[0].ref.off);
+	while (r < 0 && errno == EINTR);
+	for (size_t i = 0; i < n; i++) {
+		*bad = i;
+		vol_status st =
+			r == (ssize_t)(n * rl)
+				? rec_verify(l, w[i].ref.seg, w[i].ref.off,
+					     hdrs + i * PREC_HDR, w[i].key,
+					     w[i].hash, w[i].page)
+				/* Short or failed: one record at a time,
+				 * which says which one and why. */
+				: plog_read(l, w[i].ref, w[i].key, w[i].hash,
+					    hdrs + i * PREC_HDR, w[i].page);
+		if (st)
+			return st;
+	}
+	*bad = n;
 	return VOL_OK;
 }
 

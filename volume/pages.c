@@ -91,31 +91,42 @@ static uint64_t version_lsn(vol_pool *p, uint64_t tl, uint64_t pg,
 	return lsn;
 }
 
-/* The page `pg` of state (tl, bound) into out (page_size bytes). */
-static vol_status page_lookup(struct reader *r, const struct tl *tl,
-			      uint64_t bound, uint64_t pg, uint8_t *out)
+/* A failed read of page pg's version lsn on timeline tl: st, with the
+ * reason vol_errmsg() holds now, naming volume, page and LSN. */
+static vol_status page_fail(const struct reader *r, vol_status st,
+			    uint64_t pg, uint64_t lsn, uint64_t tl,
+			    const char *what)
+{
+	char why[256];
+	snprintf(why, sizeof why, "%s", vol_errmsg());
+	return vol__fail(st, "volume %s page %llu lsn %llu (timeline %llu): "
+			 "%s%s", r->vname, (unsigned long long)pg,
+			 (unsigned long long)lsn, (unsigned long long)tl, what,
+			 why);
+}
+
+/* Find the page `pg` of state (tl, bound). A page whose bytes are in the
+ * page log sets *w (key, hash, ref; not page) and *in_log; any other (a
+ * hole, no version, a version of a format-1 pool) goes into out
+ * (page_size bytes). */
+static vol_status page_find(struct reader *r, const struct tl *tl,
+			    uint64_t bound, uint64_t pg, uint8_t *out,
+			    struct prec_want *w, bool *in_log)
 {
 	const struct kv_ops *o = r->p->kv->ops;
 	uint32_t ps = r->p->page_size;
+	*in_log = false;
 	for (const struct tl *t = tl; t; t = t->anc) {
 		uint8_t k[PKEY_LEN];
 		pkey_make(k, t->id, pg, bound);
 		o->iter_seek(r->it, k, PKEY_LEN);
 		if (!o->iter_valid(r->it)) {
 			vol_status st = o->iter_status(r->it);
-			if (st) {
-				char why[256];
-				snprintf(why, sizeof why, "%s", vol_errmsg());
-				uint64_t lsn = version_lsn(r->p, t->id, pg,
-							   bound);
-				return vol__fail(st,
-						 "volume %s page %llu lsn %llu "
-						 "(timeline %llu): read failed: "
-						 "%s", r->vname,
-						 (unsigned long long)pg,
-						 (unsigned long long)lsn,
-						 (unsigned long long)t->id, why);
-			}
+			if (st)
+				return page_fail(r, st, pg,
+						 version_lsn(r->p, t->id, pg,
+							     bound),
+						 t->id, "read failed: ");
 		} else {
 			size_t kn, vn;
 			const uint8_t *key = o->iter_key(r->it, &kn);
@@ -124,32 +135,24 @@ static vol_status page_lookup(struct reader *r, const struct tl *tl,
 				enum pval_kind kind;
 				uint64_t lsn, dh;
 				pkey_parse(key, NULL, NULL, &lsn);
-				vol_status st = VOL_OK;
-				if (!pval_check(key, v, vn, ps, &kind, NULL, &dh))
-					st = vol__fail(VOL_ECORRUPT,
-						       "checksum mismatch, "
-						       "stored page is "
-						       "corrupted");
-				else if (kind == PV_REF) {
-					uint8_t hdr[PREC_HDR];
-					st = plog_read(r->p->plog, pval_ref(v),
-						       key, dh, hdr, out);
-				}
-				else if (kind == PV_DATA)
+				if (!pval_check(key, v, vn, ps, &kind, NULL,
+						&dh))
+					return page_fail(
+						r,
+						vol__fail(VOL_ECORRUPT,
+							  "checksum mismatch, "
+							  "stored page is "
+							  "corrupted"),
+						pg, lsn, t->id, "");
+				if (kind == PV_REF) {
+					memcpy(w->key, key, PKEY_LEN);
+					w->hash = dh;
+					w->ref = pval_ref(v);
+					*in_log = true;
+				} else if (kind == PV_DATA) {
 					memcpy(out, v + PVAL_HDR, ps);
-				else
+				} else {
 					memset(out, 0, ps);
-				if (st) {
-					char why[256];
-					snprintf(why, sizeof why, "%s",
-						 vol_errmsg());
-					return vol__fail(
-						st,
-						"volume %s page %llu lsn %llu "
-						"(timeline %llu): %s", r->vname,
-						(unsigned long long)pg,
-						(unsigned long long)lsn,
-						(unsigned long long)t->id, why);
 				}
 				return VOL_OK;
 			}
@@ -161,6 +164,51 @@ static vol_status page_lookup(struct reader *r, const struct tl *tl,
 	return VOL_OK;
 }
 
+/* A failed read of the page-log record w wants. */
+static vol_status rec_fail(const struct reader *r, vol_status st,
+			   const struct prec_want *w)
+{
+	uint64_t tl, pg, lsn;
+	pkey_parse(w->key, &tl, &pg, &lsn);
+	return page_fail(r, st, pg, lsn, tl, "");
+}
+
+/* The page `pg` of state (tl, bound) into out (page_size bytes). */
+static vol_status page_lookup(struct reader *r, const struct tl *tl,
+			      uint64_t bound, uint64_t pg, uint8_t *out)
+{
+	struct prec_want w;
+	bool in_log;
+	vol_status st = page_find(r, tl, bound, pg, out, &w, &in_log);
+	if (st || !in_log)
+		return st;
+	uint8_t hdr[PREC_HDR];
+	st = plog_read(r->p->plog, w.ref, w.key, w.hash, hdr, out);
+	return st ? rec_fail(r, st, &w) : VOL_OK;
+}
+
+/* Read the records of w[0..n): runs of them that follow each other in a
+ * segment (one write put them there: the pages of one change) with one
+ * read each. */
+static vol_status read_records(struct reader *r, const struct prec_want *w,
+			       size_t n, uint8_t *hdrs)
+{
+	uint64_t rl = plog_rec_len(r->p->plog);
+	for (size_t i = 0, j; i < n; i = j) {
+		for (j = i + 1; j < n && j - i < PLOG_RUN_MAX &&
+				w[j].ref.seg == w[i].ref.seg &&
+				w[j].ref.off == w[j - 1].ref.off + rl;
+		     j++)
+			;
+		size_t bad;
+		vol_status st = plog_read_run(r->p->plog, w + i, j - i, hdrs,
+					      &bad);
+		if (st)
+			return rec_fail(r, st, &w[i + bad]);
+	}
+	return VOL_OK;
+}
+
 vol_status pages_read(vol_pool *p, const char *vname, const struct tl *tl,
 		      uint64_t bound, void *buf, uint64_t off, size_t len)
 {
@@ -169,24 +217,37 @@ vol_status pages_read(vol_pool *p, const char *vname, const struct tl *tl,
 	vol_status st = reader_open(&r, p, vname);
 	if (st)
 		return st;
-	uint8_t *page = malloc(ps);
+	/* Whole pages are found first, PLOG_RUN_MAX at a time, then their
+	 * records read straight into buf; an edge page through `page`. */
+	uint8_t *page = malloc(ps + PLOG_RUN_MAX * (sizeof(struct prec_want) +
+						     PREC_HDR));
 	if (!page) {
 		reader_close(&r);
 		return vol__fail(VOL_ENOMEM, "out of memory");
 	}
+	struct prec_want *w = (struct prec_want *)(void *)(page + ps);
+	uint8_t *hdrs = (uint8_t *)(w + PLOG_RUN_MAX);
+	size_t nw = 0;
 	uint8_t *dst = buf;
 	while (len && st == VOL_OK) {
 		uint64_t pg = off / ps;
 		uint32_t in = (uint32_t)(off % ps);
 		size_t n = ps - in < len ? ps - in : len;
+		bool in_log;
 		if (in == 0 && n == ps) {
-			st = page_lookup(&r, tl, bound, pg, dst);
+			st = page_find(&r, tl, bound, pg, dst, &w[nw], &in_log);
+			if (!st && in_log)
+				w[nw++].page = dst;
 		} else if ((st = page_lookup(&r, tl, bound, pg, page)) == 0) {
 			memcpy(dst, page + in, n);
 		}
 		dst += n;
 		off += n;
 		len -= n;
+		if (!st && nw && (nw == PLOG_RUN_MAX || !len)) {
+			st = read_records(&r, w, nw, hdrs);
+			nw = 0;
+		}
 	}
 	free(page);
 	reader_close(&r);
@@ -265,9 +326,11 @@ struct stage {
 	uint32_t ps;
 	size_t n, cap;          /* data pages                              */
 	uint64_t *pageno;
-	uint8_t *vals;          /* n page-log records (PREC_HDR + ps)      */
-	const uint8_t **src;    /* each page's bytes: its record in vals, or
-	                         * the caller's buffer (whole pages)       */
+	uint8_t *hdrs;          /* the page-log record headers (PREC_HDR)  */
+	const uint8_t **src;    /* each page's bytes: the caller's buffer
+	                         * (whole pages), an edge page, zero_page */
+	uint8_t *edge;          /* STAGE_EDGES pages read-modify-written   */
+	size_t nedge;
 	uint64_t *hash;         /* 0 and kind hole for all-zero pages      */
 	uint8_t *kind;
 	uint64_t *holes;        /* extra hole markers                      */
@@ -283,6 +346,14 @@ static void stage_free(struct stage *s)
 	free(s->holes);
 }
 
+/* Pages a stage copies (read-modify-write): a range's first and last,
+ * when they are partly covered. Every change stages one range, or (a
+ * discard) two that are each within one page. */
+#define STAGE_EDGES 2
+
+/* The bytes of whole pages that a range of zeros stages. */
+static const uint8_t zero_page[PAGE_SIZE_MAX];
+
 static vol_status stage_init(struct stage *s, uint32_t ps, size_t cap)
 {
 	memset(s, 0, sizeof *s);
@@ -290,11 +361,14 @@ static vol_status stage_init(struct stage *s, uint32_t ps, size_t cap)
 	s->cap = cap;
 	if (!cap)
 		return VOL_OK;
-	/* One allocation, the 8-byte aligned arrays first. */
+	/* One allocation, the 8-byte aligned arrays first; small (about
+	 * 170 bytes a page): whole pages are not copied, and a fresh large
+	 * block would be a new mapping to fault in at every write. */
 	size_t words = cap * (sizeof *s->pageno + sizeof *s->hash +
 			      sizeof *s->src + 2 * sizeof *s->recs +
 			      sizeof *s->refs);
-	uint8_t *m = malloc(words + cap * (PREC_HDR + (size_t)ps + 1));
+	uint8_t *m = malloc(words + STAGE_EDGES * (size_t)ps +
+			    cap * (PREC_HDR + 1));
 	if (!m)
 		return vol__fail(VOL_ENOMEM, "out of memory");
 	s->pageno = (uint64_t *)(void *)m;
@@ -302,14 +376,10 @@ static vol_status stage_init(struct stage *s, uint32_t ps, size_t cap)
 	s->src = (const uint8_t **)(void *)(s->hash + cap);
 	s->recs = (struct iovec *)(void *)(s->src + cap);
 	s->refs = (struct pref *)(void *)(s->recs + 2 * cap);
-	s->vals = m + words;
-	s->kind = s->vals + cap * (PREC_HDR + (size_t)ps);
+	s->edge = m + words;
+	s->hdrs = s->edge + STAGE_EDGES * (size_t)ps;
+	s->kind = s->hdrs + cap * PREC_HDR;
 	return VOL_OK;
-}
-
-static uint8_t *stage_data(struct stage *s, size_t i)
-{
-	return s->vals + i * (PREC_HDR + (size_t)s->ps) + PREC_HDR;
 }
 
 /* d may be unaligned (a page of the caller's buffer). */
@@ -370,7 +440,7 @@ static vol_status stage_put(vol_pool *p, kv_batch *b, struct stage *s,
 	size_t nd = 0;
 	for (size_t i = 0; i < s->n; i++)
 		if (s->kind[i] == PV_REF) {
-			uint8_t *rec = stage_data(s, i) - PREC_HDR;
+			uint8_t *rec = s->hdrs + i * PREC_HDR;
 			pkey_make(k, tl, s->pageno[i], lsn);
 			plog_rec_header(rec, s->ps, PREC_PAGE, k, now,
 					s->hash[i], s->ps);
@@ -508,17 +578,26 @@ static vol_status stage_range(vol_pool *p, struct vol *v, struct stage *s,
 	for (uint64_t pg = first; pg <= last; pg++) {
 		size_t i = s->n++;
 		s->pageno[i] = pg;
-		if ((pg == first && need_head) || (pg == last && need_tail))
-			if ((st = page_lookup(&r, v->tl, LSN_MAX, pg,
-					      stage_data(s, i))))
+		s->src[i] = zero_page; /* a whole page of zeros */
+		if ((pg == first && need_head) || (pg == last && need_tail)) {
+			if (s->nedge == STAGE_EDGES) {
+				st = vol__fail(VOL_EINVAL, "a change stages "
+					       "more than %d partial pages",
+					       STAGE_EDGES);
 				break;
+			}
+			uint8_t *d = s->edge + s->nedge++ * (size_t)ps;
+			s->src[i] = d;
+			if ((st = page_lookup(&r, v->tl, LSN_MAX, pg, d)))
+				break;
+		}
 	}
 	if (r.it)
 		reader_close(&r);
 	if (st)
 		return st;
 	/* Point at whole pages of the payload; copy (or zero) the rest into
-	 * the staged pages. */
+	 * the edge pages. */
 	uint64_t pos = off;
 	const uint8_t *from = src;
 	while (pos < off + len) {
@@ -528,13 +607,13 @@ static vol_status stage_range(vol_pool *p, struct vol *v, struct stage *s,
 		if (n > off + len - pos)
 			n = off + len - pos;
 		size_t i = base + (pg - first);
-		uint8_t *d = stage_data(s, i);
-		s->src[i] = d;
-		if (from && n == ps)
+		/* A partial page's src is its edge page (written here). */
+		uint8_t *d = (uint8_t *)(uintptr_t)s->src[i];
+		if (n == ps && from)
 			s->src[i] = from;
-		else if (from)
+		else if (n < ps && from)
 			memcpy(d + in, from, n);
-		else
+		else if (n < ps)
 			memset(d + in, 0, n);
 		if (from)
 			from += n;
