@@ -25,9 +25,12 @@ tables; the page log's records as volume/pagelog.c writes them):
   pages family's state is the newest entry of each key over all its .sst
   files: a put is a version, a deletion (retention's) is none;
 - for a .sst file of another family: the byte range of its data blocks
-  (everything before the first meta block: filter, index, properties,
-  metaindex and footer come after the data);
-- for every .sst file (kind sst-index): its index block;
+  (they come first; filter, index, their partitions, properties,
+  metaindex and footer come after them). Indexes may be partitioned (the
+  engine's are): the index block then lists index partitions, which list
+  the data blocks;
+- for every .sst file (kind sst-index): its index block (for a partitioned
+  index, its top level);
 - for a .log file (the write-ahead log): the whole file.
 The pages family's state is read from the .sst files only: the pools this
 is used on were closed cleanly (their WAL holds no page versions; lib.sh
@@ -208,14 +211,46 @@ def sst_index_handle(path):
     return footer_index(open(path, 'rb').read())
 
 
+def sst_properties(buf):
+    """The properties block of a table in buf, as {name: raw value}."""
+    if struct.unpack_from('<Q', buf, len(buf) - 8)[0] != SST_MAGIC:
+        raise ValueError('not a block-based table')
+    pos = len(buf) - 53 + 1  # footer: checksum type, then two handles
+    meta_off, pos = varint(buf, pos)
+    meta_size, pos = varint(buf, pos)
+    for name, val in block_entries(buf, meta_off, meta_size):
+        if name == b'rocksdb.properties':
+            off, p = varint(val, 0)
+            size, _ = varint(val, p)
+            return dict(block_entries(buf, off, size))
+    return {}
+
+
+# rocksdb.block.based.table.index.type (fixed32): 2 is a partitioned
+# index, whose index block (the top level) points at index partitions,
+# each an index block of data blocks.
+INDEX_TWO_LEVEL = 2
+
+
+def sst_data_handles(buf):
+    """[(offset, size)] of the data blocks of a table in buf, in order."""
+    props = sst_properties(buf)
+    index = block_contents(buf, *footer_index(buf))
+    kind = props.get(b'rocksdb.block.based.table.index.type', b'\0' * 4)
+    if struct.unpack_from('<I', kind)[0] != INDEX_TWO_LEVEL:
+        return index_handles(index)
+    out = []
+    for off, size in index_handles(index):
+        out += index_handles(block_contents(buf, off, size))
+    return out
+
+
 def sst_data_blocks(path):
     """[(start, end, entries)] of every data block (end includes the 5-byte
     trailer), in file order; entries: (user key, sequence, type, value)."""
     buf = open(path, 'rb').read()
-    index_off, index_size = footer_index(buf)
-    index = block_contents(buf, index_off, index_size)
     blocks = []
-    for off, size in index_handles(index):
+    for off, size in sst_data_handles(buf):
         data = block_contents(buf, off, size)
         entries = []
         # Internal keys: the user key, then 8 bytes of sequence and type.
@@ -227,28 +262,18 @@ def sst_data_blocks(path):
 
 
 def sst_info(path):
-    """(family, data_end, range_del): the data blocks are [0, data_end);
-    range_del tells whether the table has range deletions."""
+    """(family, data_end, range_del): the data blocks are [0, data_end)
+    (filters, indexes and their partitions, properties, metaindex and
+    footer come after them); range_del tells whether the table has range
+    deletions."""
     buf = open(path, 'rb').read()
-    if struct.unpack_from('<Q', buf, len(buf) - 8)[0] != SST_MAGIC:
-        raise ValueError(path + ': not a block-based table')
-    pos = len(buf) - 53 + 1  # footer: checksum type, then two handles
-    meta_off, pos = varint(buf, pos)
-    meta_size, pos = varint(buf, pos)
-    index_off, pos = varint(buf, pos)
-    first_meta = min(meta_off, index_off)
-    family, range_del = '?', False
-    for name, val in block_entries(buf, meta_off, meta_size):
-        off, p = varint(val, 0)
-        size, _ = varint(val, p)
-        first_meta = min(first_meta, off)
-        if name == b'rocksdb.properties':
-            for k, v in block_entries(buf, off, size):
-                if k == b'rocksdb.column.family.name':
-                    family = v.decode()
-                elif k == b'rocksdb.num.range-deletions':
-                    range_del = varint(v, 0)[0] != 0
-    return family, first_meta, range_del
+    props = sst_properties(buf)
+    family = props.get(b'rocksdb.column.family.name', b'?').decode()
+    dels = props.get(b'rocksdb.num.range-deletions')
+    range_del = dels is not None and varint(dels, 0)[0] != 0
+    end = max((off + size + 5 for off, size in sst_data_handles(buf)),
+              default=0)
+    return family, end, range_del
 
 
 def page_size(pool):
