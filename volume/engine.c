@@ -1174,6 +1174,8 @@ static vol_status plog_start(vol_pool *p, uint64_t seg_bytes)
 	free(o.damage);
 	if (st)
 		return st;
+	if (p->format < 2)
+		p->inline_pages = true;
 	if (p->format < VOL_POOL_VERSION) {
 		kv_batch *b = p->kv->ops->batch_new(p->kv);
 		if (!b)

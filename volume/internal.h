@@ -227,6 +227,8 @@ struct vol_pool {
 	kv *kv;
 	struct plog *plog;
 	uint64_t format;        /* VOL_POOL_VERSION when opened writable   */
+	bool inline_pages;      /* opened as format 1: page bytes may be
+	                         * in RocksDB's blob files                 */
 	char *path;
 	int lockfd;
 	uint32_t page_size;

@@ -33,7 +33,9 @@
  * "readable by", which is an upper bound.
  */
 #include <malloc.h>
+#include <unistd.h>
 #include <stdarg.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -591,12 +593,18 @@ static vol_status one_pass(vol_pool *p, vol_retention_report *rep,
 			pthread_mutex_unlock(&p->mu);
 			free(ids);
 		}
-		/* Space comes back only when compaction drops what was
-		 * deleted (and with it whole blob files): at once when a
-		 * timeline went, much was deleted, or the disk is full. */
+		/* Page bytes in the page log come back through the cleaner;
+		 * the store's own entries of deleted versions are small and
+		 * its background compactions drop them. A whole compaction
+		 * of the pages family (minutes of a core on a large pool, and
+		 * it ran after every pass while a history budget binds) is
+		 * only worth it when the disk is full, or for a pool that
+		 * held page bytes in blob files (format 1), where nothing
+		 * else gives them back soon. */
 		bool short_ = __atomic_load_n(&p->low_space, __ATOMIC_ACQUIRE);
-		if (!st && (nd || rep->bytes_deleted > (64u << 20) ||
-			    (short_ && rep->bytes_deleted)))
+		bool blobs = p->inline_pages &&
+			     (nd || rep->bytes_deleted > (64u << 20));
+		if (!st && (blobs || (short_ && rep->bytes_deleted)))
 			st = s->ops->compact(s, KV_PAGES);
 	}
 	s->ops->batch_free(b);
@@ -673,9 +681,18 @@ vol_status vol_retention_run(vol_pool *p, vol_retention_report *out)
 	return st;
 }
 
+#define RETENTION_NICE 10
+
 void *retention_main(void *arg)
 {
 	vol_pool *p = arg;
+	/* Background work: retention passes and the cleaner yield the CPU
+	 * to the threads that serve reads and writes (nice 10: about a tenth
+	 * of a busy core's share; an idle CPU still runs them at full speed).
+	 * A failure only leaves the thread at the process's priority. */
+	id_t self = (id_t)gettid();
+	setpriority(PRIO_PROCESS, self,
+		    getpriority(PRIO_PROCESS, self) + RETENTION_NICE);
 	pthread_mutex_lock(&p->mu);
 	while (!p->retention_stop) {
 		struct timespec ts;
