@@ -125,6 +125,11 @@ int64_t pool_now(vol_pool *p)
 	return t;
 }
 
+uint64_t pool_budget(const vol_pool *p)
+{
+	return p->budget_set ? p->budget_set : p->budget_default;
+}
+
 struct vol *vol_find(vol_pool *p, vol_id id)
 {
 	for (size_t i = 0; i < p->nvols; i++)
@@ -1532,7 +1537,7 @@ vol_status vol_pool_stats_get(vol_pool *p, vol_pool_stats *out)
 	out->volumes = p->nvols;
 	for (size_t i = 0; i < p->ntls; i++)
 		out->timelines += !p->tls[i]->dead;
-	out->history_budget = p->budget_set ? p->budget_set : p->budget_default;
+	out->history_budget = pool_budget(p);
 	out->bytes_pages = p->bytes_pages;
 	out->bytes_history = p->bytes_history;
 	out->last_retention_ns = p->last_retention_ns;

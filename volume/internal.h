@@ -284,6 +284,11 @@ struct vol_pool {
 	bool retention_running, retention_stop;
 	unsigned retention_interval_s;
 	pthread_cond_t retention_cv;
+	/* Page bytes written since the last background pass began, and
+	 * whether a writer has woken the retention thread for them
+	 * (retention.c, retention_main). */
+	uint64_t retention_written;
+	bool retention_woken;
 };
 
 /* engine.c */
@@ -296,6 +301,7 @@ vol_status pool_enter(vol_pool *p, uint64_t data);
  * stop until space comes back, as when the store fails so. */
 void pool_space_short(vol_pool *p);
 int64_t pool_now(vol_pool *p);                 /* under mu */
+uint64_t pool_budget(const vol_pool *p);       /* under mu: the history budget */
 struct vol *vol_find(vol_pool *p, vol_id id);  /* under mu */
 struct vol *vol_find_name(vol_pool *p, const char *name); /* under mu */
 struct tl *tl_find(vol_pool *p, uint64_t id);  /* under mu */
@@ -498,6 +504,9 @@ vol_status keep_from(vol_pool *p, const struct vol *v, int64_t earliest,
 
 /* retention.c */
 void *retention_main(void *arg);
+/* A page change wrote `bytes` (under mu): may wake the retention thread
+ * early, when that much writing can have outgrown the history budget. */
+void retention_note_write(vol_pool *p, uint64_t bytes);
 
 /* cleaner.c: after a retention pass (under retention_mu), give back the
  * page-log space of deleted versions: sealed segments [lo, hi) with

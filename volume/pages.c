@@ -740,6 +740,7 @@ static vol_status stage_commit(vol_pool *p, struct vol *v, struct stage *s,
 	if (!st) {
 		v->lsn = lsn;
 		v->bytes_written += payload;
+		retention_note_write(p, payload);
 		if (resize) {
 			tl_size_push(v->tl, lsn, new_size);
 			v->size = new_size;

@@ -621,7 +621,7 @@ vol_status vol_retention_run(vol_pool *p, vol_retention_report *out)
 	int64_t cutoff = 0;
 	if (!st) {
 		pthread_mutex_lock(&p->mu);
-		budget = p->budget_set ? p->budget_set : p->budget_default;
+		budget = pool_budget(p);
 		pthread_mutex_unlock(&p->mu);
 	}
 	if (!st && budget && pl.bytes_history > budget && pl.deaths.any) {
@@ -682,6 +682,33 @@ vol_status vol_retention_run(vol_pool *p, vol_retention_report *out)
 }
 
 #define RETENTION_NICE 10
+/* The background schedule: a pass at most every interval, and not more
+ * often than RETENTION_DUTY times its own length (a pass reads the entry of
+ * every stored version: on a large pool that is seconds of a core, and it
+ * found little new to do a minute later); earlier when the volumes wrote an
+ * eighth of the history budget since the last pass began (the budget is
+ * then enforced soon after it is outgrown), but still no more often than
+ * RETENTION_BURST times the pass's length. */
+#define RETENTION_DUTY 20
+#define RETENTION_BURST 4
+
+void retention_note_write(vol_pool *p, uint64_t bytes)
+{
+	p->retention_written += bytes;
+	uint64_t budget = pool_budget(p);
+	if (budget && !p->retention_woken &&
+	    p->retention_written >= budget / 8) {
+		p->retention_woken = true;
+		pthread_cond_signal(&p->retention_cv);
+	}
+}
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 void *retention_main(void *arg)
 {
@@ -693,16 +720,35 @@ void *retention_main(void *arg)
 	id_t self = (id_t)gettid();
 	setpriority(PRIO_PROCESS, self,
 		    getpriority(PRIO_PROCESS, self) + RETENTION_NICE);
+	int64_t last = mono_ns(), took = 0; /* the last pass: start, length */
 	pthread_mutex_lock(&p->mu);
 	while (!p->retention_stop) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += p->retention_interval_s;
-		pthread_cond_timedwait(&p->retention_cv, &p->mu, &ts);
-		if (p->retention_stop)
-			break;
+		int64_t now = mono_ns();
+		int64_t wait = (int64_t)p->retention_interval_s * 1000000000;
+		if (wait < RETENTION_DUTY * took)
+			wait = RETENTION_DUTY * took;
+		if (p->retention_woken && wait > RETENTION_BURST * took)
+			wait = RETENTION_BURST * took;
+		if (now - last < wait) {
+			/* The condition variable waits on the realtime clock. */
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			int64_t left = wait - (now - last);
+			ts.tv_sec += left / 1000000000;
+			ts.tv_nsec += left % 1000000000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			pthread_cond_timedwait(&p->retention_cv, &p->mu, &ts);
+			continue; /* stopped, woken early, or due: look again */
+		}
+		p->retention_written = 0;
+		p->retention_woken = false;
 		pthread_mutex_unlock(&p->mu);
+		last = mono_ns();
 		vol_retention_run(p, NULL);
+		took = mono_ns() - last;
 		pthread_mutex_lock(&p->mu);
 	}
 	pthread_mutex_unlock(&p->mu);
