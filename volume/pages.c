@@ -7,13 +7,17 @@
  * L. If t has none, the read continues in t's ancestor with the bound lowered
  * to the branch LSN. No version anywhere is a zero page. Every version found
  * is verified (codec.c): a mismatch is VOL_ECORRUPT naming volume, page and
- * LSN, never wrong bytes.
+ * LSN, never wrong bytes. A read of many pages finds them first (up to
+ * PLOG_RUN_MAX), then reads the page-log records that follow each other
+ * (the pages of one write) with one read each, straight into the caller's
+ * buffer.
  *
  * A change is staged first (struct stage: the edge pages it read-modify-
  * writes, all outside pool->mu, under the volume's wmu so no other writer of
- * the volume can change them meanwhile), then put into one batch with its
- * LSN under pool->mu. All-zero pages are stored as hole markers (a 24-byte
- * header, no page bytes), so discards and zero writes cost no page storage.
+ * the volume can change them meanwhile; whole pages stay in the caller's
+ * buffer), then put into one batch with its LSN under pool->mu. All-zero
+ * pages are stored as hole markers (a 24-byte header, no page bytes), so
+ * discards and zero writes cost no page storage.
  * The bytes of the other pages are appended to the page log (pagelog.c)
  * under pool->mu, before the batch that refers to them is written.
  * A write never reads or overwrites an older version.
