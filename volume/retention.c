@@ -33,13 +33,13 @@
  * "readable by", which is an upper bound.
  */
 #include <malloc.h>
-#include <unistd.h>
 #include <stdarg.h>
-#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "internal.h"
 
