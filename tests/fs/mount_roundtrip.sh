@@ -26,6 +26,12 @@ cmp -n 8388608 -i 0:$OFF "$T/data" "$T/back" || fail "read back (O_DIRECT)"
 stored_enough() { [ "$(stat -c %b "$MNT/v/volume")" -ge 16384 ]; }
 wait_for 150 stored_enough || fail "st_blocks $(stat -c %b "$MNT/v/volume") < 8 MiB"
 [ "$(stat -c %b "$MNT/v/volume")" -lt 40000 ] || fail "st_blocks $(stat -c %b "$MNT/v/volume") far above 8 MiB"
+# .status gives the same count, and says when it was made.
+[ "$(field "$MNT/v/.status" bytes_stored)" -ge 8388608 ] || fail "bytes_stored $(field "$MNT/v/.status" bytes_stored)"
+case "$(field "$MNT/v/.status" bytes_counted)" in
+20*Z) ;;
+*) fail "bytes_counted: $(field "$MNT/v/.status" bytes_counted)" ;;
+esac
 
 note "writes past the end fail and do not grow the volume"
 if dd if=/dev/zero of="$MNT/v/volume" bs=4096 count=1 seek=4096 conv=notrunc status=none 2>"$T/err"; then
