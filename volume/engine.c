@@ -130,6 +130,24 @@ uint64_t pool_budget(const vol_pool *p)
 	return p->budget_set ? p->budget_set : p->budget_default;
 }
 
+int64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void cond_wait_ns(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t ns)
+{
+	/* The engine's condition variables wait on the realtime clock. */
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	int64_t at = ts.tv_nsec + (ns > 0 ? ns : 0);
+	ts.tv_sec += at / 1000000000;
+	ts.tv_nsec = at % 1000000000;
+	pthread_cond_timedwait(cv, mu, &ts);
+}
+
 struct vol *vol_find(vol_pool *p, vol_id id)
 {
 	for (size_t i = 0; i < p->nvols; i++)
@@ -440,13 +458,6 @@ static void space_short(vol_pool *p)
 		free(f);
 	}
 	__atomic_store_n(&p->low_space, true, __ATOMIC_RELEASE);
-}
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /* Under heal_mu: leave low-space mode if 2R is free (and the reserve is

@@ -302,6 +302,10 @@ vol_status pool_enter(vol_pool *p, uint64_t data);
 void pool_space_short(vol_pool *p);
 int64_t pool_now(vol_pool *p);                 /* under mu */
 uint64_t pool_budget(const vol_pool *p);       /* under mu: the history budget */
+int64_t mono_ns(void);                         /* CLOCK_MONOTONIC, ns */
+/* pthread_cond_timedwait for at most ns from now (the condition variable
+ * on the default, realtime clock); may return early, as any wait. */
+void cond_wait_ns(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t ns);
 struct vol *vol_find(vol_pool *p, vol_id id);  /* under mu */
 struct vol *vol_find_name(vol_pool *p, const char *name); /* under mu */
 struct tl *tl_find(vol_pool *p, uint64_t id);  /* under mu */

@@ -858,13 +858,6 @@ vol_status plog_read_run(struct plog *l, const struct prec_want *w, size_t n,
 	return VOL_OK;
 }
 
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* Under qmu: a step of preparing segment prep_want may run now. Paced,
  * not in one burst, since every sync's flush waits for whatever the disk
  * was given before it: while the active segment was prepared, as fast as
@@ -1072,15 +1065,7 @@ static void *syncer_main(void *arg)
 		} else if (prep_due(l, &wake)) {
 			prepare_step(l);
 		} else if (wake) {
-			/* qcv waits on CLOCK_REALTIME: the pacing delay there */
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			int64_t ns = ts.tv_nsec + (wake - mono_ns());
-			ts.tv_sec += ns / 1000000000;
-			ts.tv_nsec = ns % 1000000000;
-			if (ts.tv_nsec < 0)
-				ts.tv_sec--, ts.tv_nsec += 1000000000;
-			pthread_cond_timedwait(&l->qcv, &l->qmu, &ts);
+			cond_wait_ns(&l->qcv, &l->qmu, wake - mono_ns());
 		} else {
 			pthread_cond_wait(&l->qcv, &l->qmu);
 		}

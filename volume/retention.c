@@ -703,13 +703,6 @@ void retention_note_write(vol_pool *p, uint64_t bytes)
 	}
 }
 
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 void *retention_main(void *arg)
 {
 	vol_pool *p = arg;
@@ -730,17 +723,8 @@ void *retention_main(void *arg)
 		if (p->retention_woken && wait > RETENTION_BURST * took)
 			wait = RETENTION_BURST * took;
 		if (now - last < wait) {
-			/* The condition variable waits on the realtime clock. */
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			int64_t left = wait - (now - last);
-			ts.tv_sec += left / 1000000000;
-			ts.tv_nsec += left % 1000000000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
-			pthread_cond_timedwait(&p->retention_cv, &p->mu, &ts);
+			cond_wait_ns(&p->retention_cv, &p->mu,
+				     wait - (now - last));
 			continue; /* stopped, woken early, or due: look again */
 		}
 		p->retention_written = 0;
