@@ -895,13 +895,9 @@ static int gen_vol_status(fs *f, FILE *o, vol_id id)
 	}
 	fputc('\n', o);
 	fprintf(o, "bytes_written: %" PRIu64 "\n", vi.bytes_written);
-	/* The byte counts that follow are the last retention pass's: say
-	 * when that was ("none": not counted yet, not an empty volume). */
-	vol_pool_stats ps;
-	put_time(o, "bytes_counted",
-		 vol_pool_stats_get(f->pool, &ps) == VOL_OK
-			 ? ps.last_retention_ns
-			 : 0);
+	/* When the byte counts that follow were made ("none": not counted
+	 * yet, which is not an empty volume). */
+	put_time(o, "bytes_counted", vi.bytes_counted_ns);
 	fprintf(o, "bytes_stored: %" PRIu64 "\n", vi.bytes_stored);
 	fprintf(o, "bytes_unique: %" PRIu64 "\n", vi.bytes_unique);
 	fprintf(o, "bytes_shared: %" PRIu64 "\n", vi.bytes_shared);
