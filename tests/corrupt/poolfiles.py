@@ -195,15 +195,21 @@ def index_handles(blk):
     return out
 
 
+def footer_handles(buf):
+    """((offset, size) of the metaindex block, (offset, size) of the index
+    block), from the footer of a table in buf."""
+    pos = len(buf) - 53 + 1  # footer: checksum type, then two handles
+    handles = []
+    for _ in range(4):
+        v, pos = varint(buf, pos)
+        handles.append(v)
+    return tuple(handles[0:2]), tuple(handles[2:4])
+
+
 def footer_index(buf):
     """(offset, size) of the index block, from the footer of a table in
     buf."""
-    pos = len(buf) - 53 + 1
-    _, pos = varint(buf, pos)
-    _, pos = varint(buf, pos)
-    index_off, pos = varint(buf, pos)
-    index_size, pos = varint(buf, pos)
-    return index_off, index_size
+    return footer_handles(buf)[1]
 
 
 def sst_index_handle(path):
@@ -215,10 +221,7 @@ def sst_properties(buf):
     """The properties block of a table in buf, as {name: raw value}."""
     if struct.unpack_from('<Q', buf, len(buf) - 8)[0] != SST_MAGIC:
         raise ValueError('not a block-based table')
-    pos = len(buf) - 53 + 1  # footer: checksum type, then two handles
-    meta_off, pos = varint(buf, pos)
-    meta_size, pos = varint(buf, pos)
-    for name, val in block_entries(buf, meta_off, meta_size):
+    for name, val in block_entries(buf, *footer_handles(buf)[0]):
         if name == b'rocksdb.properties':
             off, p = varint(val, 0)
             size, _ = varint(val, p)
