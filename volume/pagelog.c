@@ -162,7 +162,13 @@ struct plog {
 	 * complete when done >= its number, so a call that found nothing
 	 * dirty still waits for the requests before it. After amu. */
 	pthread_mutex_t qmu;
-	pthread_cond_t qcv;
+	pthread_cond_t qcv;     /* a sync pass ended (waiting syncs)        */
+	/* The syncer thread's own wake-up, signalled only when it has work:
+	 * appends published (write-behind, preparing), a sync pass ended
+	 * while write-behind waited for it, stop. Not qcv: every fsync's pass
+	 * would wake it for nothing (a context switch and a contended qmu
+	 * per fsync, measured: four of the five futex calls of each). */
+	pthread_cond_t scv;
 	uint64_t req, done;
 	bool busy;              /* a sync pass runs (sync_pass)             */
 	uint64_t q_from, q_to;  /* segments to sync for the queued requests */
@@ -407,6 +413,7 @@ vol_status plog_open(const char *pool, uint32_t ps, uint64_t seg_bytes,
 	pthread_mutex_init(&l->tmu, NULL);
 	pthread_mutex_init(&l->qmu, NULL);
 	pthread_cond_init(&l->qcv, NULL);
+	pthread_cond_init(&l->scv, NULL);
 	l->q_from = UINT64_MAX;
 	l->prep_fd = l->pz_fd = -1;
 	l->ps = ps;
@@ -516,7 +523,7 @@ void plog_close(struct plog *l)
 	if (l->syncer_running) {
 		pthread_mutex_lock(&l->qmu);
 		l->stop = true;
-		pthread_cond_broadcast(&l->qcv);
+		pthread_cond_signal(&l->scv);
 		pthread_mutex_unlock(&l->qmu);
 		pthread_join(l->syncer, NULL);
 	}
@@ -537,6 +544,7 @@ void plog_close(struct plog *l)
 	pthread_mutex_destroy(&l->tmu);
 	pthread_mutex_destroy(&l->qmu);
 	pthread_cond_destroy(&l->qcv);
+	pthread_cond_destroy(&l->scv);
 	free(l);
 }
 
@@ -685,7 +693,7 @@ vol_status plog_append(struct plog *l, const struct iovec *lead,
 			l->drop_to = a.id - keep;
 		if (l->sync_heavy && l->prep_want <= a.id)
 			l->prep_want = a.id + 1;
-		pthread_cond_broadcast(&l->qcv);
+		pthread_cond_signal(&l->scv);
 		pthread_mutex_unlock(&l->qmu);
 	}
 	if (end)
@@ -1050,6 +1058,8 @@ static void sync_pass(struct plog *l)
 	l->done = upto;
 	l->busy = false;
 	pthread_cond_broadcast(&l->qcv);
+	if (behind_due(l)) /* it yielded to this pass */
+		pthread_cond_signal(&l->scv);
 }
 
 /* The syncer thread: write-behind and preparing segments (see DESIGN). */
@@ -1065,9 +1075,9 @@ static void *syncer_main(void *arg)
 		} else if (prep_due(l, &wake)) {
 			prepare_step(l);
 		} else if (wake) {
-			cond_wait_ns(&l->qcv, &l->qmu, wake - mono_ns());
+			cond_wait_ns(&l->scv, &l->qmu, wake - mono_ns());
 		} else {
-			pthread_cond_wait(&l->qcv, &l->qmu);
+			pthread_cond_wait(&l->scv, &l->qmu);
 		}
 	}
 	pthread_mutex_unlock(&l->qmu);
