@@ -1584,7 +1584,7 @@ void fill_info(vol_pool *p, const struct vol *v, vol_info *out)
 	out->source_timeline = v->src_tl;
 	out->source_lsn = v->src_lsn;
 	out->bytes_written = v->bytes_written;
-	out->bytes_counted_ns = p->last_retention_ns;
+	out->bytes_counted_ns = p->counted_ns;
 	out->bytes_stored = v->bytes_stored;
 	out->bytes_unique = v->bytes_unique;
 	out->bytes_shared = v->bytes_shared;

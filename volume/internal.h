@@ -260,9 +260,11 @@ struct vol_pool {
 	struct vol *grave;
 	struct tl **tls;        /* sorted by id                           */
 	size_t ntls, captls;
-	/* last retention pass */
+	/* last retention pass; its counts (these and the volumes') are of
+	 * counted_ns, the time its plan was made, and stay those of the last
+	 * pass that got as far as storing them when a later one fails */
 	uint64_t bytes_pages, bytes_history;
-	int64_t last_retention_ns;
+	int64_t last_retention_ns, counted_ns;
 	bool budget_alert;
 	char retention_error[200];
 

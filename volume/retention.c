@@ -561,6 +561,7 @@ static vol_status finish(vol_pool *p, struct plan *pl, kv_batch *b,
 	rep->timelines_dropped += *ndropped;
 	p->bytes_pages = rep->bytes_pages = pl->bytes_pages;
 	p->bytes_history = rep->bytes_history = pl->bytes_history;
+	p->counted_ns = pl->now;
 	return VOL_OK;
 }
 

@@ -180,8 +180,9 @@ typedef struct vol_info {
 	char source_name[VOL_NAME_MAX + 1]; /* "" if none or deleted         */
 	uint64_t source_timeline, source_lsn; /* the branch point of the clone */
 	uint64_t bytes_written;   /* payload bytes written, all time         */
-	/* From the last retention pass (0 before the first), made at: */
-	int64_t bytes_counted_ns; /* 0 = no pass yet                      */
+	/* From the last retention pass that got as far as counting (a failed
+	 * pass may not), as of the time that pass began: */
+	int64_t bytes_counted_ns; /* 0 = no pass counted yet              */
 	uint64_t bytes_stored;    /* versions on this volume's own timelines */
 	uint64_t bytes_unique;    /* readable by this volume only            */
 	uint64_t bytes_shared;    /* readable by this and other volumes      */

@@ -176,6 +176,7 @@ static void same(const struct cap *a, const struct cap *b, bool stats,
 		SAME(backtracks);
 		if (stats) {
 			SAME(budget_alert);
+			SAME(bytes_counted_ns);
 			SAME(bytes_stored);
 			SAME(bytes_unique);
 			SAME(bytes_shared);
