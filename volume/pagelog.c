@@ -167,7 +167,8 @@ struct plog {
 	 * appends published (write-behind, preparing), a sync pass ended
 	 * while write-behind waited for it, stop. Not qcv: every fsync's pass
 	 * would wake it for nothing (a context switch and a contended qmu
-	 * per fsync, measured: four of the five futex calls of each). */
+	 * per fsync: measured, nearly all of the 3 futex calls of each
+	 * fsync'd write, BENCHMARKS.md). */
 	pthread_cond_t scv;
 	uint64_t req, done;
 	bool busy;              /* a sync pass runs (sync_pass)             */
