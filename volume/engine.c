@@ -1159,13 +1159,17 @@ static vol_status plog_settle(vol_pool *p, struct replay_out *o,
  * versions whose records a crash of the machine lost (pagelog.c). A
  * version 1 pool becomes version 2. Before load_all (which then sees the
  * replayed changes); p->replayed is applied after it. */
-static vol_status plog_start(vol_pool *p, uint64_t seg_bytes)
+static vol_status plog_start(vol_pool *p, const vol_pool_opts *opts)
 {
 	bool ro = p->read_only || p->damaged[0];
+	uint64_t seg_bytes = opts->segment_bytes;
 	vol_status st = plog_open(p->path, p->page_size,
 				  seg_bytes ? seg_bytes
 					    : seg_bytes_default(p->path),
-				  ro, &p->plog);
+				  (ro ? PLOG_READ_ONLY : 0) |
+					  (opts->no_prepare ? PLOG_NO_PREPARE
+							    : 0),
+				  &p->plog);
 	if (st)
 		return st;
 	struct pref applied = {0, 0}, durable = {0, 0};
@@ -1296,7 +1300,7 @@ vol_status vol_pool_open(const char *path, const vol_pool_opts *opts,
 			       p->page_size);
 		goto fail;
 	}
-	if ((st = plog_start(p, opts->segment_bytes)) || (st = load_all(p)))
+	if ((st = plog_start(p, opts)) || (st = load_all(p)))
 		goto fail;
 	replayed_apply(p);
 	p->budget_default = disk_free_bytes(path) / 4;

@@ -413,10 +413,12 @@ vol_status pages_drop_dangling(vol_pool *p, struct pref end,
 /* pagelog.c: see the design note there. All calls are thread-safe. */
 #define PREC_HDR 64
 struct plog;
-/* Open POOL/pages (created unless read_only); segments roll over past
- * seg_bytes. */
+/* Open POOL/pages (created unless PLOG_READ_ONLY); segments roll over
+ * past seg_bytes. PLOG_NO_PREPARE: never prepare segments ahead (tests
+ * that count segments: see the design note). */
+enum { PLOG_READ_ONLY = 1, PLOG_NO_PREPARE = 2 };
 vol_status plog_open(const char *pool, uint32_t ps, uint64_t seg_bytes,
-		     bool read_only, struct plog **out);
+		     unsigned flags, struct plog **out);
 void plog_close(struct plog *l);
 size_t plog_rec_len(const struct plog *l); /* PREC_HDR + page size */
 enum prec_type { PREC_PAGE = 0, PREC_MOVED = 1, PREC_COMMIT = 2,

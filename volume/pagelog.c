@@ -138,6 +138,7 @@ struct plog {
 	uint32_t ps;
 	uint64_t seg_bytes;     /* roll over past this                     */
 	bool read_only;
+	bool no_prepare;        /* PLOG_NO_PREPARE                         */
 	/* Lock order: rw, amu, qmu, tmu.
 	 * rw: readers hold it shared from reading a reference to reading its
 	 * record; plog_remove and plog_truncate (which close descriptors)
@@ -403,8 +404,9 @@ static vol_status seg_end(struct plog *l)
 }
 
 vol_status plog_open(const char *pool, uint32_t ps, uint64_t seg_bytes,
-		     bool read_only, struct plog **out)
+		     unsigned flags, struct plog **out)
 {
+	bool read_only = flags & PLOG_READ_ONLY;
 	*out = NULL;
 	struct plog *l = calloc(1, sizeof *l);
 	if (!l)
@@ -420,6 +422,7 @@ vol_status plog_open(const char *pool, uint32_t ps, uint64_t seg_bytes,
 	l->ps = ps;
 	l->seg_bytes = seg_bytes;
 	l->read_only = read_only;
+	l->no_prepare = flags & PLOG_NO_PREPARE;
 	size_t dn = strlen(pool) + sizeof "/" PLOG_DIR;
 	vol_status st = VOL_OK;
 	uint64_t *ids = NULL;
@@ -692,7 +695,7 @@ vol_status plog_append(struct plog *l, const struct iovec *lead,
 		l->wb_end = l->pub;
 		if (a.id > keep)
 			l->drop_to = a.id - keep;
-		if (l->sync_heavy && l->prep_want <= a.id)
+		if (l->sync_heavy && !l->no_prepare && l->prep_want <= a.id)
 			l->prep_want = a.id + 1;
 		pthread_cond_signal(&l->scv);
 		pthread_mutex_unlock(&l->qmu);

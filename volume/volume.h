@@ -101,6 +101,10 @@ typedef struct vol_pool_opts {
 	/* Tests: the page log's segment size in bytes; 0 = the default (1/64
 	 * of the pool's disk, 4-64 MiB). */
 	uint64_t segment_bytes;
+	/* Tests: never write page log segments ahead of use (which moves the
+	 * log on to a new segment early, at a time the syncer thread picks):
+	 * how many segments the appends fill is then the same every run. */
+	bool no_prepare;
 } vol_pool_opts;
 
 /* Create a new pool in `path` (created with mode 0700 if missing; must be
