@@ -1070,6 +1070,8 @@ static void sync_pass(struct plog *l)
 static void *syncer_main(void *arg)
 {
 	struct plog *l = arg;
+	/* Named for top -H and perf; a name is only a hint. */
+	(void)pthread_setname_np(pthread_self(), "rwf-syncer");
 	pthread_mutex_lock(&l->qmu);
 	while (!l->stop) {
 		/* Write-behind yields to a running sync; preparing is paced. */

@@ -707,6 +707,8 @@ void retention_note_write(vol_pool *p, uint64_t bytes)
 void *retention_main(void *arg)
 {
 	vol_pool *p = arg;
+	/* Named for top -H and perf; a name is only a hint. */
+	(void)pthread_setname_np(pthread_self(), "rwf-retention");
 	/* Background work: retention passes and the cleaner yield the CPU
 	 * to the threads that serve reads and writes (nice 10: about a tenth
 	 * of a busy core's share; an idle CPU still runs them at full speed).
