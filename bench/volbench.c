@@ -24,7 +24,15 @@
  *   branch  backtrack and clone latency on a volume filled with a small and a
  *           large amount of data, with 0% and 25% of it rewritten since the
  *           target; bytes on disk per payload byte on the large pool;
- *   mt      4 threads on 4 volumes, 4 threads on 1 volume, 1 thread.
+ *   mt      4 threads on 4 volumes, 4 threads on 1 volume, 1 thread;
+ *   retention  what a retention pass costs the commits that run beside
+ *           it: a pool whose history is over its budget (a volume
+ *           written over four times, settled by one pass, then 64 KiB
+ *           random writes over 0.8 times its size), and a committer
+ *           (8 KiB write + vol_sync, a database's WAL) on a second
+ *           volume, measured alone and then while a pass runs in another
+ *           thread at nice 10 (until the pass ends); the pass's wall
+ *           time, CPU time and report.
  * Loops are bounded both by a count and by a time limit; the numbers printed
  * are always computed from the operations actually done.
  *
@@ -74,7 +82,8 @@ struct opts {
 	double tmax; /* seconds, cap of every timed loop */
 };
 
-enum { PH_WRITE = 1, PH_READ = 2, PH_SYNC = 4, PH_BRANCH = 8, PH_MT = 16 };
+enum { PH_WRITE = 1, PH_READ = 2, PH_SYNC = 4, PH_BRANCH = 8, PH_MT = 16,
+       PH_RETAIN = 32 };
 
 static struct opts O;
 static char *workdir; /* the mkdtemp folder holding every pool */
@@ -917,6 +926,177 @@ static void phase_mt(void)
 	pool_gone(p, dir);
 }
 
+/* ------------------------------------------------------------ retention */
+
+struct commits {
+	vol_pool *p;
+	vol_id id;
+	const int *stop; /* read with __atomic_load_n */
+	int64_t limit_ns;
+	int64_t *lat;
+	size_t n, cap;
+	int64_t el;
+};
+
+/* 8 KiB writes at random places of the volume, each followed by vol_sync,
+ * until *stop, limit_ns or cap samples. */
+static void *commits_main(void *a_)
+{
+	struct commits *c = a_;
+	uint8_t *buf = aligned_alloc(PAGE, 2 * PAGE);
+	if (!buf)
+		die("out of memory");
+	struct rng r;
+	rng_seed(&r, O.seed + 40);
+	uint64_t slots = 64 * MIB / (2 * PAGE);
+	int64_t t0 = mono_ns();
+	for (c->n = 0; c->n < c->cap && !__atomic_load_n(c->stop,
+							 __ATOMIC_ACQUIRE) &&
+		       mono_ns() - t0 < c->limit_ns;) {
+		uint64_t pg = rng_below(&r, slots) * 2;
+		make_pages(buf, pg, 2, c->n);
+		int64_t t = mono_ns();
+		E(vol_write(c->p, c->id, buf, pg * PAGE, 2 * PAGE));
+		E(vol_sync(c->p, c->id, NULL));
+		c->lat[c->n++] = mono_ns() - t;
+	}
+	c->el = mono_ns() - t0;
+	free(buf);
+	return NULL;
+}
+
+static void commits_row(struct commits *c, const char *what)
+{
+	qsort(c->lat, c->n, sizeof *c->lat, cmp_i64);
+	char m[72];
+	snprintf(m, sizeof m, "8 KiB write + vol_sync, %s", what);
+	row("retention", "", true, m,
+	    "%.0f/s, p50 %.3f ms, p99 %.3f ms, max %.1f ms",
+	    (double)c->n / secs(c->el), (double)pct(c->lat, c->n, 0.5) / 1e6,
+	    (double)pct(c->lat, c->n, 0.99) / 1e6,
+	    (double)pct(c->lat, c->n, 1.0) / 1e6);
+}
+
+struct pass {
+	vol_pool *p;
+	int done;
+	vol_retention_report rep;
+	int64_t el, cpu;
+};
+
+static void *pass_main(void *a_)
+{
+	struct pass *a = a_;
+	/* The daemon's retention thread runs at nice 10 (retention.c). */
+	id_t self = (id_t)gettid();
+	setpriority(PRIO_PROCESS, self, getpriority(PRIO_PROCESS, self) + 10);
+	int64_t t0 = mono_ns();
+	struct timespec c0, c1;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
+	E(vol_retention_run(a->p, &a->rep));
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+	a->cpu = (c1.tv_sec - c0.tv_sec) * 1000000000ll +
+		 (c1.tv_nsec - c0.tv_nsec);
+	a->el = mono_ns() - t0;
+	__atomic_store_n(&a->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* Write the volume over in FILL_CHUNK writes, stamped with pass, with a
+ * vol_sync every 16 MiB: a database's checkpoints leave barriers that
+ * often, and a budget's cut only frees history up to a barrier. */
+static void fill_synced(vol_pool *p, vol_id id, uint64_t vpages,
+			uint64_t pass)
+{
+	uint8_t *buf = aligned_alloc(PAGE, FILL_CHUNK);
+	if (!buf)
+		die("out of memory");
+	const uint64_t cp = FILL_CHUNK / PAGE;
+	for (uint64_t pg = 0; pg < vpages; pg += cp) {
+		make_pages(buf, pg, cp, pass);
+		E(vol_write(p, id, buf, pg * PAGE, cp * PAGE));
+		if ((pg + cp) % (16 * MIB / PAGE) == 0)
+			E(vol_sync(p, id, NULL));
+	}
+	free(buf);
+}
+
+static void phase_retention(void)
+{
+	char *dir = pool_dir("retention");
+	uint64_t vbytes = O.quick ? 512 * MIB : 2 * GIB;
+	vol_pool_opts po = {.history_budget = vbytes, /* two overwrites */
+			    .retention_interval_s = 0};
+	vol_pool *p = NULL;
+	E(vol_pool_create(dir, &po));
+	E(vol_pool_open(dir, &po, &p));
+	vol_id data, wal;
+	E(vol_create(p, "data", vbytes, &data));
+	E(vol_create(p, "wal", 64 * MIB, &wal));
+	uint64_t vp = vbytes / PAGE;
+	for (uint64_t pass = 0; pass < 4; pass++) {
+		progress("retention: writing the volume, pass %" PRIu64
+			 " of 4", pass + 1);
+		fill_synced(p, data, vp, pass);
+	}
+	E(vol_pool_sync(p));
+	progress("retention: a pass to settle under the budget");
+	struct pass settle = {.p = p};
+	E(vol_retention_run(p, &settle.rep));
+	/* 64 KiB at random places, 0.8 times the volume's size: about 45% of
+	 * the last pass's pages stay live, so the cleaner has segments to
+	 * move out of (a database's random writes leave such segments). */
+	progress("retention: random writes over the volume");
+	uint8_t *buf = aligned_alloc(PAGE, 16 * PAGE);
+	if (!buf)
+		die("out of memory");
+	struct rng r;
+	rng_seed(&r, O.seed + 41);
+	for (uint64_t i = 0; i < vp / 16 * 4 / 5; i++) {
+		uint64_t pg = rng_below(&r, vp / 16) * 16;
+		make_pages(buf, pg, 16, 4);
+		E(vol_write(p, data, buf, pg * PAGE, 16 * PAGE));
+		if (i % 64 == 63)
+			E(vol_sync(p, data, NULL));
+	}
+	free(buf);
+	E(vol_pool_sync(p));
+	int stop = 0;
+	size_t cap = 1u << 20;
+	struct commits alone = {p, wal, &stop, (int64_t)(O.tmax * 1e9) / 2,
+				malloc(cap * sizeof(int64_t)), 0, cap, 0};
+	struct commits beside = alone;
+	beside.lat = malloc(cap * sizeof(int64_t));
+	beside.limit_ns = INT64_MAX;
+	if (!alone.lat || !beside.lat)
+		die("out of memory");
+	progress("retention: commits alone");
+	commits_main(&alone);
+	progress("retention: commits beside a pass");
+	struct pass pass = {.p = p};
+	pthread_t tp, tc;
+	beside.stop = &pass.done;
+	if (pthread_create(&tc, NULL, commits_main, &beside) ||
+	    pthread_create(&tp, NULL, pass_main, &pass))
+		die("pthread_create failed");
+	pthread_join(tp, NULL);
+	pthread_join(tc, NULL);
+	char m[72];
+	snprintf(m, sizeof m, "a pass over %.1f GiB written (%.1f GiB budget)",
+		 (double)(4 * vbytes + vbytes * 4 / 5) / GIB,
+		 (double)vbytes / GIB);
+	row("retention", "", true, m,
+	    "%.2f s, %.2f s CPU; %" PRIu64 " of %" PRIu64 " versions "
+	    "deleted, %.0f MiB moved", secs(pass.el), secs(pass.cpu),
+	    pass.rep.versions_deleted, pass.rep.versions_scanned,
+	    (double)pass.rep.bytes_moved / MIB);
+	commits_row(&alone, "alone");
+	commits_row(&beside, "beside the pass");
+	free(alone.lat);
+	free(beside.lat);
+	pool_gone(p, dir);
+}
+
 /* ------------------------------------------------------------ main */
 
 static uint64_t parse_size(const char *s)
@@ -945,7 +1125,8 @@ static unsigned parse_phases(const char *s)
 		const char *n;
 		unsigned f;
 	} t[] = {{"write", PH_WRITE}, {"read", PH_READ},   {"sync", PH_SYNC},
-		 {"branch", PH_BRANCH}, {"mt", PH_MT}};
+		 {"branch", PH_BRANCH}, {"mt", PH_MT},
+		 {"retention", PH_RETAIN}};
 	unsigned f = 0;
 	char *copy = strdup(s), *save = NULL;
 	if (!copy)
@@ -957,7 +1138,8 @@ static unsigned parse_phases(const char *s)
 			if (!strcmp(w, t[i].n))
 				break;
 		if (i == sizeof t / sizeof t[0])
-			die("unknown phase '%s' (write,read,sync,branch,mt)", w);
+			die("unknown phase '%s' "
+			    "(write,read,sync,branch,mt,retention)", w);
 		f |= t[i].f;
 	}
 	free(copy);
@@ -980,8 +1162,8 @@ static void usage(FILE *f)
 		"  --small SIZE   smaller branch volume (default 1G)\n"
 		"  --large SIZE   larger branch volume (default 16G)\n"
 		"  --runs N       backtrack/clone runs per case (default 7)\n"
-		"  --phases LIST  comma list of write,read,sync,branch,mt "
-		"(default all)\n"
+		"  --phases LIST  comma list of write,read,sync,branch,mt,"
+		"retention\n                 (default all)\n"
 		"  --seed N       payload and offsets seed (default 1)\n"
 		"  --keep         keep the pools (the folder is printed)\n");
 }
@@ -1004,7 +1186,8 @@ int main(int argc, char **argv)
 	O.dir = "/var/tmp";
 	O.runs = 7;
 	O.seed = 1;
-	O.phases = PH_WRITE | PH_READ | PH_SYNC | PH_BRANCH | PH_MT;
+	O.phases = PH_WRITE | PH_READ | PH_SYNC | PH_BRANCH | PH_MT |
+		   PH_RETAIN;
 	int c;
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
@@ -1074,6 +1257,8 @@ int main(int argc, char **argv)
 		phase_mt();
 	if (O.phases & PH_BRANCH)
 		phase_branch();
+	if (O.phases & PH_RETAIN)
+		phase_retention();
 	row("process", "", true, "peak RSS (ru_maxrss; includes a 64 MiB payload buffer)", "%.1f MiB",
 	    (double)peak_rss_kib() / 1024);
 	row("process", "", true, "total run time", "%.0f s",
