@@ -1260,6 +1260,9 @@ vol_status vol_pool_open(const char *path, const vol_pool_opts *opts,
 	p->clock = opts->clock ? opts->clock : wall_ns;
 	p->clock_ctx = opts->clock_ctx;
 	p->retention_interval_s = opts->retention_interval_s;
+	p->retention_batch_bytes = opts->retention_batch_bytes
+					   ? opts->retention_batch_bytes
+					   : RETENTION_BATCH_BYTES;
 
 	vol_status st = VOL_ENOMEM;
 	char *marker = path_join(path, VOL_MARKER_FILE);

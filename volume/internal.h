@@ -285,6 +285,7 @@ struct vol_pool {
 	pthread_t retention_thread;
 	bool retention_running, retention_stop;
 	unsigned retention_interval_s;
+	uint64_t retention_batch_bytes; /* a pass's deletions per write     */
 	pthread_cond_t retention_cv;
 	/* Page bytes written since the last background pass began, and
 	 * whether a writer has woken the retention thread for them
@@ -511,6 +512,7 @@ vol_status keep_from(vol_pool *p, const struct vol *v, int64_t earliest,
 		     uint64_t *lsn, int64_t *ns);
 
 /* retention.c */
+#define RETENTION_BATCH_BYTES (4u << 20) /* a pass's deletions per write */
 void *retention_main(void *arg);
 /* A page change wrote `bytes` (under mu): may wake the retention thread
  * early, when that much writing can have outgrown the history budget. */

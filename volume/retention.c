@@ -370,11 +370,10 @@ static bool decide(struct plan *pl, struct tw *w, uint64_t v, uint64_t next,
 	return true;
 }
 
-#define FLUSH_BYTES (4u << 20)
-
-static vol_status flush(kv *s, kv_batch **b, bool force)
+static vol_status flush(vol_pool *p, kv_batch **b, bool force)
 {
-	if (!force && s->ops->batch_bytes(*b) < FLUSH_BYTES)
+	kv *s = p->kv;
+	if (!force && s->ops->batch_bytes(*b) < p->retention_batch_bytes)
 		return VOL_OK;
 	vol_status st = s->ops->write(s, *b, false);
 	s->ops->batch_free(*b);
@@ -450,7 +449,7 @@ static vol_status scan(vol_pool *p, struct plan *pl, kv_batch **b,
 			o->batch_del(*b, KV_LOG, k, kn);
 			rep->versions_deleted++;
 			rep->bytes_deleted += bytes;
-			st = flush(s, b, false);
+			st = flush(p, b, false);
 		} else if ((!w || w->live) && vn == VVAL_REF_LEN) {
 			uint64_t seg = be64_get(v + 16);
 			if (seg >= sl->lo && seg < sl->hi)
@@ -515,18 +514,6 @@ static vol_status finish(vol_pool *p, struct plan *pl, kv_batch *b,
 	if (pl->min_keep > 1)
 		o->batch_del_range(b, KV_LOG, lo, key1(lo, LT_CHANGE, 0), hi,
 				   key1(hi, LT_CHANGE, pl->min_keep));
-	/* Floors never move back, so a later wider window cannot claim
-	 * history this pass may have deleted. */
-	for (size_t i = 0; i < pl->nvols; i++) {
-		struct vplan *vp = &pl->vols[i];
-		struct vol *v = vol_find(p, vp->id);
-		if (v && v->floor_ns < vp->earliest) {
-			int64_t old = v->floor_ns;
-			v->floor_ns = vp->earliest;
-			put_vol_record(p, b, v);
-			v->floor_ns = old;
-		}
-	}
 	vol_status st = o->write(s, b, false);
 	if (st)
 		return st;
@@ -535,8 +522,6 @@ static vol_status finish(vol_pool *p, struct plan *pl, kv_batch *b,
 		struct vol *v = vol_find(p, vp->id);
 		if (!v)
 			continue;
-		if (v->floor_ns < vp->earliest)
-			v->floor_ns = vp->earliest;
 		size_t drop = 0;
 		while (drop + 1 < v->nsegs &&
 		       v->segs[drop + 1].start_lsn <= vp->keep)
@@ -565,6 +550,36 @@ static vol_status finish(vol_pool *p, struct plan *pl, kv_batch *b,
 	return VOL_OK;
 }
 
+/* Under p->mu, before the scan deletes anything: every volume's floor
+ * becomes the plan's earliest restorable time, in the store and then in
+ * memory. Floors never move back, so neither a point resolved while the
+ * scan runs, nor a window widened meanwhile, nor a reopen after a pass
+ * that failed or was killed half way (its deletions are written in
+ * several batches) can claim history the scan deletes: the budget's cut
+ * in particular moves earliest times, which the clock alone never does. */
+static vol_status raise_floors(vol_pool *p, const struct plan *pl,
+			       kv_batch **b)
+{
+	bool any = false;
+	for (size_t i = 0; i < pl->nvols; i++) {
+		struct vol *v = vol_find(p, pl->vols[i].id);
+		if (v && v->floor_ns < pl->vols[i].earliest) {
+			int64_t old = v->floor_ns;
+			v->floor_ns = pl->vols[i].earliest;
+			put_vol_record(p, *b, v);
+			v->floor_ns = old;
+			any = true;
+		}
+	}
+	vol_status st = any ? flush(p, b, true) : VOL_OK;
+	for (size_t i = 0; i < pl->nvols && !st; i++) {
+		struct vol *v = vol_find(p, pl->vols[i].id);
+		if (v && v->floor_ns < pl->vols[i].earliest)
+			v->floor_ns = pl->vols[i].earliest;
+	}
+	return st;
+}
+
 /* One pass; `cut` (0: none) raises every earliest restorable time below
  * it to it (the history budget's cut). */
 static vol_status one_pass(vol_pool *p, vol_retention_report *rep,
@@ -580,6 +595,8 @@ static vol_status one_pass(vol_pool *p, vol_retention_report *rep,
 		return vol__fail(VOL_ENOMEM, "out of memory");
 	pthread_mutex_lock(&p->mu);
 	st = plan_build(p, pl, cut);
+	if (!st)
+		st = raise_floors(p, pl, &b);
 	pthread_mutex_unlock(&p->mu);
 	if (!st)
 		st = scan(p, pl, &b, rep);

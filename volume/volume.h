@@ -105,6 +105,9 @@ typedef struct vol_pool_opts {
 	 * log on to a new segment early, at a time the syncer thread picks):
 	 * how many segments the appends fill is then the same every run. */
 	bool no_prepare;
+	/* Tests: a retention pass writes its deletions every this many bytes
+	 * of batch (0 = the default, 4 MiB); 1 writes each deletion alone. */
+	uint64_t retention_batch_bytes;
 } vol_pool_opts;
 
 /* Create a new pool in `path` (created with mode 0700 if missing; must be
