@@ -261,7 +261,11 @@ vol_status plog_clean(vol_pool *p, const struct seglive *sl,
 	for (size_t i = 0; i < nv && !st; i++) {
 		if (v[i].live == UINT64_MAX)
 			continue;
-		if (!(st = plog_remove(p->plog, v[i].seg)))
+		/* Paced unless the pool is closing (stop_retention). */
+		pthread_mutex_lock(&p->mu);
+		bool paced = !p->retention_stop;
+		pthread_mutex_unlock(&p->mu);
+		if (!(st = plog_remove(p->plog, v[i].seg, paced)))
 			rep->segments_removed++;
 	}
 	if (!st)

@@ -500,8 +500,10 @@ struct pref plog_end(struct plog *l);   /* where the next append goes */
 /* Every segment as (id, size); *out malloc'ed. */
 size_t plog_list(struct plog *l, struct pref **out);
 uint64_t plog_bytes(struct plog *l);
-/* Unlink a sealed segment: waits for readers (see pagelog.c). */
-vol_status plog_remove(struct plog *l, uint64_t id);
+/* Unlink a sealed segment: waits for readers (see pagelog.c). paced:
+ * give its space back a few MiB at a time (background work; see
+ * pagelog.c, removing segments). */
+vol_status plog_remove(struct plog *l, uint64_t id, bool paced);
 
 /* branch.c */
 vol_status resolve_locked(vol_pool *p, struct vol *v, const vol_target *t,

@@ -645,6 +645,40 @@ static void test_cleaner(void **state)
 	expect_clean(f, a, w, sizeof(w));
 }
 
+/* A removed segment larger than the steps its space is given back in
+ * (pagelog.c, free_space: 4 MiB at a time): the cleaner's removal goes
+ * through every step, the file is gone, everything reads back. */
+static void test_remove_large(void **state)
+{
+	struct fx *f = *state;
+	enum { MIBS = 10 };
+	static uint8_t w[MIBS << 20];
+	vol_retention_report rep;
+	vol_id a;
+	OK(vol_pool_close(f->p));
+	f->opts.segment_bytes = 12 << 20;
+	OK(vol_pool_open(f->path, &f->opts, &f->p));
+	OK(vol_create(f->p, "victim", sizeof(w), &a));
+	OK(vol_window_set(f->p, a, 0));
+	for (int round = 0; round < 3; round++) { /* a segment each */
+		tu_fill(w, sizeof(w), 300 + (uint64_t)round);
+		OK(vol_write(f->p, a, w, 0, sizeof(w)));
+		OK(vol_sync(f->p, a, NULL));
+		f->clk.now += 1000000000;
+	}
+	uint64_t bytes;
+	assert_int_equal(seg_files(f->path, &bytes), 3);
+	OK(vol_retention_run(f->p, &rep));
+	assert_int_equal(rep.segments_removed, 2);
+	assert_int_equal(seg_files(f->path, &bytes), 1);
+	tu_assert_content(f->p, a, w, sizeof(w));
+	uint64_t problems = 1;
+	OK(vol_check(f->p, NULL, NULL, &problems));
+	assert_int_equal(problems, 0);
+	fx_reopen(f);
+	tu_assert_content(f->p, a, w, sizeof(w));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -668,6 +702,8 @@ int main(void)
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_cleaner, setup_counted,
 						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_remove_large,
+						setup_counted, fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
