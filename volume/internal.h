@@ -502,7 +502,7 @@ size_t plog_list(struct plog *l, struct pref **out);
 uint64_t plog_bytes(struct plog *l);
 /* Unlink a sealed segment: waits for readers (see pagelog.c). paced:
  * give its space back a few MiB at a time (background work; see
- * pagelog.c, removing segments). */
+ * pagelog.c, free_space). */
 vol_status plog_remove(struct plog *l, uint64_t id, bool paced);
 
 /* branch.c */

@@ -143,8 +143,8 @@ struct plog {
 	bool no_prepare;        /* PLOG_NO_PREPARE                         */
 	/* Lock order: rw, amu, qmu, tmu.
 	 * rw: readers hold it shared from reading a reference to reading its
-	 * record; plog_remove and plog_truncate (which close descriptors)
-	 * hold it exclusively. */
+	 * record; plog_remove (which takes a descriptor out of the table)
+	 * and plog_truncate (which closes descriptors) hold it exclusively. */
 	pthread_rwlock_t rw;
 	/* amu: one append at a time, and the sync bookkeeping. A failed
 	 * append leaves the position where it was: the next one writes over
