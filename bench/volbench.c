@@ -650,9 +650,10 @@ static void target_time(vol_target *t, int64_t ns)
 }
 
 /* Write [0, vpages) in FILL_CHUNK writes, or with `quarter` only the
- * rewritten() stripes in 64 KiB writes, stamped with pass; returns MB/s. */
+ * rewritten() stripes in 64 KiB writes, stamped with pass, with a vol_sync
+ * after every sync_pages pages (0: none); returns MB/s. */
 static double fill(vol_pool *p, vol_id id, uint64_t vpages, bool quarter,
-		   uint64_t pass)
+		   uint64_t pass, uint64_t sync_pages)
 {
 	uint8_t *buf = aligned_alloc(PAGE, FILL_CHUNK);
 	if (!buf)
@@ -675,6 +676,8 @@ static double fill(vol_pool *p, vol_id id, uint64_t vpages, bool quarter,
 		E(vol_write(p, id, buf, pg * PAGE, n * PAGE));
 		bytes += n * PAGE;
 		pg += n;
+		if (sync_pages && pg % sync_pages == 0)
+			E(vol_sync(p, id, NULL));
 		if (mono_ns() - last > 10 * 1000000000ll) {
 			last = mono_ns();
 			progress("  %" PRIu64 " MiB of %" PRIu64 " MiB, %.1f MB/s",
@@ -702,7 +705,7 @@ static void branch_case(uint64_t bytes, struct branch_res *res)
 
 	E(vol_create(p, "v", bytes, &id));
 	progress("branch %s: fill %" PRIu64 " MiB", name, bytes / MIB);
-	res->fill_mbs = fill(p, id, vpages, false, 0);
+	res->fill_mbs = fill(p, id, vpages, false, 0, 0);
 	E(vol_sync(p, id, &t0));
 	expect_state(p, id, vpages, false, "after the fill");
 
@@ -730,7 +733,7 @@ static void branch_case(uint64_t bytes, struct branch_res *res)
 
 	/* 25% changed: rewrite a quarter, then go back and forth. */
 	progress("branch %s: rewrite 25%%", name);
-	res->rewrite_mbs = fill(p, id, vpages, true, REWRITE_STAMP);
+	res->rewrite_mbs = fill(p, id, vpages, true, REWRITE_STAMP, 0);
 	E(vol_sync(p, id, &t1));
 	expect_state(p, id, vpages, true, "after the rewrite");
 	progress("branch %s: backtrack and clone, 25%% changed", name);
@@ -1002,25 +1005,6 @@ static void *pass_main(void *a_)
 	return NULL;
 }
 
-/* Write the volume over in FILL_CHUNK writes, stamped with pass, with a
- * vol_sync every 16 MiB: a database's checkpoints leave barriers that
- * often, and a budget's cut only frees history up to a barrier. */
-static void fill_synced(vol_pool *p, vol_id id, uint64_t vpages,
-			uint64_t pass)
-{
-	uint8_t *buf = aligned_alloc(PAGE, FILL_CHUNK);
-	if (!buf)
-		die("out of memory");
-	const uint64_t cp = FILL_CHUNK / PAGE;
-	for (uint64_t pg = 0; pg < vpages; pg += cp) {
-		make_pages(buf, pg, cp, pass);
-		E(vol_write(p, id, buf, pg * PAGE, cp * PAGE));
-		if ((pg + cp) % (16 * MIB / PAGE) == 0)
-			E(vol_sync(p, id, NULL));
-	}
-	free(buf);
-}
-
 static void phase_retention(void)
 {
 	char *dir = pool_dir("retention");
@@ -1037,12 +1021,14 @@ static void phase_retention(void)
 	for (uint64_t pass = 0; pass < 4; pass++) {
 		progress("retention: writing the volume, pass %" PRIu64
 			 " of 4", pass + 1);
-		fill_synced(p, data, vp, pass);
+		/* A vol_sync every 16 MiB: a database's checkpoints leave
+		 * barriers that often, and a budget's cut only frees history
+		 * up to a barrier. */
+		fill(p, data, vp, false, pass, 16 * MIB / PAGE);
 	}
 	E(vol_pool_sync(p));
 	progress("retention: a pass to settle under the budget");
-	struct pass settle = {.p = p};
-	E(vol_retention_run(p, &settle.rep));
+	E(vol_retention_run(p, NULL));
 	/* 64 KiB at random places, 0.8 times the volume's size: about 45% of
 	 * the last pass's pages stay live, so the cleaner has segments to
 	 * move out of (a database's random writes leave such segments). */
