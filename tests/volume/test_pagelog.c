@@ -23,11 +23,11 @@
 #define SEG (64 * 1024) /* small segments: many roll-overs */
 #define REC (64 + PS)
 
-static struct fx *small_pool(bool prepare)
+static struct fx *small_pool(uint64_t seg, bool prepare)
 {
 	struct fx *f = fx_new(0);
 	OK(vol_pool_close(f->p));
-	f->opts.segment_bytes = SEG;
+	f->opts.segment_bytes = seg;
 	f->opts.no_prepare = !prepare;
 	OK(vol_pool_open(f->path, &f->opts, &f->p));
 	return f;
@@ -35,7 +35,7 @@ static struct fx *small_pool(bool prepare)
 
 static int setup_small(void **state)
 {
-	*state = small_pool(true);
+	*state = small_pool(SEG, true);
 	return 0;
 }
 
@@ -43,7 +43,14 @@ static int setup_small(void **state)
  * the log would move on to early, at a time the syncer thread picks. */
 static int setup_counted(void **state)
 {
-	*state = small_pool(false);
+	*state = small_pool(SEG, false);
+	return 0;
+}
+
+/* Segments larger than the steps a removed one's space goes back in. */
+static int setup_large(void **state)
+{
+	*state = small_pool(12 << 20, false);
 	return 0;
 }
 
@@ -655,9 +662,6 @@ static void test_remove_large(void **state)
 	static uint8_t w[MIBS << 20];
 	vol_retention_report rep;
 	vol_id a;
-	OK(vol_pool_close(f->p));
-	f->opts.segment_bytes = 12 << 20;
-	OK(vol_pool_open(f->path, &f->opts, &f->p));
 	OK(vol_create(f->p, "victim", sizeof(w), &a));
 	OK(vol_window_set(f->p, a, 0));
 	for (int round = 0; round < 3; round++) { /* a segment each */
@@ -702,8 +706,8 @@ int main(void)
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_cleaner, setup_counted,
 						fx_teardown),
-		cmocka_unit_test_setup_teardown(test_remove_large,
-						setup_counted, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_remove_large, setup_large,
+						fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
