@@ -9,7 +9,8 @@
  *   1. picks the segments with no live record (free to drop) and those
  *      less than half live (worth moving: their live records are copied to
  *      the active segment and the references updated, oldest data first),
- *      moving at most MOVE_BUDGET bytes per pass;
+ *      moving at most MOVE_BUDGET bytes per pass, a chunk at a time,
+ *      each followed by a pause while the pool is written (pacer_yield);
  *   2. makes the pass's deletions and its own moves durable (the page log,
  *      then the WAL);
  *   3. unlinks the segments that nothing refers to any more.
@@ -117,7 +118,7 @@ static vol_status collect(vol_pool *p, const struct victim *v, size_t nv,
  * is; *bad_seg is set to its segment (which must then stay). */
 static vol_status move_chunk(vol_pool *p, const struct moving *m, size_t n,
 			     uint8_t *recs, uint64_t *moved,
-			     struct victim *v, size_t nv)
+			     struct victim *v, size_t nv, struct pacer *pc)
 {
 	kv *s = p->kv;
 	const struct kv_ops *o = s->ops;
@@ -169,10 +170,14 @@ static vol_status move_chunk(vol_pool *p, const struct moving *m, size_t n,
 	plog_read_unlock(p->plog);
 	if (st || !k)
 		return st;
-	/* Durable before the store refers to it (pagelog.c, invariant 2). */
+	/* Durable before the store refers to it (pagelog.c, invariant 2).
+	 * The pause comes first: the database's own syncs meanwhile make the
+	 * copies durable, and this sync then has little or nothing to do. */
 	struct pref durable;
-	if ((st = plog_append(p->plog, NULL, ptrs, k, 1, refs, NULL)) ||
-	    (st = plog_sync(p->plog, &durable)))
+	if ((st = plog_append(p->plog, NULL, ptrs, k, 1, refs, NULL)))
+		return st;
+	pacer_yield(p, pc);
+	if ((st = plog_sync(p->plog, &durable)))
 		return st;
 	kv_batch *b = o->batch_new(s);
 	if (!b)
@@ -241,11 +246,13 @@ vol_status plog_clean(vol_pool *p, const struct seglive *sl,
 			mst = vol__fail(VOL_ENOMEM, "out of memory");
 		if (!mst)
 			mst = collect(p, v, nv, &m, &nm);
+		struct pacer pc;
+		pacer_start(p, &pc);
 		for (size_t i = 0; i < nm && !mst; i += MOVE_CHUNK)
 			mst = move_chunk(p, m + i,
 					 nm - i < MOVE_CHUNK ? nm - i
 							     : MOVE_CHUNK,
-					 recs, &rep->bytes_moved, v, nv);
+					 recs, &rep->bytes_moved, v, nv, &pc);
 		free(m);
 		free(recs);
 		if (mst) /* keep every segment not yet empty */

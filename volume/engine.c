@@ -995,7 +995,7 @@ static void stop_retention(vol_pool *p)
 		return;
 	pthread_mutex_lock(&p->mu);
 	p->retention_stop = true;
-	pthread_cond_signal(&p->retention_cv);
+	pthread_cond_broadcast(&p->retention_cv);
 	pthread_mutex_unlock(&p->mu);
 	pthread_join(p->retention_thread, NULL);
 	p->retention_running = false;

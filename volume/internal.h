@@ -514,8 +514,22 @@ vol_status keep_from(vol_pool *p, const struct vol *v, int64_t earliest,
 		     uint64_t *lsn, int64_t *ns);
 
 /* retention.c */
-#define RETENTION_BATCH_BYTES (4u << 20) /* a pass's deletions per write */
+#define RETENTION_BATCH_BYTES (256u << 10) /* a pass's deletions per write */
 void *retention_main(void *arg);
+/* Background work shares RocksDB's write path and the page log with the
+ * database's commits: a commit that arrives while a batch of deletions is
+ * written waits for all of it. So a pass gives the path back: after each
+ * stretch of such work (a batch of deletions, a chunk of moves) it waits
+ * RETENTION_YIELD times as long as the stretch took, if the pool was
+ * written meanwhile and is not closing. An idle pool's pass runs at full
+ * speed. */
+#define RETENTION_YIELD 3
+struct pacer {
+	int64_t since;    /* the stretch's start (mono_ns)            */
+	uint64_t written; /* p->retention_written at its start        */
+};
+void pacer_start(vol_pool *p, struct pacer *pc);
+void pacer_yield(vol_pool *p, struct pacer *pc);
 /* A page change wrote `bytes` (under mu): may wake the retention thread
  * early, when that much writing can have outgrown the history budget. */
 void retention_note_write(vol_pool *p, uint64_t bytes);

@@ -28,6 +28,15 @@
  * deaths), sets the floors and the alert flag, and runs the plan and scan
  * once more.
  *
+ * Pacing: the scan writes its deletions in batches of
+ * p->retention_batch_bytes, and after each one waits RETENTION_YIELD
+ * times as long as the stretch of scan since the last (pacer_yield), when
+ * the pool was written meanwhile. A commit that reaches RocksDB's write
+ * path while a batch is written waits for all of it: 4 MiB batches
+ * written back to back held commits 100-180 ms each, several times a
+ * second (bench/volbench --phases retention; BENCHMARKS.md). The cleaner
+ * paces its moves the same way.
+ *
  * The byte counts ignore shadowing: a clone's ancestor page that the clone
  * has overwritten still counts as shared. Stated in vol_info's contract as
  * "readable by", which is an upper bound.
@@ -370,12 +379,15 @@ static bool decide(struct plan *pl, struct tw *w, uint64_t v, uint64_t next,
 	return true;
 }
 
-static vol_status flush(vol_pool *p, kv_batch **b, bool force)
+static vol_status flush(vol_pool *p, kv_batch **b, bool force,
+			struct pacer *pc)
 {
 	kv *s = p->kv;
 	if (!force && s->ops->batch_bytes(*b) < p->retention_batch_bytes)
 		return VOL_OK;
 	vol_status st = s->ops->write(s, *b, false);
+	if (pc)
+		pacer_yield(p, pc);
 	s->ops->batch_free(*b);
 	*b = s->ops->batch_new(s);
 	if (!*b && !st)
@@ -416,6 +428,8 @@ static vol_status scan(vol_pool *p, struct plan *pl, kv_batch **b,
 	bool first = true;
 	struct tw *w = NULL;
 	uint8_t tag = LT_VERSION;
+	struct pacer pc;
+	pacer_start(p, &pc);
 	for (o->iter_seek(it, &tag, 1); o->iter_valid(it) && !st;
 	     o->iter_next(it)) {
 		size_t kn, vn;
@@ -449,7 +463,7 @@ static vol_status scan(vol_pool *p, struct plan *pl, kv_batch **b,
 			o->batch_del(*b, KV_LOG, k, kn);
 			rep->versions_deleted++;
 			rep->bytes_deleted += bytes;
-			st = flush(p, b, false);
+			st = flush(p, b, false, &pc);
 		} else if ((!w || w->live) && vn == VVAL_REF_LEN) {
 			uint64_t seg = be64_get(v + 16);
 			if (seg >= sl->lo && seg < sl->hi)
@@ -571,7 +585,7 @@ static vol_status raise_floors(vol_pool *p, const struct plan *pl,
 			any = true;
 		}
 	}
-	vol_status st = any ? flush(p, b, true) : VOL_OK;
+	vol_status st = any ? flush(p, b, true, NULL) : VOL_OK;
 	for (size_t i = 0; i < pl->nvols && !st; i++) {
 		struct vol *v = vol_find(p, pl->vols[i].id);
 		if (v && v->floor_ns < pl->vols[i].earliest)
@@ -605,7 +619,7 @@ static vol_status one_pass(vol_pool *p, vol_retention_report *rep,
 	 * the pool (a stall of 55-60 ms measured: bench/volbench). The
 	 * floors are already recorded (raise_floors). */
 	if (!st)
-		st = flush(p, &b, true);
+		st = flush(p, &b, true, NULL);
 	if (!st) {
 		uint64_t *ids = malloc((pl->ntws + 1) * sizeof *ids);
 		size_t nd = 0;
@@ -723,8 +737,32 @@ void retention_note_write(vol_pool *p, uint64_t bytes)
 	if (budget && !p->retention_woken &&
 	    p->retention_written >= budget / 8) {
 		p->retention_woken = true;
-		pthread_cond_signal(&p->retention_cv);
+		/* Broadcast: a pass's pacer may wait on it too. */
+		pthread_cond_broadcast(&p->retention_cv);
 	}
+}
+
+void pacer_start(vol_pool *p, struct pacer *pc)
+{
+	pthread_mutex_lock(&p->mu);
+	pc->written = p->retention_written;
+	pthread_mutex_unlock(&p->mu);
+	pc->since = mono_ns();
+}
+
+void pacer_yield(vol_pool *p, struct pacer *pc)
+{
+	int64_t now = mono_ns();
+	int64_t until = now + (now - pc->since) * RETENTION_YIELD;
+	pthread_mutex_lock(&p->mu);
+	if (p->retention_written != pc->written)
+		while (!p->retention_stop && now < until) {
+			cond_wait_ns(&p->retention_cv, &p->mu, until - now);
+			now = mono_ns();
+		}
+	pc->written = p->retention_written;
+	pthread_mutex_unlock(&p->mu);
+	pc->since = mono_ns();
 }
 
 void *retention_main(void *arg)

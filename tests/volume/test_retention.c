@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal.h"
 #include "tutil.h"
 
 #define PS 4096
@@ -293,6 +294,46 @@ static void test_budget(void **state)
 	assert_int_equal(problems, 0);
 }
 
+/* A pass gives the write path back to the pool's writers (pacer_yield):
+ * after a stretch of work it waits RETENTION_YIELD times the stretch if
+ * the pool was written meanwhile, not at all if it was not, and stops
+ * waiting once the pool is closing. A wait that never ends fails the test
+ * by its timeout. */
+static void test_pacer(void **state)
+{
+	struct fx *f = *state;
+	vol_pool *p = f->p;
+	vol_id a;
+	uint8_t buf[4096];
+	struct pacer pc;
+	const int64_t hour = 3600 * SEC;
+
+	OK(vol_create(p, "a", SZ, &a));
+	tu_fill(buf, sizeof buf, 3);
+	/* Not written: an hour-long stretch costs no wait. */
+	pacer_start(p, &pc);
+	pc.since -= hour;
+	pacer_yield(p, &pc);
+	/* Written during a 2 ms stretch: at least 6 ms of waiting. */
+	pacer_start(p, &pc);
+	pc.since -= 2000000;
+	OK(vol_write(p, a, buf, 0, sizeof buf));
+	int64_t t0 = mono_ns();
+	pacer_yield(p, &pc);
+	ASSERT_I64(mono_ns() - t0, >=, 2000000 * RETENTION_YIELD);
+	/* Closing: an hour-long stretch with writes ends at once. */
+	pacer_start(p, &pc);
+	pc.since -= hour;
+	OK(vol_write(p, a, buf, 0, sizeof buf));
+	pthread_mutex_lock(&p->mu);
+	p->retention_stop = true;
+	pthread_mutex_unlock(&p->mu);
+	pacer_yield(p, &pc);
+	pthread_mutex_lock(&p->mu);
+	p->retention_stop = false;
+	pthread_mutex_unlock(&p->mu);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -307,6 +348,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_clone_keeps_source_timeline, fx_setup,
 			fx_teardown),
+		cmocka_unit_test_setup_teardown(test_pacer, fx_setup,
+						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_budget, fx_setup,
 						fx_teardown),
 	};
