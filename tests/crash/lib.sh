@@ -81,7 +81,7 @@ cleanup() {
 	if [ "$rc" != 0 ] && [ "${CRASH_KEEP:-}" = 1 ]; then
 		echo "CRASH_KEEP=1: kept $T (the pool, logs; nothing mounted)" >&2
 	else
-		rm -rf "$T"
+		rm_test_dir "$T"
 	fi
 	if [ "$rc" = 0 ]; then echo "PASS"; fi
 	exit "$rc"

@@ -96,7 +96,7 @@ cleanup() {
 			tail -n 25 "$log" >&2
 		done
 	fi
-	rm -rf "$T"
+	rm_test_dir "$T"
 	if [ "$rc" = 0 ]; then echo "PASS"; fi
 	exit "$rc"
 }

@@ -89,7 +89,7 @@ cleanup() {
 		echo "--- daemon log (last 40 lines):" >&2
 		tail -n 40 "$LOG" >&2
 	fi
-	rm -rf "$T"
+	rm_test_dir "$T"
 	[ "$rc" = 0 ] && echo PASS
 	exit "$rc"
 }

@@ -55,7 +55,7 @@ cleanup() {
 		cat "$T/daemon.log" >&2
 		rc=1
 	fi
-	rm -rf "$T"
+	rm_test_dir "$T"
 	if [ "$rc" = 0 ]; then echo "PASS"; fi
 	exit "$rc"
 }
