@@ -268,9 +268,11 @@ vol_status plog_clean(vol_pool *p, const struct seglive *sl,
 	for (size_t i = 0; i < nv && !st; i++) {
 		if (v[i].live == UINT64_MAX)
 			continue;
-		/* Paced unless the pool is closing (stop_retention). */
+		/* Paced unless the pool is closing (stop_retention) or its
+		 * disk is full: page writes wait for this space then. */
 		pthread_mutex_lock(&p->mu);
-		bool paced = !p->retention_stop;
+		bool paced = !p->retention_stop &&
+			     !__atomic_load_n(&p->low_space, __ATOMIC_ACQUIRE);
 		pthread_mutex_unlock(&p->mu);
 		if (!(st = plog_remove(p->plog, v[i].seg, paced)))
 			rep->segments_removed++;
