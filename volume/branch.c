@@ -25,17 +25,21 @@
 
 #include "internal.h"
 
-/* Find the barrier of `vol` at or before `ns`. VOL_ENOENT if none. */
-static vol_status barrier_at(vol_pool *p, vol_id vol, int64_t ns,
-			     vol_point *out)
+/* Find the barrier of `vol` at or before `ns` (after: at or after it).
+ * VOL_ENOENT if none. */
+static vol_status barrier_near(vol_pool *p, vol_id vol, int64_t ns,
+			       bool after, vol_point *out)
 {
 	const struct kv_ops *o = p->kv->ops;
 	kv_iter *it = o->iter_new(p->kv, KV_LOG, false);
 	if (!it)
 		return vol__fail(VOL_ENOMEM, "out of memory");
 	uint8_t k[32];
-	key3(k, LT_BARRIER, vol, (uint64_t)ns, LSN_MAX);
-	o->iter_seek_prev(it, k, 25);
+	key3(k, LT_BARRIER, vol, (uint64_t)ns, after ? 0 : LSN_MAX);
+	if (after)
+		o->iter_seek(it, k, 25);
+	else
+		o->iter_seek_prev(it, k, 25);
 	vol_status st = VOL_ENOENT;
 	if (o->iter_valid(it)) {
 		size_t kn, vn;
@@ -87,7 +91,7 @@ vol_status keep_from(vol_pool *p, const struct vol *v, int64_t earliest,
 	 * at or after the earliest time comes after it, and a time target at
 	 * the earliest time resolves to it or to a later barrier. */
 	vol_point b;
-	vol_status st = barrier_at(p, v->id, earliest - 1, &b);
+	vol_status st = barrier_near(p, v->id, earliest - 1, false, &b);
 	if (st == VOL_ENOENT) {
 		*lsn = v->created_lsn;
 		*ns = v->created_ns;
@@ -97,6 +101,22 @@ vol_status keep_from(vol_pool *p, const struct vol *v, int64_t earliest,
 		*lsn = b.lsn;
 		*ns = b.time_ns;
 	}
+	return st;
+}
+
+vol_status cut_earliest(vol_pool *p, const struct vol *v, int64_t cut,
+			int64_t *earliest)
+{
+	/* Versions that died after the last barrier before `cut` stay while
+	 * that barrier is kept (keep_from); the first barrier at or after
+	 * the cut frees them all. */
+	vol_point b;
+	vol_status st = barrier_near(p, v->id, cut, true, &b);
+	*earliest = cut;
+	if (st == VOL_ENOENT)
+		return VOL_OK;
+	if (st == VOL_OK)
+		*earliest = b.time_ns + 1;
 	return st;
 }
 
@@ -137,7 +157,7 @@ vol_status resolve_locked(vol_pool *p, struct vol *v, const vol_target *t,
 					 "earliest restorable time %s",
 					 v->name, a, b);
 		}
-		st = barrier_at(p, v->id, t->time_ns, out);
+		st = barrier_near(p, v->id, t->time_ns, false, out);
 		if (st == VOL_ENOENT)
 			return vol__fail(VOL_ERANGE,
 					 "volume %s: no consistent point at or "

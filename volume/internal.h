@@ -512,6 +512,11 @@ vol_status resolve_locked(vol_pool *p, struct vol *v, const vol_target *t,
  * time is `earliest`: its last barrier before that time (or its creation). */
 vol_status keep_from(vol_pool *p, const struct vol *v, int64_t earliest,
 		     uint64_t *lsn, int64_t *ns);
+/* The earliest restorable time of v under a history budget's cut at time
+ * `cut` (what died before it is to be freed): just after v's first
+ * barrier at or after the cut, or the cut itself when v has none since. */
+vol_status cut_earliest(vol_pool *p, const struct vol *v, int64_t cut,
+			int64_t *earliest);
 
 /* retention.c */
 #define RETENTION_BATCH_BYTES (256u << 10) /* a pass's deletions per write */

@@ -26,7 +26,11 @@
  * raising of every volume's floor frees enough (oldest history first, from
  * a histogram of when each such version stopped being current: struct
  * deaths), sets the floors and the alert flag, and runs the plan and scan
- * once more.
+ * once more. A version that died after a volume's last barrier before the
+ * cutoff stays while that barrier is kept, so each volume's floor goes to
+ * just after its first barrier at or after the cutoff (cut_earliest):
+ * without that, history written between sparse barriers (a bulk load that
+ * syncs rarely) could not be freed at all and the pool stayed over budget.
  *
  * Pacing: the scan writes its deletions in batches of
  * p->retention_batch_bytes, and after each one waits RETENTION_YIELD
@@ -204,11 +208,13 @@ static vol_status plan_build(vol_pool *p, struct plan *pl, int64_t cut)
 		struct vplan *vp = &pl->vols[pl->nvols++];
 		vp->id = v->id;
 		vp->earliest = vol_earliest(p, v, pl->now);
+		vol_status st;
 		if (vp->earliest < cut) { /* the budget's cut (finish keeps it) */
-			vp->earliest = cut;
+			if ((st = cut_earliest(p, v, cut, &vp->earliest)))
+				return st;
 			v->budget_alert = true;
 		}
-		vol_status st = keep_from(p, v, vp->earliest, &vp->keep,
+		st = keep_from(p, v, vp->earliest, &vp->keep,
 					  &vp->keep_ns);
 		if (st)
 			return st;
