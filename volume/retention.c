@@ -214,8 +214,7 @@ static vol_status plan_build(vol_pool *p, struct plan *pl, int64_t cut)
 				return st;
 			v->budget_alert = true;
 		}
-		st = keep_from(p, v, vp->earliest, &vp->keep,
-					  &vp->keep_ns);
+		st = keep_from(p, v, vp->earliest, &vp->keep, &vp->keep_ns);
 		if (st)
 			return st;
 		if (vp->keep < pl->min_keep)
