@@ -106,7 +106,7 @@ typedef struct vol_pool_opts {
 	 * how many segments the appends fill is then the same every run. */
 	bool no_prepare;
 	/* Tests: a retention pass writes its deletions every this many bytes
-	 * of batch (0 = the default, 4 MiB); 1 writes each deletion alone. */
+	 * of batch (0 = the default, 256 KiB); 1 writes each deletion alone. */
 	uint64_t retention_batch_bytes;
 } vol_pool_opts;
 
