@@ -292,6 +292,9 @@ struct vol_pool {
 	 * (retention.c, retention_main). */
 	uint64_t retention_written;
 	bool retention_woken;
+	/* Time passes spent waiting for the writers (pacer_yield), in ns:
+	 * the schedule counts a pass's work, not its pauses. */
+	int64_t retention_yielded_ns;
 };
 
 /* engine.c */

@@ -731,7 +731,9 @@ vol_status vol_retention_run(vol_pool *p, vol_retention_report *out)
  * found little new to do a minute later); earlier when the volumes wrote an
  * eighth of the history budget since the last pass began (the budget is
  * then enforced soon after it is outgrown), but still no more often than
- * RETENTION_BURST times the pass's length. */
+ * RETENTION_BURST times the pass's length. The length counts the pass's
+ * work, not its pauses for the writers (pacer_yield): a pass paced by a
+ * busy database must not push the next one further away. */
 #define RETENTION_DUTY 20
 #define RETENTION_BURST 4
 
@@ -760,11 +762,14 @@ void pacer_yield(vol_pool *p, struct pacer *pc)
 	int64_t now = mono_ns();
 	int64_t until = now + (now - pc->since) * RETENTION_YIELD;
 	pthread_mutex_lock(&p->mu);
-	if (p->retention_written != pc->written)
+	if (p->retention_written != pc->written) {
+		int64_t from = now;
 		while (!p->retention_stop && now < until) {
 			cond_wait_ns(&p->retention_cv, &p->mu, until - now);
 			now = mono_ns();
 		}
+		p->retention_yielded_ns += now - from;
+	}
 	pc->written = p->retention_written;
 	pthread_mutex_unlock(&p->mu);
 	pc->since = mono_ns();
@@ -798,11 +803,13 @@ void *retention_main(void *arg)
 		}
 		p->retention_written = 0;
 		p->retention_woken = false;
+		int64_t yielded = p->retention_yielded_ns;
 		pthread_mutex_unlock(&p->mu);
 		last = mono_ns();
 		vol_retention_run(p, NULL);
 		took = mono_ns() - last;
 		pthread_mutex_lock(&p->mu);
+		took -= p->retention_yielded_ns - yielded;
 	}
 	pthread_mutex_unlock(&p->mu);
 	return NULL;
