@@ -384,11 +384,12 @@ static bool decide(struct plan *pl, struct tw *w, uint64_t v, uint64_t next,
 	return true;
 }
 
-static vol_status flush(vol_pool *p, kv_batch **b, bool force,
-			struct pacer *pc)
+/* Write the batch of deletions and start a new one. pc: a scan's pacer:
+ * only once the batch is full, then yield to the writers; NULL: now. */
+static vol_status flush(vol_pool *p, kv_batch **b, struct pacer *pc)
 {
 	kv *s = p->kv;
-	if (!force && s->ops->batch_bytes(*b) < p->retention_batch_bytes)
+	if (pc && s->ops->batch_bytes(*b) < p->retention_batch_bytes)
 		return VOL_OK;
 	vol_status st = s->ops->write(s, *b, false);
 	if (pc)
@@ -468,7 +469,7 @@ static vol_status scan(vol_pool *p, struct plan *pl, kv_batch **b,
 			o->batch_del(*b, KV_LOG, k, kn);
 			rep->versions_deleted++;
 			rep->bytes_deleted += bytes;
-			st = flush(p, b, false, &pc);
+			st = flush(p, b, &pc);
 		} else if ((!w || w->live) && vn == VVAL_REF_LEN) {
 			uint64_t seg = be64_get(v + 16);
 			if (seg >= sl->lo && seg < sl->hi)
@@ -590,7 +591,7 @@ static vol_status raise_floors(vol_pool *p, const struct plan *pl,
 			any = true;
 		}
 	}
-	vol_status st = any ? flush(p, b, true, NULL) : VOL_OK;
+	vol_status st = any ? flush(p, b, NULL) : VOL_OK;
 	for (size_t i = 0; i < pl->nvols && !st; i++) {
 		struct vol *v = vol_find(p, pl->vols[i].id);
 		if (v && v->floor_ns < pl->vols[i].earliest)
@@ -624,7 +625,7 @@ static vol_status one_pass(vol_pool *p, vol_retention_report *rep,
 	 * the pool (a stall of 55-60 ms measured: bench/volbench). The
 	 * floors are already recorded (raise_floors). */
 	if (!st)
-		st = flush(p, &b, true, NULL);
+		st = flush(p, &b, NULL);
 	if (!st) {
 		uint64_t *ids = malloc((pl->ntws + 1) * sizeof *ids);
 		size_t nd = 0;
