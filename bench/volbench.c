@@ -28,9 +28,10 @@
  *   retention  what a retention pass costs the commits that run beside
  *           it: a pool whose history is over its budget (a volume
  *           written over four times, settled by one pass, then 64 KiB
- *           random writes over 0.8 times its size), and a committer
- *           (8 KiB write + vol_sync, a database's WAL) on a second
- *           volume, measured alone and then while a pass runs in another
+ *           random writes over 1.2 times its size and the budget lowered
+ *           to a sixteenth of it, so the pass deletes and moves), and a
+ *           committer (8 KiB write + vol_sync, a database's WAL) on a
+ *           second volume, measured alone and then while a pass runs in another
  *           thread at nice 10 (until the pass ends); the pass's wall
  *           time, CPU time and report.
  * Loops are bounded both by a count and by a time limit; the numbers printed
