@@ -31,7 +31,7 @@ static vol_status barrier_near(vol_pool *p, vol_id vol, int64_t ns,
 			       bool after, vol_point *out)
 {
 	const struct kv_ops *o = p->kv->ops;
-	kv_iter *it = o->iter_new(p->kv, KV_LOG, false);
+	kv_iter *it = o->iter_new(p->kv, KV_LOG, KV_POINT);
 	if (!it)
 		return vol__fail(VOL_ENOMEM, "out of memory");
 	uint8_t k[32];
@@ -412,7 +412,7 @@ vol_status vol_backtrack_history(vol_pool *p, vol_id id,
 				 (unsigned long long)id);
 	const struct kv_ops *o = p->kv->ops;
 	vol_backtrack_rec *arr = calloc(cap + 1, sizeof *arr);
-	kv_iter *it = arr ? o->iter_new(p->kv, KV_META, false) : NULL;
+	kv_iter *it = arr ? o->iter_new(p->kv, KV_META, KV_POINT) : NULL;
 	if (!it) {
 		free(arr);
 		return vol__fail(VOL_ENOMEM, "out of memory");

@@ -82,7 +82,7 @@ static vol_status collect(vol_pool *p, const struct victim *v, size_t nv,
 	size_t cap = 0;
 	*out = NULL;
 	*n = 0;
-	kv_iter *it = o->iter_new(s, KV_LOG, true);
+	kv_iter *it = o->iter_new(s, KV_LOG, KV_BULK);
 	if (!it)
 		return vol__fail(VOL_ENOMEM, "out of memory");
 	vol_status st = VOL_OK;

@@ -677,7 +677,7 @@ typedef vol_status (*load_fn)(vol_pool *p, const uint8_t *k, size_t kn,
 static vol_status scan_tag(vol_pool *p, enum kv_cf cf, uint8_t tag, load_fn fn)
 {
 	kv *s = p->kv;
-	kv_iter *it = s->ops->iter_new(s, cf, true);
+	kv_iter *it = s->ops->iter_new(s, cf, KV_BULK);
 	if (!it)
 		return vol__fail(VOL_ENOMEM, "out of memory");
 	vol_status st = VOL_OK;
@@ -806,7 +806,7 @@ static vol_status load_hist(vol_pool *p, const uint8_t *k, size_t kn,
 static vol_status load_last_lsn(vol_pool *p)
 {
 	kv *s = p->kv;
-	kv_iter *it = s->ops->iter_new(s, KV_LOG, true);
+	kv_iter *it = s->ops->iter_new(s, KV_LOG, KV_BULK);
 	if (!it)
 		return vol__fail(VOL_ENOMEM, "out of memory");
 	uint8_t k[16];

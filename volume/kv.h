@@ -24,6 +24,20 @@
 
 enum kv_cf { KV_PAGES = 0, KV_LOG = 1, KV_META = 2, KV_NCF = 3 };
 
+/* How an iterator will be used. */
+enum kv_iter_kind {
+	/* Seeks that each look at one page's versions (timeline|page, the
+	 * prefix of `pages`): a miss is answered by a bloom filter; what lies
+	 * beyond the prefix sought is undefined. Other families: total order. */
+	KV_POINT,
+	/* An ordered walk across many pages (a long read): total order, no
+	 * filter, filling the block cache. */
+	KV_WALK,
+	/* Whole-table scans (retention, discard, check): total order, not
+	 * filling the block cache. */
+	KV_BULK,
+};
+
 typedef struct kv kv;
 typedef struct kv_batch kv_batch;
 typedef struct kv_iter kv_iter;
@@ -47,8 +61,7 @@ struct kv_ops {
 	/* fsync the WAL: everything written before is durable. */
 	vol_status (*sync)(kv *s);
 
-	/* bulk: do not fill the block cache (scans). */
-	kv_iter *(*iter_new)(kv *s, enum kv_cf cf, bool bulk);
+	kv_iter *(*iter_new)(kv *s, enum kv_cf cf, enum kv_iter_kind kind);
 	void (*iter_seek)(kv_iter *it, const void *k, size_t kn);
 	void (*iter_seek_prev)(kv_iter *it, const void *k, size_t kn);
 	bool (*iter_valid)(kv_iter *it);

@@ -173,7 +173,8 @@ static vol_status fault_sync(kv *s)
 
 /* -------------------------------------------------------------- iterators */
 
-static kv_iter *fault_iter_new(kv *s, enum kv_cf cf, bool bulk)
+static kv_iter *fault_iter_new(kv *s, enum kv_cf cf,
+			       enum kv_iter_kind kind)
 {
 	struct fault_kv *f = fkv(s);
 	struct fault_iter *it = malloc(sizeof(*it));
@@ -183,7 +184,7 @@ static kv_iter *fault_iter_new(kv *s, enum kv_cf cf, bool bulk)
 	it->ops = f->inner->ops;
 	it->ctl = f->ctl;
 	it->failed = VOL_OK;
-	it->inner = it->ops->iter_new(f->inner, cf, bulk);
+	it->inner = it->ops->iter_new(f->inner, cf, kind);
 	if (it->inner == NULL) {
 		free(it);
 		return NULL;

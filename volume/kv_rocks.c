@@ -8,7 +8,8 @@
  *   16-byte prefix extractor (timeline|page) with a bloom filter: a page read
  *   is one Seek per timeline of the chain, and a miss in a timeline that
  *   never wrote the page is answered by the filter without reading a block.
- *   Whole-table scans (retention, discard, check) use total-order iterators.
+ *   Whole-table scans (retention, discard, check) use total-order iterators,
+ *   and so do long reads, which step from page to page (KV_WALK).
  * - LZ4 for every family: cheap, and keys, references and log records
  *   shrink (zero-heavy or text pages too, in a format-1 pool's blob files).
  * - The WAL is buffered (manual WAL flush) and written and synced on
@@ -68,7 +69,7 @@ struct rkv {
 	rocksdb_filterpolicy_t *filter;
 	rocksdb_column_family_handle_t *cf[KV_NCF + 1]; /* [0] = default */
 	uint64_t page_buffer; /* write buffer of the pages family */
-	rocksdb_readoptions_t *ro, *ro_bulk, *ro_prefix;
+	rocksdb_readoptions_t *ro, *ro_bulk, *ro_prefix, *ro_walk;
 	rocksdb_writeoptions_t *wo, *wo_sync;
 	/* Set by the first failed write or sync (the WAL writer may then be
 	 * in an error state where another SyncWAL trips an assertion inside
@@ -306,15 +307,17 @@ static vol_status r_sync(kv *base)
 	return err ? r_fail_change(s, err, "sync WAL") : VOL_OK;
 }
 
-static kv_iter *r_iter_new(kv *base, enum kv_cf cf, bool bulk)
+static kv_iter *r_iter_new(kv *base, enum kv_cf cf, enum kv_iter_kind kind)
 {
 	struct rkv *s = (struct rkv *)base;
 	kv_iter *it = malloc(sizeof *it);
 	if (!it)
 		return NULL;
-	const rocksdb_readoptions_t *ro = bulk		 ? s->ro_bulk
-					  : cf == KV_PAGES ? s->ro_prefix
-							   : s->ro;
+	const rocksdb_readoptions_t *ro =
+		kind == KV_BULK	  ? s->ro_bulk
+		: kind == KV_WALK ? s->ro_walk
+		: cf == KV_PAGES  ? s->ro_prefix
+				  : s->ro;
 	it->s = s;
 	rd_lock(s); /* until iter_free */
 	it->it = s->db ? rocksdb_create_iterator_cf(s->db, ro, cfh(s, cf))
@@ -532,6 +535,7 @@ static void r_close(kv *base)
 	rocksdb_readoptions_destroy(s->ro);
 	rocksdb_readoptions_destroy(s->ro_bulk);
 	rocksdb_readoptions_destroy(s->ro_prefix);
+	rocksdb_readoptions_destroy(s->ro_walk);
 	rocksdb_writeoptions_destroy(s->wo);
 	rocksdb_writeoptions_destroy(s->wo_sync);
 	pthread_mutex_destroy(&s->fail_mu);
@@ -743,6 +747,8 @@ vol_status kv_rocks_open_mode(const char *dir, enum kv_open_mode mode,
 	s->ro_bulk = rocksdb_readoptions_create();
 	rocksdb_readoptions_set_fill_cache(s->ro_bulk, 0);
 	rocksdb_readoptions_set_total_order_seek(s->ro_bulk, 1);
+	s->ro_walk = rocksdb_readoptions_create();
+	rocksdb_readoptions_set_total_order_seek(s->ro_walk, 1);
 	s->wo = rocksdb_writeoptions_create();
 	s->wo_sync = rocksdb_writeoptions_create();
 	rocksdb_writeoptions_set_sync(s->wo_sync, 1);

@@ -425,7 +425,7 @@ static vol_status scan(vol_pool *p, struct plan *pl, kv_batch **b,
 	}
 	free(segs);
 	uint64_t rl = plog_rec_len(p->plog);
-	kv_iter *it = o->iter_new(s, KV_LOG, true);
+	kv_iter *it = o->iter_new(s, KV_LOG, KV_BULK);
 	if (!it)
 		return vol__fail(VOL_ENOMEM, "out of memory");
 	vol_status st = VOL_OK;
@@ -999,7 +999,7 @@ static vol_status check_pages(struct checker *c)
 	size_t fromn = PKEY_LEN;
 	bool have_last = false;
 	for (unsigned unreadable = 0;; unreadable++) {
-		kv_iter *it = o->iter_new(c->p->kv, KV_PAGES, true);
+		kv_iter *it = o->iter_new(c->p->kv, KV_PAGES, KV_BULK);
 		if (!it)
 			return vol__fail(VOL_ENOMEM, "out of memory");
 		for (o->iter_seek(it, from, fromn); o->iter_valid(it);
@@ -1090,7 +1090,7 @@ static vol_status check_plog(struct checker *c)
 static vol_status check_log(struct checker *c)
 {
 	const struct kv_ops *o = c->p->kv->ops;
-	kv_iter *it = o->iter_new(c->p->kv, KV_LOG, true);
+	kv_iter *it = o->iter_new(c->p->kv, KV_LOG, KV_BULK);
 	if (!it)
 		return vol__fail(VOL_ENOMEM, "out of memory");
 	uint8_t first = 0;

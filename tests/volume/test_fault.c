@@ -565,7 +565,7 @@ static void test_wrapper(void **state)
 	ST(VOL_EIO, s->ops->get(s, KV_META, k, sizeof(k), &v, &vn));
 	assert_int_equal(ctl.reads, 2); /* the ENOENT get and this one */
 
-	kv_iter *it = s->ops->iter_new(s, KV_META, false);
+	kv_iter *it = s->ops->iter_new(s, KV_META, KV_POINT);
 	ctl.reads_until_fail = 1;
 	s->ops->iter_seek(it, k, sizeof(k));
 	assert_false(s->ops->iter_valid(it));

@@ -1,7 +1,8 @@
 /*
  * test_pages.c - unit tests of page I/O: aligned, unaligned and cross-page
  * writes, short reads past the end, discard, shrink-then-grow, zero pages
- * that cost no storage, and checksum failures reported as VOL_ECORRUPT.
+ * that cost no storage, long reads that walk a chain of clones, and
+ * checksum failures reported as VOL_ECORRUPT.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -110,6 +111,82 @@ static void test_discard(void **state)
 	memcpy(want + PS + 5, "xyz", 3);
 	fx_reopen(f);
 	tu_assert_content(f->p, a, want, sizeof(want));
+}
+
+/* Long reads find their pages by walking the chain's timelines (pages.c):
+ * they must read what page-by-page reads (point seeks) read and what was
+ * written, through a chain deeper than the walks it keeps, past pages
+ * with more newer versions than a walk steps over, pages never written,
+ * holes and pages only an ancestor has. */
+#define WALK_PAGES 96
+#define WALK_DEPTH 7
+static void test_long_reads_walk(void **state)
+{
+	struct fx *f = *state;
+	const uint64_t size = WALK_PAGES * PS;
+	vol_id id[WALK_DEPTH];
+	uint8_t *want[WALK_DEPTH], page[PS];
+	uint64_t seed = 100;
+
+	OK(vol_create(f->p, "v0", size, &id[0]));
+	for (int d = 0; d < WALK_DEPTH; d++)
+		assert_non_null(want[d] = calloc(1, size));
+	/* Volume 0: page i written i % 13 times (never for 0, 13, ...),
+	 * every fifth one then discarded. */
+	for (int i = 0; i < WALK_PAGES; i++)
+		for (int n = 0; n < i % 13; n++) {
+			tu_fill(want[0] + i * PS, PS, seed++);
+			OK(vol_write(f->p, id[0], want[0] + i * PS,
+				     (uint64_t)i * PS, PS));
+		}
+	for (int i = 0; i < WALK_PAGES; i += 5) {
+		OK(vol_discard(f->p, id[0], (uint64_t)i * PS, PS));
+		memset(want[0] + i * PS, 0, PS);
+	}
+	/* Each clone of the last one rewrites a few pages; then its source
+	 * writes every third page 12 times more (newer versions that the
+	 * clone's walk in that timeline must get past). */
+	for (int d = 1; d < WALK_DEPTH; d++) {
+		char name[16];
+		snprintf(name, sizeof name, "v%d", d);
+		vol_target now = tu_now();
+		OK(vol_clone(f->p, id[d - 1], &now, name, &id[d]));
+		memcpy(want[d], want[d - 1], size);
+		for (int i = d; i < WALK_PAGES; i += 7) {
+			tu_fill(want[d] + i * PS, PS, seed++);
+			OK(vol_write(f->p, id[d], want[d] + i * PS,
+				     (uint64_t)i * PS, PS));
+		}
+		for (int i = 0; i < WALK_PAGES; i += 3)
+			for (int n = 0; n < 12; n++) {
+				tu_fill(want[d - 1] + i * PS, PS, seed++);
+				OK(vol_write(f->p, id[d - 1],
+					     want[d - 1] + i * PS,
+					     (uint64_t)i * PS, PS));
+			}
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		for (int d = 0; d < WALK_DEPTH; d++) {
+			tu_assert_content(f->p, id[d], want[d], size);
+			/* From an unaligned start: an edge page, then a walk. */
+			uint8_t *got = malloc(size);
+			size_t n;
+			assert_non_null(got);
+			OK(vol_read(f->p, id[d], got, 3 * PS + 17,
+				    size - 3 * PS - 17, &n));
+			assert_int_equal(n, size - 3 * PS - 17);
+			assert_memory_equal(got, want[d] + 3 * PS + 17, n);
+			free(got);
+			for (int i = 0; i < WALK_PAGES; i++) {
+				OK(vol_read(f->p, id[d], page, (uint64_t)i * PS,
+					    PS, &n));
+				assert_memory_equal(page, want[d] + i * PS, PS);
+			}
+		}
+		fx_reopen(f); /* the same from the tables, not the memtables */
+	}
+	for (int d = 0; d < WALK_DEPTH; d++)
+		free(want[d]);
 }
 
 /* All-zero pages and holes cost no page storage: no stored value is as
@@ -239,6 +316,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_discard, fx_setup,
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_zero_pages_free, fx_setup,
+						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_long_reads_walk, fx_setup,
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_shrink_grow, fx_setup,
 						fx_teardown),

@@ -358,7 +358,7 @@ static bool truncate_value(const char *pool, enum kv_cf cf, unsigned nth)
 
 	snprintf(db, sizeof(db), "%s/db", pool);
 	OK(kv_rocks_open(db, false, &s));
-	kv_iter *it = s->ops->iter_new(s, cf, true);
+	kv_iter *it = s->ops->iter_new(s, cf, KV_BULK);
 	for (s->ops->iter_seek(it, zero, cf == KV_PAGES ? 24 : 0);
 	     s->ops->iter_valid(it); s->ops->iter_next(it)) {
 		if (i++ != nth)

@@ -275,7 +275,7 @@ void tu_corrupt(const char *pool_path, unsigned nth, size_t ps, long pos,
 
 	snprintf(db, sizeof(db), "%s/db", pool_path);
 	OK(kv_rocks_open(db, false, &s));
-	it = s->ops->iter_new(s, KV_PAGES, true); /* a whole-CF scan */
+	it = s->ops->iter_new(s, KV_PAGES, KV_BULK); /* a whole-CF scan */
 	assert_non_null(it);
 	for (s->ops->iter_seek(it, zero_key, sizeof(zero_key));
 	     s->ops->iter_valid(it);
@@ -331,7 +331,7 @@ unsigned long tu_count_page_values(const char *pool_path, size_t min_len)
 
 	snprintf(db, sizeof(db), "%s/db", pool_path);
 	OK(kv_rocks_open(db, false, &s));
-	it = s->ops->iter_new(s, KV_PAGES, true); /* a whole-CF scan */
+	it = s->ops->iter_new(s, KV_PAGES, KV_BULK); /* a whole-CF scan */
 	assert_non_null(it);
 	for (s->ops->iter_seek(it, zero_key, sizeof(zero_key));
 	     s->ops->iter_valid(it);
