@@ -37,22 +37,31 @@
 /* A read of at least WALK_MIN whole pages walks the first WALK_LEVELS
  * timelines of its chain (deeper ones are sought page by page); a walk
  * steps over at most WALK_STEPS keys (older versions of a page, pages
- * of other timelines) before it seeks instead. */
+ * of other timelines) to the next page. Where it cannot (a deep history:
+ * every page rewritten many times), that level is sought page by page
+ * with the prefix filters for the next WALK_PAUSE pages, twice as many
+ * after each further failure (up to WALK_PAUSE_MAX), before the walk is
+ * tried again: on a pool whose pages had 13 versions each, walks that
+ * sought after their steps made 1 MiB reads 15-30% slower than seeking. */
 #define WALK_MIN 16
 #define WALK_LEVELS 4
 #define WALK_STEPS 8
+#define WALK_PAUSE 16
+#define WALK_PAUSE_MAX 1024
 
 struct reader {
 	vol_pool *p;
 	kv_iter *it;            /* point seeks                               */
 	const char *vname;
 	bool walking;
-	/* Level i of the chain: its walk, and whether it has been placed. A
+	/* Level i of the chain: its walk and whether it has been placed (a
 	 * placed walk stands at the first key >= some key already sought on
-	 * that level (an earlier page's: a walking read goes up), or past the
-	 * end. */
+	 * that level, an earlier page's: a walking read goes up; or past the
+	 * end), and how many more pages are sought instead (pause) after
+	 * how long a pause (backoff). */
 	kv_iter *walk[WALK_LEVELS];
 	bool placed[WALK_LEVELS];
+	uint32_t pause[WALK_LEVELS], backoff[WALK_LEVELS];
 };
 
 /* Holds the page log's read lock until reader_close (pagelog.c, 3).
@@ -95,28 +104,38 @@ static kv_iter *reader_seek(struct reader *r, size_t level,
 			    const uint8_t k[PKEY_LEN])
 {
 	const struct kv_ops *o = r->p->kv->ops;
-	kv_iter *it = r->it;
-	if (r->walking && level < WALK_LEVELS) {
+	if (r->walking && level < WALK_LEVELS && r->pause[level]) {
+		r->pause[level]--;
+	} else if (r->walking && level < WALK_LEVELS) {
 		if (!r->walk[level] &&
 		    !(r->walk[level] = o->iter_new(r->p->kv, KV_PAGES,
 						   KV_WALK)))
 			return NULL;
-		it = r->walk[level];
-		for (int n = 0; r->placed[level] && n <= WALK_STEPS; n++) {
+		kv_iter *it = r->walk[level];
+		if (!r->placed[level]) {
+			o->iter_seek(it, k, PKEY_LEN);
+			r->placed[level] = true;
+			return it;
+		}
+		for (int n = 0; n <= WALK_STEPS; n++) {
 			if (!o->iter_valid(it))
 				return it;
 			size_t kn;
 			const uint8_t *key = o->iter_key(it, &kn);
-			if (key_cmp(key, kn, k, PKEY_LEN) >= 0)
+			if (key_cmp(key, kn, k, PKEY_LEN) >= 0) {
+				r->backoff[level] = 0;
 				return it;
+			}
 			o->iter_next(it);
 		}
-		r->placed[level] = true;
+		uint32_t b = r->backoff[level];
+		b = !b ? WALK_PAUSE : b < WALK_PAUSE_MAX ? 2 * b : b;
+		r->backoff[level] = r->pause[level] = b;
+		r->placed[level] = false;
 	}
-	o->iter_seek(it, k, PKEY_LEN);
-	return it;
+	o->iter_seek(r->it, k, PKEY_LEN);
+	return r->it;
 }
-
 
 bool version_seek(vol_pool *p, const uint8_t *k, size_t kn,
 		  uint8_t out[PKEY_LEN])
