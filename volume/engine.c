@@ -22,10 +22,10 @@
  *      (current timeline, segments it presented, snapshots): branching costs
  *      one timeline record whatever the size of the volume or its history.
  *
- * Barriers: vol_sync syncs the WAL (all volumes share it) and records a
- * barrier for the volume if it changed since its last one. Barrier records
- * are written with sync=true outside pool->mu, so concurrent fsyncs from many
- * threads are merged by RocksDB's group commit.
+ * Barriers: vol_sync records a barrier for the volume (its entries in an
+ * unsynced batch, its record in the page log) and syncs the page log;
+ * RocksDB's WAL only when a record could not go into the page log
+ * (pagelog.c). Concurrent syncs share one fdatasync (plog_sync's queue).
  */
 #include <errno.h>
 #include <fcntl.h>

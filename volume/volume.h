@@ -241,10 +241,10 @@ typedef struct vol_point {
 	int64_t time_ns; /* commit time of that LSN (or of the barrier) */
 } vol_point;
 
-/* Make every change so far durable (all volumes share one WAL) and record a
- * barrier for this volume: its current state is a consistent point (always
- * recorded, even if nothing changed). out (may be NULL) receives that point.
- * Concurrent syncs share one WAL fsync (group commit). */
+/* Make every change so far durable (all volumes share one page log) and
+ * record a barrier for this volume: its current state is a consistent point
+ * (always recorded, even if nothing changed). out (may be NULL) receives
+ * that point. Concurrent syncs share one fdatasync of the page log. */
 vol_status vol_sync(vol_pool *p, vol_id id, vol_point *out);
 
 typedef enum vol_target_kind {
