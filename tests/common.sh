@@ -24,14 +24,7 @@ need_dev_fuse() {
 	fi
 }
 
-# Remove the temp folder DIR and the info LOGs RocksDB kept in tmpfs for
-# pools under it (volume/kv_rocks.c: named after the store's path; a daemon
-# that was killed or failed leaves its LOG there).
-rm_test_dir() {
-	rm -rf "$1"
-	rm -f "/dev/shm/rewindfs-$(id -u)/$(printf '%s' "${1#/}" |
-		tr -c 'A-Za-z0-9.-' '_')"_*
-}
+. "$(dirname "${BASH_SOURCE[0]}")/rm_test_dir.sh"
 
 # RFC 3339 UTC with nanoseconds: what the control files accept.
 now() { date -u +%Y-%m-%dT%H:%M:%S.%NZ; }

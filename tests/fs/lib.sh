@@ -8,6 +8,8 @@
 
 set -u
 
+. "$(dirname "$0")/../rm_test_dir.sh"
+
 fail() { echo "FAIL: $*" >&2; exit 1; }
 note() { echo "--- $*"; }
 
@@ -55,11 +57,7 @@ cleanup() {
 		echo "--- daemon log ($LOG):" >&2
 		tail -n 60 "$LOG" >&2
 	fi
-	rm -rf "$T"
-	# RocksDB's info LOG of the pool, kept in tmpfs (volume/kv_rocks.c;
-	# tests/common.sh, rm_test_dir): a killed daemon leaves it there.
-	rm -f "/dev/shm/rewindfs-$(id -u)/$(printf '%s' "${T#/}" |
-		tr -c 'A-Za-z0-9.-' '_')"_*
+	rm_test_dir "$T"
 	exit $rc
 }
 trap cleanup EXIT
