@@ -104,35 +104,40 @@ static kv_iter *reader_seek(struct reader *r, size_t level,
 			    const uint8_t k[PKEY_LEN])
 {
 	const struct kv_ops *o = r->p->kv->ops;
-	if (r->walking && level < WALK_LEVELS && r->pause[level]) {
+	bool walk = r->walking && level < WALK_LEVELS;
+	if (walk && r->pause[level]) {
 		r->pause[level]--;
-	} else if (r->walking && level < WALK_LEVELS) {
-		if (!r->walk[level] &&
-		    !(r->walk[level] = o->iter_new(r->p->kv, KV_PAGES,
-						   KV_WALK)))
-			return NULL;
-		kv_iter *it = r->walk[level];
-		if (!r->placed[level]) {
-			o->iter_seek(it, k, PKEY_LEN);
-			r->placed[level] = true;
+		walk = false;
+	}
+	if (!walk) {
+		o->iter_seek(r->it, k, PKEY_LEN);
+		return r->it;
+	}
+	if (!r->walk[level] &&
+	    !(r->walk[level] = o->iter_new(r->p->kv, KV_PAGES, KV_WALK)))
+		return NULL;
+	kv_iter *it = r->walk[level];
+	if (!r->placed[level]) {
+		o->iter_seek(it, k, PKEY_LEN);
+		r->placed[level] = true;
+		return it;
+	}
+	for (int n = 0; n <= WALK_STEPS; n++) {
+		if (!o->iter_valid(it))
+			return it;
+		size_t kn;
+		const uint8_t *key = o->iter_key(it, &kn);
+		if (key_cmp(key, kn, k, PKEY_LEN) >= 0) {
+			r->backoff[level] = 0;
 			return it;
 		}
-		for (int n = 0; n <= WALK_STEPS; n++) {
-			if (!o->iter_valid(it))
-				return it;
-			size_t kn;
-			const uint8_t *key = o->iter_key(it, &kn);
-			if (key_cmp(key, kn, k, PKEY_LEN) >= 0) {
-				r->backoff[level] = 0;
-				return it;
-			}
-			o->iter_next(it);
-		}
-		uint32_t b = r->backoff[level];
-		b = !b ? WALK_PAUSE : b < WALK_PAUSE_MAX ? 2 * b : b;
-		r->backoff[level] = r->pause[level] = b;
-		r->placed[level] = false;
+		o->iter_next(it);
 	}
+	/* Too deep to step: seek page by page for a while. */
+	uint32_t b = r->backoff[level];
+	b = !b ? WALK_PAUSE : b < WALK_PAUSE_MAX ? 2 * b : b;
+	r->backoff[level] = r->pause[level] = b;
+	r->placed[level] = false;
 	o->iter_seek(r->it, k, PKEY_LEN);
 	return r->it;
 }
