@@ -4,8 +4,7 @@
  * DESIGN
  * Retention deletes versions in RocksDB; their records stay in the page
  * log's segments. After each retention pass (which counted, from the
- * version entries it kept, the live bytes of every sealed segment), the
- * cleaner:
+ * versions it kept, the live bytes of every sealed segment), the cleaner:
  *   1. picks the segments with no live record (free to drop) and those
  *      less than half live (worth moving: their live records are copied to
  *      the active segment and the references updated, oldest data first),
@@ -15,9 +14,9 @@
  *      then the WAL);
  *   3. unlinks the segments that nothing refers to any more.
  * Moving a record keeps its header (it names the version, not a place) and
- * writes the same value with the new reference and the same version entry
- * with the new reference, in one batch: a reader sees the old or the new
- * place, both valid until step 3, which waits for readers (pagelog.c).
+ * writes the same value with the new reference: a reader sees the old or
+ * the new place, both valid until step 3, which waits for readers
+ * (pagelog.c).
  * Only retention deletes versions and it runs in this thread, so a version
  * found by the cleaner's scan still exists when it is moved.
  */
@@ -37,7 +36,6 @@ struct victim {
 struct moving {
 	uint8_t pkey[PKEY_LEN];
 	struct pref ref;
-	uint8_t ent[VVAL_REF_LEN]; /* its version entry, as collect read it */
 };
 
 static int victim_cmp(const void *a, const void *b)
@@ -72,8 +70,8 @@ static bool is_victim(const struct victim *v, size_t n, uint64_t seg)
 	return bsearch(&key, v, n, sizeof key, seg_cmp) != NULL;
 }
 
-/* The live records of the segments in v (sorted by id) from the version
- * entries. */
+/* The live records of the segments in v (sorted by id), from the pages
+ * family's references. */
 static vol_status collect(vol_pool *p, const struct victim *v, size_t nv,
 			  struct moving **out, size_t *n)
 {
@@ -82,28 +80,26 @@ static vol_status collect(vol_pool *p, const struct victim *v, size_t nv,
 	size_t cap = 0;
 	*out = NULL;
 	*n = 0;
-	kv_iter *it = o->iter_new(s, KV_LOG, KV_BULK);
+	kv_iter *it = o->iter_new(s, KV_PAGES, KV_BULK);
 	if (!it)
 		return vol__fail(VOL_ENOMEM, "out of memory");
 	vol_status st = VOL_OK;
-	uint8_t tag = LT_VERSION;
-	for (o->iter_seek(it, &tag, 1); o->iter_valid(it); o->iter_next(it)) {
+	uint8_t from[PKEY_LEN] = {0}; /* a whole key: see retention.c */
+	for (o->iter_seek(it, from, PKEY_LEN); o->iter_valid(it);
+	     o->iter_next(it)) {
 		size_t kn, vn;
 		const uint8_t *k = o->iter_key(it, &kn);
-		if (kn < 1 || k[0] != LT_VERSION)
-			break;
 		const uint8_t *e = o->iter_value(it, &vn);
-		if (kn != VKEY_LEN || vn != VVAL_REF_LEN)
+		if (kn != PKEY_LEN || vn != PVAL_REF || e[0] != PV_REF)
 			continue;
-		uint64_t seg = be64_get(e + 16);
-		if (!is_victim(v, nv, seg))
+		struct pref ref = pval_ref(e);
+		if (!is_victim(v, nv, ref.seg))
 			continue;
 		if ((st = grow((void **)out, &cap, *n + 1, sizeof **out)))
 			break;
 		struct moving *m = &(*out)[(*n)++];
-		memcpy(m->pkey, k + 1, PKEY_LEN);
-		m->ref = (struct pref){seg, be64_get(e + 24)};
-		memcpy(m->ent, e, VVAL_REF_LEN);
+		memcpy(m->pkey, k, PKEY_LEN);
+		m->ref = ref;
 	}
 	if (!st)
 		st = o->iter_status(it);
@@ -125,7 +121,6 @@ static vol_status move_chunk(vol_pool *p, const struct moving *m, size_t n,
 	size_t rl = plog_rec_len(p->plog);
 	struct iovec ptrs[MOVE_CHUNK];
 	uint8_t vals[MOVE_CHUNK][PVAL_REF];
-	uint8_t ents[MOVE_CHUNK][VVAL_REF_LEN];
 	const uint8_t *keys[MOVE_CHUNK];
 	struct pref refs[MOVE_CHUNK];
 	size_t k = 0;
@@ -155,7 +150,6 @@ static vol_status move_chunk(vol_pool *p, const struct moving *m, size_t n,
 					dh, p->page_size);
 			ptrs[k] = (struct iovec){rec, rl};
 			memcpy(vals[k], val, PVAL_REF);
-			memcpy(ents[k], m[i].ent, VVAL_REF_LEN);
 			keys[k] = m[i].pkey;
 			k++;
 		} else {
@@ -184,12 +178,7 @@ static vol_status move_chunk(vol_pool *p, const struct moving *m, size_t n,
 		return vol__fail(VOL_ENOMEM, "out of memory");
 	for (size_t i = 0; i < k; i++) {
 		pval_set_ref(vals[i], refs[i]);
-		be64_put(ents[i] + 16, refs[i].seg);
-		be64_put(ents[i] + 24, refs[i].off);
-		uint8_t vk[VKEY_LEN];
-		vkey_make(vk, keys[i]);
 		o->batch_put(b, KV_PAGES, keys[i], PKEY_LEN, vals[i], PVAL_REF);
-		o->batch_put(b, KV_LOG, vk, VKEY_LEN, ents[i], VVAL_REF_LEN);
 	}
 	st = o->write(s, b, false);
 	o->batch_free(b);

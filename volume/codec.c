@@ -191,23 +191,17 @@ void rd_str(struct rd *r, char *out, size_t cap)
 	r->n -= 1 + n;
 }
 
-void vkey_make(uint8_t k[VKEY_LEN], const uint8_t pkey[PKEY_LEN])
+void nkey_make(uint8_t k[NKEY_LEN], const uint8_t pkey[PKEY_LEN])
 {
-	k[0] = LT_VERSION;
-	memcpy(k + 1, pkey, PKEY_LEN);
+	k[0] = LT_NAME;
+	memcpy(k + 1, pkey, 8);
+	be64_put(k + 9, ~be64_get(pkey + 16));
+	memcpy(k + 17, pkey + 8, 8);
 }
 
-void put_version(kv *s, kv_batch *b, const uint8_t pkey[PKEY_LEN],
-		 int64_t ns, size_t bytes, const struct pref *ref)
+void nkey_pkey(const uint8_t k[NKEY_LEN], uint8_t pkey[PKEY_LEN])
 {
-	uint8_t k[VKEY_LEN], v[VVAL_REF_LEN];
-	vkey_make(k, pkey);
-	be64_put(v, (uint64_t)ns);
-	be64_put(v + 8, bytes);
-	if (ref) {
-		be64_put(v + 16, ref->seg);
-		be64_put(v + 24, ref->off);
-	}
-	s->ops->batch_put(b, KV_LOG, k, VKEY_LEN, v,
-			  ref ? VVAL_REF_LEN : VVAL_LEN);
+	memcpy(pkey, k + 1, 8);
+	memcpy(pkey + 8, k + 17, 8);
+	be64_put(pkey + 16, ~be64_get(k + 9));
 }

@@ -664,7 +664,7 @@ static vol_status read_pool_record(vol_pool *p)
 		return vol__fail(VOL_ECORRUPT, "%s: the pool record is damaged",
 				 p->path);
 	p->format = ver;
-	if (ver != 1 && ver != VOL_POOL_VERSION)
+	if (ver < 1 || ver > VOL_POOL_VERSION)
 		return vol__fail(VOL_ENOTPOOL,
 				 "%s: pool format %llu is not supported",
 				 p->path, (unsigned long long)ver);
@@ -1154,10 +1154,56 @@ static vol_status plog_settle(vol_pool *p, struct replay_out *o,
 	return VOL_OK;
 }
 
+/* Pools of format 1 and 2 become format 3: an LT_NAME entry for every
+ * LT_VERSION entry (in batches), then one synced batch removes the
+ * LT_VERSION entries and writes the pool record of format 3. An open
+ * stopped half-way does it all again (the puts are the same). */
+static vol_status names_from_versions(vol_pool *p)
+{
+	kv *s = p->kv;
+	const struct kv_ops *o = s->ops;
+	kv_iter *it = o->iter_new(s, KV_LOG, KV_BULK);
+	kv_batch *b = o->batch_new(s);
+	vol_status st = it && b ? VOL_OK : vol__fail(VOL_ENOMEM, "out of memory");
+	uint8_t tag[2] = {LT_VERSION, LT_VERSION + 1};
+	if (!st)
+		o->iter_seek(it, tag, 1);
+	for (; !st && o->iter_valid(it); o->iter_next(it)) {
+		size_t kn;
+		const uint8_t *k = o->iter_key(it, &kn);
+		if (kn < 1 || k[0] != LT_VERSION)
+			break;
+		if (kn != 1 + PKEY_LEN)
+			continue;
+		uint8_t nk[NKEY_LEN];
+		nkey_make(nk, k + 1);
+		o->batch_put(b, KV_LOG, nk, NKEY_LEN, "", 0);
+		if (o->batch_bytes(b) >= (4u << 20)) {
+			st = o->write(s, b, false);
+			o->batch_free(b);
+			b = NULL;
+			if (!st && !(b = o->batch_new(s)))
+				st = vol__fail(VOL_ENOMEM, "out of memory");
+		}
+	}
+	if (!st)
+		st = o->iter_status(it);
+	if (!st) {
+		o->batch_del_range(b, KV_LOG, tag, 1, tag + 1, 1);
+		put_pool_record(p, b);
+		st = o->write(s, b, true);
+	}
+	if (it)
+		o->iter_free(it);
+	if (b)
+		o->batch_free(b);
+	return st;
+}
+
 /* Open the page log and bring the store up to date with it: replay the
  * page changes and barriers the store lost in a crash, and drop the
- * versions whose records a crash of the machine lost (pagelog.c). A
- * version 1 pool becomes version 2. Before load_all (which then sees the
+ * versions whose records a crash of the machine lost (pagelog.c). A pool
+ * of format 1 or 2 becomes format 3. Before load_all (which then sees the
  * replayed changes); p->replayed is applied after it. */
 static vol_status plog_start(vol_pool *p, const vol_pool_opts *opts)
 {
@@ -1196,16 +1242,8 @@ static vol_status plog_start(vol_pool *p, const vol_pool_opts *opts)
 		return st;
 	if (p->format < 2)
 		p->inline_pages = true;
-	if (p->format < VOL_POOL_VERSION) {
-		kv_batch *b = p->kv->ops->batch_new(p->kv);
-		if (!b)
-			return vol__fail(VOL_ENOMEM, "out of memory");
-		put_pool_record(p, b);
-		st = p->kv->ops->write(p->kv, b, true);
-		p->kv->ops->batch_free(b);
-		if (!st)
-			p->format = VOL_POOL_VERSION;
-	}
+	if (p->format < VOL_POOL_VERSION && !(st = names_from_versions(p)))
+		p->format = VOL_POOL_VERSION;
 	return st;
 }
 

@@ -31,8 +31,9 @@
 
 #define VOL_POOL_MAGIC "rewindfs pool"
 /* 2: data pages live in the page log (PV_REF). Version 1 pools (pages
- * inline in RocksDB, PV_DATA) are still read and written. */
-#define VOL_POOL_VERSION 2
+ * inline in RocksDB, PV_DATA) are still read and written. 3: LT_NAME
+ * entries instead of LT_VERSION entries (a writable open converts). */
+#define VOL_POOL_VERSION 3
 #define VOL_MARKER_FILE "rewindfs-pool"
 #define VOL_DB_DIR "db"
 #define LSN_MAX UINT64_MAX
@@ -98,21 +99,24 @@ enum meta_tag {
 enum log_tag {
 	LT_CHANGE = 'C',   /* C lsn                 -> change record        */
 	LT_BARRIER = 'B',  /* B vol time lsn        -> timeline (u64)       */
-	LT_VERSION = 'P',  /* P tl page ~lsn        -> time, stored bytes   */
+	LT_VERSION = 'P',  /* P tl page ~lsn        -> time, bytes, ref
+	                    * (pools of format 1 and 2 only: the open of a
+	                    * writable pool turns them into LT_NAME entries) */
+	LT_NAME = 'N',     /* N tl lsn page         -> (nothing)            */
 };
-/* Every page version has its LT_VERSION entry, written in the same batch
- * and deleted with it: retention scans these small entries instead of the
- * page values (which BlobDB would have to read from the blob files). */
-#define VKEY_LEN (1 + PKEY_LEN)
-/* Version entry value: time(8) bytes(8), then for PV_REF versions the
- * reference (segment(8) offset(8)): the cleaner counts live bytes per
- * segment from these. */
-#define VVAL_LEN 16
-#define VVAL_REF_LEN 32
-struct pref;
-void vkey_make(uint8_t k[VKEY_LEN], const uint8_t pkey[PKEY_LEN]);
-void put_version(kv *s, kv_batch *b, const uint8_t pkey[PKEY_LEN],
-		 int64_t ns, size_t bytes, const struct pref *ref);
+/* Every page version has its LT_NAME entry, written in the same batch and
+ * deleted with it. It names the version when RocksDB cannot read the block
+ * of the pages family that holds it (a read's EIO, `rewindctl check`).
+ * Keyed by LSN within a timeline, not by page, so that a change's entries
+ * go in at the end of the skip list of the family's memtable instead of at
+ * random places (the search for the place was most of the cost of a
+ * second entry keyed like the page: BENCHMARKS.md, issue 5 session 10).
+ * Retention and the cleaner read the pages family itself: its values are
+ * small (a header and a page-log reference). */
+#define NKEY_LEN (1 + PKEY_LEN)
+void nkey_make(uint8_t k[NKEY_LEN], const uint8_t pkey[PKEY_LEN]);
+/* The page key an LT_NAME key names. */
+void nkey_pkey(const uint8_t k[NKEY_LEN], uint8_t pkey[PKEY_LEN]);
 enum change_kind {
 	CH_CREATE = 1, CH_WRITE, CH_DISCARD, CH_RESIZE, CH_BACKTRACK, CH_CLONE,
 	CH_RESET, CH_DELETE, CH_RENAME, CH_SNAPSHOT, CH_WINDOW,
@@ -367,10 +371,11 @@ void fill_info(vol_pool *p, const struct vol *v, vol_info *out);
  * them and makes the next sync sync the WAL. Under mu. */
 const struct iovec *pend_lead(vol_pool *p);
 void pend_done(vol_pool *p, vol_status st);
-/* The page key of the first version entry at or after log key k (a bulk
- * seek in the log family); false if none or the store failed. */
-bool version_seek(vol_pool *p, const uint8_t *k, size_t kn,
-		  uint8_t out[PKEY_LEN]);
+/* The smallest page key after `after` (from the start if NULL) that an
+ * LT_NAME entry names: the version after `after` in the pages family's
+ * order when the family cannot be read there. False if none, the store
+ * failed, or the pool has no names (format 1 or 2, opened read-only). */
+bool name_after(vol_pool *p, const uint8_t *after, uint8_t out[PKEY_LEN]);
 /* Read a byte range of state (tl, bound) into buf (no size check). */
 vol_status pages_read(vol_pool *p, const char *vname, const struct tl *tl,
 		      uint64_t bound, void *buf, uint64_t off, size_t len);

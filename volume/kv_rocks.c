@@ -626,7 +626,7 @@ static rocksdb_options_t *cf_options(struct rkv *s, int i)
 		rocksdb_options_set_blob_gc_age_cutoff(o, 0.05);
 
 	} else if (i == KV_LOG + 1) {
-		/* The version entries come about as fast as the pages' keys,
+		/* The name entries come about as fast as the pages' keys,
 		 * and atomic flush flushes every family when one is full: an
 		 * 8 MiB log memtable flushed the pages' 32 MiB one at a quarter
 		 * full. Half its size: 6% less CPU for 16 GiB of 1 MiB writes

@@ -142,40 +142,82 @@ static kv_iter *reader_seek(struct reader *r, size_t level,
 	return r->it;
 }
 
-bool version_seek(vol_pool *p, const uint8_t *k, size_t kn,
-		  uint8_t out[PKEY_LEN])
+/* Steps a search of the LT_NAME entries takes at most: naming a damaged
+ * version is worth a long scan, not an unbounded one. */
+#define NAME_STEPS_MAX (1u << 22)
+
+bool name_after(vol_pool *p, const uint8_t *after, uint8_t out[PKEY_LEN])
 {
+	if (p->format < 3)
+		return false;
 	kv *s = p->kv;
-	kv_iter *it = s->ops->iter_new(s, KV_LOG, KV_BULK);
+	const struct kv_ops *o = s->ops;
+	kv_iter *it = o->iter_new(s, KV_LOG, KV_BULK);
 	if (!it)
 		return false;
-	s->ops->iter_seek(it, k, kn);
-	bool ok = false;
-	if (s->ops->iter_valid(it)) {
+	/* Names sort by timeline, then LSN: the smallest page key after
+	 * `after` is in its timeline or, if none is there, in the next one
+	 * that has names. */
+	uint8_t k[NKEY_LEN] = {LT_NAME}, pk[PKEY_LEN];
+	size_t kn = 1;
+	if (after) {
+		memcpy(k + 1, after, 8);
+		kn = 9;
+	}
+	bool found = false;
+	uint32_t steps = 0;
+	for (o->iter_seek(it, k, kn); o->iter_valid(it) &&
+	     steps < NAME_STEPS_MAX; o->iter_next(it), steps++) {
 		size_t n;
-		const uint8_t *key = s->ops->iter_key(it, &n);
-		if (n == VKEY_LEN && key[0] == LT_VERSION) {
-			memcpy(out, key + 1, PKEY_LEN);
-			ok = true;
+		const uint8_t *key = o->iter_key(it, &n);
+		if (n != NKEY_LEN || key[0] != LT_NAME)
+			break;
+		if (found && memcmp(key + 1, out, 8))
+			break; /* past the timeline of the best one */
+		nkey_pkey(key, pk);
+		if ((!after || memcmp(pk, after, PKEY_LEN) > 0) &&
+		    (!found || memcmp(pk, out, PKEY_LEN) < 0)) {
+			memcpy(out, pk, PKEY_LEN);
+			found = true;
 		}
 	}
-	s->ops->iter_free(it);
-	return ok;
+	found = found && !o->iter_status(it);
+	o->iter_free(it);
+	return found;
 }
 
 /* The LSN of the version of page pg that a read of (timeline, bound) would
- * find, from the small version entries of the log family (not the page
- * values): names the version when the store cannot read the page itself.
- * 0 if unknown. */
+ * find, from the LT_NAME entries of the log family (not the page values):
+ * names the version when the store cannot read the page itself. 0 if
+ * unknown. */
 static uint64_t version_lsn(vol_pool *p, uint64_t tl, uint64_t pg,
 			    uint64_t bound)
 {
-	uint8_t pk[PKEY_LEN], vk[VKEY_LEN], found[PKEY_LEN];
+	if (p->format < 3)
+		return 0;
+	kv *s = p->kv;
+	const struct kv_ops *o = s->ops;
+	kv_iter *it = o->iter_new(s, KV_LOG, KV_BULK);
+	if (!it)
+		return 0;
+	uint8_t pk[PKEY_LEN], k[NKEY_LEN];
 	pkey_make(pk, tl, pg, bound);
-	vkey_make(vk, pk);
+	nkey_make(k, pk);
+	/* Back from (tl, bound, pg) to the newest name of page pg. */
 	uint64_t lsn = 0;
-	if (version_seek(p, vk, VKEY_LEN, found) && !memcmp(found, pk, 16))
-		pkey_parse(found, NULL, NULL, &lsn);
+	uint32_t steps = 0;
+	for (o->iter_seek_prev(it, k, NKEY_LEN); o->iter_valid(it) &&
+	     steps < NAME_STEPS_MAX; o->iter_prev(it), steps++) {
+		size_t n;
+		const uint8_t *key = o->iter_key(it, &n);
+		if (n != NKEY_LEN || memcmp(key, k, 9))
+			break;
+		if (be64_get(key + 17) == pg) {
+			lsn = be64_get(key + 9);
+			break;
+		}
+	}
+	o->iter_free(it);
 	return lsn;
 }
 
@@ -512,13 +554,13 @@ static void put_page_version(vol_pool *p, kv_batch *b,
 		pval_header(v, k, PV_REF, now, hash);
 		pval_set_ref(v, *ref);
 		o->batch_put(b, KV_PAGES, k, PKEY_LEN, v, PVAL_REF);
-		put_version(p->kv, b, k, now,
-			    PKEY_LEN + PVAL_REF + plog_rec_len(p->plog), ref);
 	} else {
 		pval_header(v, k, PV_HOLE, now, 0);
 		o->batch_put(b, KV_PAGES, k, PKEY_LEN, v, PVAL_HDR);
-		put_version(p->kv, b, k, now, PKEY_LEN + PVAL_HDR, NULL);
 	}
+	uint8_t nk[NKEY_LEN];
+	nkey_make(nk, k);
+	o->batch_put(b, KV_LOG, nk, NKEY_LEN, "", 0);
 }
 
 /* Append the staged data pages at (tl, lsn, now) to the page log and put
@@ -869,10 +911,15 @@ vol_status pages_drop_dangling(vol_pool *p, struct pref end,
 			continue;
 		if (pref_lt(pval_ref(v), end))
 			continue;
-		uint8_t vk[VKEY_LEN];
-		vkey_make(vk, k);
+		uint8_t nk[NKEY_LEN];
+		nkey_make(nk, k);
 		o->batch_del(b, KV_PAGES, k, PKEY_LEN);
-		o->batch_del(b, KV_LOG, vk, VKEY_LEN);
+		o->batch_del(b, KV_LOG, nk, NKEY_LEN);
+		if (p->format < 3) { /* not converted yet (engine.c) */
+			uint8_t vk[1 + PKEY_LEN] = {LT_VERSION};
+			memcpy(vk + 1, k, PKEY_LEN);
+			o->batch_del(b, KV_LOG, vk, sizeof vk);
+		}
 		(*dropped)++;
 	}
 	vol_status st = o->iter_status(it);

@@ -11,12 +11,13 @@
  *   SNAP    [lsn, lsn] for every snapshot;
  *   BRANCH  [anc_lsn, anc_lsn] on the ancestor of every live timeline.
  * A timeline with no item is unreachable and is dropped with range deletes.
- * Then, without the lock, one scan of the version entries in the log family
- * (`P|tl|page|~lsn` -> time, bytes: a few dozen bytes per version, so a pass
- * never reads page data out of the blob files) decides each version v of a
- * page: it is what points in [v, next newer version) read, so it is kept iff
- * an item overlaps that range; a deleted version loses its page and its
- * entry in one batch. Points created while the pass runs
+ * Then, without the lock, one scan of the pages family (keys, and values of
+ * a header and a page-log reference: a few dozen bytes per version; only a
+ * format-1 pool's inline pages make it read page bytes) decides each
+ * version v of a page: it is what points in [v, next newer version) read,
+ * so it is kept iff an item overlaps that range; a deleted version loses
+ * its value and its LT_NAME entry in one batch. Points created while the
+ * pass runs
  * are inside ranges the plan already holds (windows only move forward and
  * new points resolve inside them), and timelines created meanwhile are not
  * in the plan, so they are never touched.
@@ -401,8 +402,32 @@ static vol_status flush(vol_pool *p, kv_batch **b, struct pacer *pc)
 	return st;
 }
 
-/* Scan every page version (through its small LT_VERSION entry), deleting
- * what the plan does not need. */
+/* The time and stored bytes of the page version (k, v): false if v is
+ * not a page value. */
+static bool version_of(vol_pool *p, const uint8_t *v, size_t vn, int64_t *ns,
+		       uint64_t *bytes)
+{
+	if (vn < PVAL_HDR)
+		return false;
+	*ns = (int64_t)be64_get(v + 8);
+	switch (v[0]) {
+	case PV_REF:
+		*bytes = PKEY_LEN + PVAL_REF + plog_rec_len(p->plog);
+		return vn == PVAL_REF;
+	case PV_HOLE:
+		*bytes = PKEY_LEN + PVAL_HDR;
+		return vn == PVAL_HDR;
+	case PV_DATA:
+		*bytes = PKEY_LEN + vn;
+		return vn == PVAL_HDR + p->page_size;
+	default:
+		return false;
+	}
+}
+
+/* Scan every page version (the pages family: keys, headers and page-log
+ * references; a format-1 pool's inline pages are read too), deleting what
+ * the plan does not need. */
 static vol_status scan(vol_pool *p, struct plan *pl, kv_batch **b,
 		       vol_retention_report *rep)
 {
@@ -425,7 +450,7 @@ static vol_status scan(vol_pool *p, struct plan *pl, kv_batch **b,
 	}
 	free(segs);
 	uint64_t rl = plog_rec_len(p->plog);
-	kv_iter *it = o->iter_new(s, KV_LOG, KV_BULK);
+	kv_iter *it = o->iter_new(s, KV_PAGES, KV_BULK);
 	if (!it)
 		return vol__fail(VOL_ENOMEM, "out of memory");
 	vol_status st = VOL_OK;
@@ -433,24 +458,25 @@ static vol_status scan(vol_pool *p, struct plan *pl, kv_batch **b,
 	int64_t next_ns = 0;
 	bool first = true;
 	struct tw *w = NULL;
-	uint8_t tag = LT_VERSION;
+	/* From a whole zero key: the family's prefix extractor must only
+	 * ever see keys of at least 16 bytes. */
+	uint8_t from[PKEY_LEN] = {0};
 	struct pacer pc;
 	pacer_start(p, &pc);
-	for (o->iter_seek(it, &tag, 1); o->iter_valid(it) && !st;
+	for (o->iter_seek(it, from, PKEY_LEN); o->iter_valid(it) && !st;
 	     o->iter_next(it)) {
 		size_t kn, vn;
 		const uint8_t *k = o->iter_key(it, &kn);
-		if (kn < 1 || k[0] != LT_VERSION)
-			break;
 		const uint8_t *v = o->iter_value(it, &vn);
-		if (kn != VKEY_LEN || (vn != VVAL_LEN && vn != VVAL_REF_LEN)) {
-			st = vol__fail(VOL_ECORRUPT, "bad version entry in the "
-				       "log");
+		int64_t ns;
+		uint64_t bytes;
+		if (kn != PKEY_LEN || !version_of(p, v, vn, &ns, &bytes)) {
+			st = vol__fail(VOL_ECORRUPT, "bad page version in the "
+				       "store");
 			break;
 		}
-		const uint8_t *pk = k + 1;
 		uint64_t tl, pg, lsn;
-		pkey_parse(pk, &tl, &pg, &lsn);
+		pkey_parse(k, &tl, &pg, &lsn);
 		if (first || tl != cur_tl || pg != cur_pg) {
 			if (first || tl != cur_tl)
 				w = tw_find(pl, tl);
@@ -460,18 +486,18 @@ static vol_status scan(vol_pool *p, struct plan *pl, kv_batch **b,
 			next = LSN_MAX;
 		}
 		rep->versions_scanned++;
-		int64_t ns = (int64_t)be64_get(v);
-		uint64_t bytes = be64_get(v + 8);
 		/* Unknown timeline: created after the plan. Not live: dropped
 		 * whole in finish(). */
 		if (w && w->live && !decide(pl, w, lsn, next, next_ns, bytes)) {
-			o->batch_del(*b, KV_PAGES, pk, PKEY_LEN);
-			o->batch_del(*b, KV_LOG, k, kn);
+			uint8_t nk[NKEY_LEN];
+			nkey_make(nk, k);
+			o->batch_del(*b, KV_PAGES, k, PKEY_LEN);
+			o->batch_del(*b, KV_LOG, nk, NKEY_LEN);
 			rep->versions_deleted++;
 			rep->bytes_deleted += bytes;
 			st = flush(p, b, &pc);
-		} else if ((!w || w->live) && vn == VVAL_REF_LEN) {
-			uint64_t seg = be64_get(v + 16);
+		} else if ((!w || w->live) && v[0] == PV_REF) {
+			uint64_t seg = pval_ref(v).seg;
 			if (seg >= sl->lo && seg < sl->hi)
 				sl->live[seg - sl->lo] += rl;
 		}
@@ -502,10 +528,8 @@ static vol_status finish(vol_pool *p, struct plan *pl, kv_batch *b,
 		be64_put(a, w->id);
 		be64_put(z, w->id + 1);
 		o->batch_del_range(b, KV_PAGES, a, PKEY_LEN, z, PKEY_LEN);
-		uint8_t va[VKEY_LEN], vz[VKEY_LEN];
-		vkey_make(va, a);
-		vkey_make(vz, z);
-		o->batch_del_range(b, KV_LOG, va, VKEY_LEN, vz, VKEY_LEN);
+		o->batch_del_range(b, KV_LOG, lo, key1(lo, LT_NAME, w->id),
+				   hi, key1(hi, LT_NAME, w->id + 1));
 		o->batch_del(b, KV_META, lo, key1(lo, MT_TL, w->id));
 		o->batch_del_range(b, KV_META, lo, key1(lo, MT_SIZE, w->id),
 				   hi, key1(hi, MT_SIZE, w->id + 1));
@@ -824,39 +848,19 @@ static const char *owner_name(vol_pool *p, const struct tl *t)
 	return v ? v->name : "(deleted volume)";
 }
 
-/* The version entry of pkey says `bytes` and, for a PV_REF version, the
- * same reference as its value `pv`. */
-static bool version_entry_ok(vol_pool *p, const uint8_t *pkey, size_t bytes,
-			     const uint8_t *pv, enum pval_kind kind)
+/* The LT_NAME entry of pkey is there (pools of format 3). */
+static bool name_ok(vol_pool *p, const uint8_t *pkey)
 {
-	uint8_t k[VKEY_LEN];
+	if (p->format < 3)
+		return true;
+	uint8_t k[NKEY_LEN];
 	void *v;
 	size_t vn;
-	vkey_make(k, pkey);
-	if (p->kv->ops->get(p->kv, KV_LOG, k, VKEY_LEN, &v, &vn))
+	nkey_make(k, pkey);
+	if (p->kv->ops->get(p->kv, KV_LOG, k, NKEY_LEN, &v, &vn))
 		return false;
-	const uint8_t *e = v;
-	bool ok = kind == PV_REF
-			  ? vn == VVAL_REF_LEN && !memcmp(e + 16, pv + PVAL_HDR, 16)
-			  : vn == VVAL_LEN;
-	ok = ok && be64_get(e + 8) == bytes;
 	free(v);
-	return ok;
-}
-
-/* The key of the first page version after `after` (from the start if
- * NULL), from the version entries of the log family. */
-static bool next_version(vol_pool *p, const uint8_t *after,
-			 uint8_t out[PKEY_LEN])
-{
-	uint8_t k[VKEY_LEN + 1] = {LT_VERSION};
-	size_t kn = 1;
-	if (after) {
-		vkey_make(k, after);
-		k[VKEY_LEN] = 0; /* strictly after */
-		kn = VKEY_LEN + 1;
-	}
-	return version_seek(p, k, kn, out);
+	return true;
 }
 
 struct checker {
@@ -956,7 +960,6 @@ static void check_version(struct checker *c, const uint8_t *k,
 	tl_owner(p, tl, vname, sizeof vname, &orphan);
 	enum pval_kind kind;
 	uint64_t dh;
-	size_t bytes = PKEY_LEN + vn;
 	if (orphan)
 		problem(c, "page %llu lsn %llu: timeline %llu does not exist",
 			(unsigned long long)pg, (unsigned long long)lsn,
@@ -971,13 +974,9 @@ static void check_version(struct checker *c, const uint8_t *k,
 		problem(c, "volume %s page %llu lsn %llu (timeline %llu): %s",
 			vname, (unsigned long long)pg, (unsigned long long)lsn,
 			(unsigned long long)tl, vol_errmsg());
-	else if (!version_entry_ok(p, k,
-				   bytes + (kind == PV_REF
-						    ? plog_rec_len(p->plog)
-						    : 0),
-				   v, kind))
+	else if (!name_ok(p, k))
 		problem(c, "volume %s page %llu lsn %llu (timeline %llu): its "
-			"version entry in the log is missing or wrong", vname,
+			"name entry in the log is missing", vname,
 			(unsigned long long)pg, (unsigned long long)lsn,
 			(unsigned long long)tl);
 	else if (lsn > c->pool_lsn)
@@ -989,7 +988,7 @@ static void check_version(struct checker *c, const uint8_t *k,
 
 /* Every stored page version. A version the store cannot read (its own
  * checksums caught a damaged blob or block) is a problem too: the scan
- * goes on after it, naming it from its version entry in the log. */
+ * goes on after it, naming it from its LT_NAME entry in the log. */
 static vol_status check_pages(struct checker *c)
 {
 	const struct kv_ops *o = c->p->kv->ops;
@@ -1025,7 +1024,7 @@ static vol_status check_pages(struct checker *c)
 		snprintf(why, sizeof why, "%s", vol_errmsg());
 		uint8_t bad[PKEY_LEN];
 		if (unreadable >= 1000000 ||
-		    !next_version(c->p, have_last ? last : NULL, bad)) {
+		    !name_after(c->p, have_last ? last : NULL, bad)) {
 			problem(c, "pages: the store cannot read past %s: %s",
 				have_last ? "a version" : "the start", why);
 			return VOL_OK;
@@ -1086,7 +1085,7 @@ static vol_status check_plog(struct checker *c)
 			 &end);
 }
 
-/* The log family (change records, barriers, version entries) reads. */
+/* The log family (change records, barriers, names) reads. */
 static vol_status check_log(struct checker *c)
 {
 	const struct kv_ops *o = c->p->kv->ops;

@@ -15,7 +15,7 @@
 #   holds v's keys (keys and 40-byte values, the (segment, offset)
 #   references, of ~70 versions);
 # - sst-log: a byte in the data blocks of the log family's .sst files (the
-#   change log and the version entries);
+#   change log and the name entries);
 # - seg-cut: the page log's newest segment loses its last records (1 to 3,
 #   the first of them partly): seg_cut.sh, not in CI (see there).
 # Then:

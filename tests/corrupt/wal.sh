@@ -2,7 +2,7 @@
 # A byte flipped in the WAL of a pool whose daemon was killed (kill -9: no
 # clean close, so the synced changes are still only in RocksDB's WAL). The
 # WAL holds the changes' keys and values - the pages family's 40-byte
-# (segment, offset) references, the version entries, the change log, the
+# (segment, offset) references, the name entries, the change log, the
 # metadata - not page bytes: those are in the page log's segments, not
 # damaged here (seg_tail.sh damages their records after such a kill). The
 # damage must not go unnoticed. Either the pool refuses to open - `rewindctl

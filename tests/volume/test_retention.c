@@ -3,7 +3,10 @@
  * no history, points inside the window stay readable after a pass and points
  * before it are VOL_ERANGE, the earliest restorable time follows
  * max(created, now - window, what passes dropped), deleted volumes' timelines
- * are dropped, and a tiny history budget shrinks the actual window.
+ * are dropped, and a tiny history budget shrinks the actual window; every
+ * page version keeps exactly one name entry through writes, discards,
+ * passes and dropped timelines, and a pool of format 2 (version entries)
+ * becomes one of format 3 (names) when it opens.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -394,6 +397,165 @@ static void test_budget_sparse_barriers(void **state)
 	assert_int_equal(problems, 0);
 }
 
+static int pkey_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, PKEY_LEN);
+}
+
+/* The closed pool at path: every page version of the pages family has its
+ * LT_NAME entry and every name a version, no LT_VERSION entry is left, and
+ * the pool record says format `format`. Returns the number of versions. */
+static size_t assert_names_match(const char *path, uint64_t format)
+{
+	char db[512];
+	kv *s = NULL;
+	snprintf(db, sizeof db, "%s/db", path);
+	OK(kv_rocks_open(db, false, &s));
+	const struct kv_ops *o = s->ops;
+	size_t np = 0, nn = 0, cap = 4096;
+	uint8_t(*pk)[PKEY_LEN] = malloc(cap * PKEY_LEN);
+	uint8_t(*nm)[PKEY_LEN] = malloc(cap * PKEY_LEN);
+	assert_non_null(pk);
+	assert_non_null(nm);
+	uint8_t zero[PKEY_LEN] = {0};
+	kv_iter *it = o->iter_new(s, KV_PAGES, KV_BULK);
+	for (o->iter_seek(it, zero, PKEY_LEN); o->iter_valid(it);
+	     o->iter_next(it)) {
+		size_t kn;
+		const uint8_t *k = o->iter_key(it, &kn);
+		assert_int_equal(kn, PKEY_LEN);
+		assert_true(np < cap);
+		memcpy(pk[np++], k, PKEY_LEN);
+	}
+	OK(o->iter_status(it));
+	o->iter_free(it);
+	it = o->iter_new(s, KV_LOG, KV_BULK);
+	uint8_t tag = LT_NAME;
+	for (o->iter_seek(it, &tag, 1); o->iter_valid(it); o->iter_next(it)) {
+		size_t kn;
+		const uint8_t *k = o->iter_key(it, &kn);
+		if (k[0] != LT_NAME)
+			break;
+		assert_int_equal(kn, NKEY_LEN);
+		assert_true(nn < cap);
+		nkey_pkey(k, nm[nn++]);
+	}
+	OK(o->iter_status(it));
+	tag = LT_VERSION;
+	o->iter_seek(it, &tag, 1);
+	if (o->iter_valid(it)) {
+		size_t kn;
+		assert_int_not_equal(((const uint8_t *)o->iter_key(it, &kn))[0],
+				     LT_VERSION);
+	}
+	o->iter_free(it);
+	qsort(nm, nn, PKEY_LEN, pkey_cmp);
+	assert_int_equal(nn, np);
+	assert_memory_equal(nm, pk, np * PKEY_LEN);
+	void *v;
+	size_t vn;
+	uint8_t mk = MT_POOL;
+	OK(o->get(s, KV_META, &mk, 1, &v, &vn));
+	assert_true(vn >= 22);
+	assert_int_equal(be64_get((uint8_t *)v + 14), format); /* after magic */
+	free(v);
+	free(pk);
+	free(nm);
+	s->ops->close(s);
+	return np;
+}
+
+/* Turn the closed pool at path into one of format 2: a version entry for
+ * every name (the value as format 2 wrote it), no names, record version 2. */
+static void make_format2(const char *path, uint32_t ps)
+{
+	char db[512];
+	kv *s = NULL;
+	snprintf(db, sizeof db, "%s/db", path);
+	OK(kv_rocks_open(db, false, &s));
+	const struct kv_ops *o = s->ops;
+	kv_batch *b = o->batch_new(s);
+	kv_iter *it = o->iter_new(s, KV_LOG, KV_BULK);
+	uint8_t tag[2] = {LT_NAME, LT_NAME + 1};
+	for (o->iter_seek(it, tag, 1); o->iter_valid(it); o->iter_next(it)) {
+		size_t kn;
+		const uint8_t *k = o->iter_key(it, &kn);
+		if (k[0] != LT_NAME)
+			break;
+		uint8_t vk[1 + PKEY_LEN] = {LT_VERSION}, v[16] = {0};
+		nkey_pkey(k, vk + 1);
+		be64_put(v + 8, PKEY_LEN + PVAL_REF + 64 + ps);
+		o->batch_put(b, KV_LOG, vk, sizeof vk, v, sizeof v);
+	}
+	OK(o->iter_status(it));
+	o->iter_free(it);
+	o->batch_del_range(b, KV_LOG, tag, 1, tag + 1, 1);
+	void *v;
+	size_t vn;
+	uint8_t mk = MT_POOL;
+	OK(o->get(s, KV_META, &mk, 1, &v, &vn));
+	be64_put((uint8_t *)v + 14, 2);
+	o->batch_put(b, KV_META, &mk, 1, v, vn);
+	free(v);
+	OK(o->write(s, b, true));
+	o->batch_free(b);
+	s->ops->close(s);
+}
+
+static void test_names_follow_versions(void **state)
+{
+	struct fx *f = *state;
+	vol_id a, c;
+	uint8_t w[SZ];
+	vol_retention_report rep;
+
+	OK(vol_create(f->p, "a", SZ, &a));
+	OK(vol_window_set(f->p, a, 0));
+	for (int i = 0; i < 4; i++) {
+		tu_fill(w, SZ, 20 + i);
+		f->clk.now += SEC;
+		OK(vol_write(f->p, a, w, 0, SZ));
+		OK(vol_sync(f->p, a, NULL));
+	}
+	OK(vol_discard(f->p, a, PS, PS)); /* a hole */
+	memset(w + PS, 0, PS);
+	vol_target tg = tu_now();
+	OK(vol_clone(f->p, a, &tg, "c", &c));
+	OK(vol_write(f->p, c, w, 0, SZ)); /* a timeline retention drops */
+	f->clk.now += SEC;
+	OK(vol_delete(f->p, c));
+	OK(vol_sync(f->p, a, NULL));
+	f->clk.now += SEC;
+	OK(vol_retention_run(f->p, &rep));
+	assert_true(rep.versions_deleted >= 3 * NP);
+	assert_true(rep.timelines_dropped >= 1);
+	OK(vol_pool_close(f->p));
+	f->p = NULL;
+	assert_int_equal(assert_names_match(f->path, 3), NP);
+
+	/* Format 2: the open converts, and retention goes on deleting. */
+	make_format2(f->path, PS);
+	OK(vol_pool_open(f->path, &f->opts, &f->p));
+	tu_assert_content(f->p, a, w, SZ);
+	OK(vol_pool_close(f->p));
+	f->p = NULL;
+	assert_int_equal(assert_names_match(f->path, 3), NP);
+	OK(vol_pool_open(f->path, &f->opts, &f->p));
+	uint8_t w2[SZ];
+	tu_fill(w2, SZ, 30);
+	f->clk.now += SEC;
+	OK(vol_write(f->p, a, w2, 0, SZ));
+	OK(vol_sync(f->p, a, NULL));
+	f->clk.now += SEC;
+	OK(vol_retention_run(f->p, &rep));
+	assert_int_equal(rep.versions_deleted, NP);
+	tu_assert_content(f->p, a, w2, SZ);
+	OK(vol_pool_close(f->p));
+	f->p = NULL;
+	assert_int_equal(assert_names_match(f->path, 3), NP);
+	OK(vol_pool_open(f->path, &f->opts, &f->p));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -411,6 +573,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pacer, fx_setup,
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_budget_sparse_barriers,
+						fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_names_follow_versions,
 						fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_budget, fx_setup,
 						fx_teardown),
