@@ -425,6 +425,29 @@ static bool version_of(vol_pool *p, const uint8_t *v, size_t vn, int64_t *ns,
 	}
 }
 
+/* The names of the versions a scan deleted, not yet in its batch. They go
+ * in sorted: a name is keyed by LSN and the scan goes page by page, so in
+ * scan order each deletion would land at a random place of the log
+ * family's memtable (a full search of its skip list each). */
+struct dead_names {
+	uint8_t (*k)[NKEY_LEN];
+	size_t n, cap;
+};
+
+static int nkey_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, NKEY_LEN);
+}
+
+/* Put the dead names into *b, sorted. */
+static void dead_names_put(vol_pool *p, kv_batch *b, struct dead_names *d)
+{
+	qsort(d->k, d->n, NKEY_LEN, nkey_cmp);
+	for (size_t i = 0; i < d->n; i++)
+		p->kv->ops->batch_del(b, KV_LOG, d->k[i], NKEY_LEN);
+	d->n = 0;
+}
+
 /* Scan every page version (the pages family: keys, headers and page-log
  * references; a format-1 pool's inline pages are read too), deleting what
  * the plan does not need. */
@@ -458,6 +481,7 @@ static vol_status scan(vol_pool *p, struct plan *pl, kv_batch **b,
 	int64_t next_ns = 0;
 	bool first = true;
 	struct tw *w = NULL;
+	struct dead_names dn = {0};
 	/* From a whole zero key: the family's prefix extractor must only
 	 * ever see keys of at least 16 bytes. */
 	uint8_t from[PKEY_LEN] = {0};
@@ -489,13 +513,18 @@ static vol_status scan(vol_pool *p, struct plan *pl, kv_batch **b,
 		/* Unknown timeline: created after the plan. Not live: dropped
 		 * whole in finish(). */
 		if (w && w->live && !decide(pl, w, lsn, next, next_ns, bytes)) {
-			uint8_t nk[NKEY_LEN];
-			nkey_make(nk, k);
+			if ((st = grow((void **)&dn.k, &dn.cap, dn.n + 1,
+				       NKEY_LEN)))
+				break;
+			nkey_make(dn.k[dn.n++], k);
 			o->batch_del(*b, KV_PAGES, k, PKEY_LEN);
-			o->batch_del(*b, KV_LOG, nk, NKEY_LEN);
 			rep->versions_deleted++;
 			rep->bytes_deleted += bytes;
-			st = flush(p, b, &pc);
+			if (o->batch_bytes(*b) + dn.n * (NKEY_LEN + 4) >=
+			    p->retention_batch_bytes) {
+				dead_names_put(p, *b, &dn);
+				st = flush(p, b, &pc);
+			}
 		} else if ((!w || w->live) && v[0] == PV_REF) {
 			uint64_t seg = pval_ref(v).seg;
 			if (seg >= sl->lo && seg < sl->hi)
@@ -507,6 +536,9 @@ static vol_status scan(vol_pool *p, struct plan *pl, kv_batch **b,
 	if (!st)
 		st = o->iter_status(it);
 	o->iter_free(it);
+	if (!st)
+		dead_names_put(p, *b, &dn); /* the caller writes the batch */
+	free(dn.k);
 	return st;
 }
 
