@@ -407,10 +407,7 @@ static int pkey_cmp(const void *a, const void *b)
  * the pool record says format `format`. Returns the number of versions. */
 static size_t assert_names_match(const char *path, uint64_t format)
 {
-	char db[512];
-	kv *s = NULL;
-	snprintf(db, sizeof db, "%s/db", path);
-	OK(kv_rocks_open(db, false, &s));
+	kv *s = tu_open_store(path);
 	const struct kv_ops *o = s->ops;
 	size_t np = 0, nn = 0, cap = 4096;
 	uint8_t(*pk)[PKEY_LEN] = malloc(cap * PKEY_LEN);
@@ -469,10 +466,7 @@ static size_t assert_names_match(const char *path, uint64_t format)
  * every name (the value as format 2 wrote it), no names, record version 2. */
 static void make_format2(const char *path, uint32_t ps)
 {
-	char db[512];
-	kv *s = NULL;
-	snprintf(db, sizeof db, "%s/db", path);
-	OK(kv_rocks_open(db, false, &s));
+	kv *s = tu_open_store(path);
 	const struct kv_ops *o = s->ops;
 	kv_batch *b = o->batch_new(s);
 	kv_iter *it = o->iter_new(s, KV_LOG, KV_BULK);

@@ -258,6 +258,16 @@ static void flip_record(const char *pool_path, const uint8_t *v, size_t at)
 	close(fd);
 }
 
+kv *tu_open_store(const char *pool_path)
+{
+	char db[512];
+	kv *s = NULL;
+
+	snprintf(db, sizeof(db), "%s/db", pool_path);
+	OK(kv_rocks_open(db, false, &s));
+	return s;
+}
+
 void tu_corrupt_page_value(const char *pool_path, unsigned nth,
 			   size_t min_len, long pos, uint8_t key_out[24])
 {
@@ -267,14 +277,10 @@ void tu_corrupt_page_value(const char *pool_path, unsigned nth,
 void tu_corrupt(const char *pool_path, unsigned nth, size_t ps, long pos,
 		long rec_pos, uint8_t key_out[24])
 {
-	char db[512];
-	kv *s = NULL;
+	kv *s = tu_open_store(pool_path);
 	kv_iter *it;
 	unsigned seen = 0;
 	bool done = false;
-
-	snprintf(db, sizeof(db), "%s/db", pool_path);
-	OK(kv_rocks_open(db, false, &s));
 	it = s->ops->iter_new(s, KV_PAGES, KV_BULK); /* a whole-CF scan */
 	assert_non_null(it);
 	for (s->ops->iter_seek(it, zero_key, sizeof(zero_key));
@@ -324,13 +330,9 @@ void tu_corrupt(const char *pool_path, unsigned nth, size_t ps, long pos,
 
 unsigned long tu_count_page_values(const char *pool_path, size_t min_len)
 {
-	char db[512];
-	kv *s = NULL;
+	kv *s = tu_open_store(pool_path);
 	kv_iter *it;
 	unsigned long n = 0;
-
-	snprintf(db, sizeof(db), "%s/db", pool_path);
-	OK(kv_rocks_open(db, false, &s));
 	it = s->ops->iter_new(s, KV_PAGES, KV_BULK); /* a whole-CF scan */
 	assert_non_null(it);
 	for (s->ops->iter_seek(it, zero_key, sizeof(zero_key));

@@ -103,6 +103,9 @@ void tu_corrupt_page_value(const char *pool_path, unsigned nth,
  * with rec_pos >= 0, byte rec_pos of the version's page-log record. */
 void tu_corrupt(const char *pool_path, unsigned nth, size_t ps, long pos,
 		long rec_pos, uint8_t key_out[24]);
+/* The store of the closed pool at pool_path, opened (fails the test if it
+ * cannot be); close it with ->ops->close. */
+kv *tu_open_store(const char *pool_path);
 /* Count data page versions (inline of >= min_len bytes, or in the page
  * log) in the pages column family. */
 unsigned long tu_count_page_values(const char *pool_path, size_t min_len);
