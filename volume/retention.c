@@ -442,6 +442,8 @@ static int nkey_cmp(const void *a, const void *b)
 /* Put the dead names into *b, sorted. */
 static void dead_names_put(vol_pool *p, kv_batch *b, struct dead_names *d)
 {
+	if (!d->n)
+		return; /* d->k may be NULL: not for qsort */
 	qsort(d->k, d->n, NKEY_LEN, nkey_cmp);
 	for (size_t i = 0; i < d->n; i++)
 		p->kv->ops->batch_del(b, KV_LOG, d->k[i], NKEY_LEN);
