@@ -17,10 +17,9 @@
  * version v of a page: it is what points in [v, next newer version) read,
  * so it is kept iff an item overlaps that range; a deleted version loses
  * its value and its LT_NAME entry in one batch. Points created while the
- * pass runs
- * are inside ranges the plan already holds (windows only move forward and
- * new points resolve inside them), and timelines created meanwhile are not
- * in the plan, so they are never touched.
+ * pass runs are inside ranges the plan already holds (windows only move
+ * forward and new points resolve inside them), and timelines created
+ * meanwhile are not in the plan, so they are never touched.
  *
  * Budget: history bytes are kept versions no volume's current state reads.
  * When they exceed the budget, the pass finds the earliest cutoff time whose
@@ -538,8 +537,7 @@ static vol_status scan(vol_pool *p, struct plan *pl, kv_batch **b,
 	if (!st)
 		st = o->iter_status(it);
 	o->iter_free(it);
-	if (!st)
-		dead_names_put(p, *b, &dn); /* the caller writes the batch */
+	dead_names_put(p, *b, &dn); /* with their versions' deletions */
 	free(dn.k);
 	return st;
 }
