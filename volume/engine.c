@@ -1155,28 +1155,27 @@ static vol_status plog_settle(vol_pool *p, struct replay_out *o,
 }
 
 /* Pools of format 1 and 2 become format 3: an LT_NAME entry for every
- * LT_VERSION entry (in batches), then one synced batch removes the
- * LT_VERSION entries and writes the pool record of format 3. An open
- * stopped half-way does it all again (the puts are the same). */
+ * page version (from the pages family itself, in batches), then one synced
+ * batch removes the LT_VERSION entries and writes the pool record of
+ * format 3. An open stopped half-way does it all again (the puts are the
+ * same). */
 static vol_status names_from_versions(vol_pool *p)
 {
 	kv *s = p->kv;
 	const struct kv_ops *o = s->ops;
-	kv_iter *it = o->iter_new(s, KV_LOG, KV_BULK);
+	kv_iter *it = o->iter_new(s, KV_PAGES, KV_BULK);
 	kv_batch *b = o->batch_new(s);
 	vol_status st = it && b ? VOL_OK : vol__fail(VOL_ENOMEM, "out of memory");
-	uint8_t tag[2] = {LT_VERSION, LT_VERSION + 1};
+	uint8_t from[PKEY_LEN] = {0}; /* a whole key: see retention.c */
 	if (!st)
-		o->iter_seek(it, tag, 1);
+		o->iter_seek(it, from, PKEY_LEN);
 	for (; !st && o->iter_valid(it); o->iter_next(it)) {
 		size_t kn;
 		const uint8_t *k = o->iter_key(it, &kn);
-		if (kn < 1 || k[0] != LT_VERSION)
-			break;
-		if (kn != 1 + PKEY_LEN)
+		if (kn != PKEY_LEN)
 			continue;
 		uint8_t nk[NKEY_LEN];
-		nkey_make(nk, k + 1);
+		nkey_make(nk, k);
 		o->batch_put(b, KV_LOG, nk, NKEY_LEN, "", 0);
 		if (o->batch_bytes(b) >= (4u << 20)) {
 			st = o->write(s, b, false);
@@ -1189,6 +1188,7 @@ static vol_status names_from_versions(vol_pool *p)
 	if (!st)
 		st = o->iter_status(it);
 	if (!st) {
+		uint8_t tag[2] = {LT_VERSION, LT_VERSION + 1};
 		o->batch_del_range(b, KV_LOG, tag, 1, tag + 1, 1);
 		put_pool_record(p, b);
 		st = o->write(s, b, true);

@@ -101,7 +101,8 @@ enum log_tag {
 	LT_BARRIER = 'B',  /* B vol time lsn        -> timeline (u64)       */
 	LT_VERSION = 'P',  /* P tl page ~lsn        -> time, bytes, ref
 	                    * (pools of format 1 and 2 only: the open of a
-	                    * writable pool turns them into LT_NAME entries) */
+	                    * writable pool replaces them with LT_NAME
+	                    * entries made from the pages family)          */
 	LT_NAME = 'N',     /* N tl lsn page         -> (nothing)            */
 };
 /* Every page version has its LT_NAME entry, written in the same batch and

@@ -915,11 +915,6 @@ vol_status pages_drop_dangling(vol_pool *p, struct pref end,
 		nkey_make(nk, k);
 		o->batch_del(b, KV_PAGES, k, PKEY_LEN);
 		o->batch_del(b, KV_LOG, nk, NKEY_LEN);
-		if (p->format < 3) { /* not converted yet (engine.c) */
-			uint8_t vk[1 + PKEY_LEN] = {LT_VERSION};
-			memcpy(vk + 1, k, PKEY_LEN);
-			o->batch_del(b, KV_LOG, vk, sizeof vk);
-		}
 		(*dropped)++;
 	}
 	vol_status st = o->iter_status(it);
