@@ -90,7 +90,9 @@ static vol_status collect(vol_pool *p, const struct victim *v, size_t nv,
 		size_t kn, vn;
 		const uint8_t *k = o->iter_key(it, &kn);
 		const uint8_t *e = o->iter_value(it, &vn);
-		if (kn != PKEY_LEN || vn != PVAL_REF || e[0] != PV_REF)
+		enum pval_kind kind;
+		if (kn != PKEY_LEN || !pval_layout(e, vn, p->page_size, &kind) ||
+		    kind != PV_REF)
 			continue;
 		struct pref ref = pval_ref(e);
 		if (!is_victim(v, nv, ref.seg))

@@ -71,27 +71,39 @@ void pval_header(uint8_t h[PVAL_HDR], const uint8_t k[PKEY_LEN],
 	be64_put(h + 16, data_hash ^ pval_key_hash(k, kind, time_ns));
 }
 
+bool pval_layout(const uint8_t *v, size_t vn, uint32_t ps,
+		 enum pval_kind *kind)
+{
+	if (vn < PVAL_HDR)
+		return false;
+	for (int i = 1; i < 8; i++)
+		if (v[i])
+			return false;
+	*kind = (enum pval_kind)v[0];
+	switch (*kind) {
+	case PV_DATA:
+		return vn == PVAL_HDR + (size_t)ps;
+	case PV_HOLE:
+		return vn == PVAL_HDR;
+	case PV_REF:
+		return vn == PVAL_REF;
+	default:
+		return false;
+	}
+}
+
 bool pval_check(const uint8_t k[PKEY_LEN], const uint8_t *v, size_t vn,
 		uint32_t ps, enum pval_kind *kind, int64_t *time_ns,
 		uint64_t *data_hash)
 {
-	if (vn < PVAL_HDR)
+	enum pval_kind kd;
+	if (!pval_layout(v, vn, ps, &kd))
 		return false;
-	enum pval_kind kd = (enum pval_kind)v[0];
-	for (int i = 1; i < 8; i++)
-		if (v[i])
-			return false;
 	int64_t t = (int64_t)be64_get(v + 8);
 	uint64_t sum = be64_get(v + 16);
-	uint64_t dh;
-	if (kd == PV_DATA && vn == PVAL_HDR + (size_t)ps)
-		dh = pval_data_hash(v + PVAL_HDR, ps);
-	else if (kd == PV_HOLE && vn == PVAL_HDR)
-		dh = 0;
-	else if (kd == PV_REF && vn == PVAL_REF)
-		dh = sum ^ pval_key_hash(k, kd, t);
-	else
-		return false;
+	uint64_t dh = kd == PV_DATA  ? pval_data_hash(v + PVAL_HDR, ps)
+		      : kd == PV_HOLE ? 0
+				      : sum ^ pval_key_hash(k, kd, t);
 	if ((dh ^ pval_key_hash(k, kd, t)) != sum)
 		return false;
 	if (data_hash)

@@ -69,6 +69,10 @@ uint64_t pval_data_hash(const void *page, uint32_t ps);
 /* Fill a header for a version at key k; data_hash is 0 for holes. */
 void pval_header(uint8_t h[PVAL_HDR], const uint8_t k[PKEY_LEN],
 		 enum pval_kind kind, int64_t time_ns, uint64_t data_hash);
+/* The kind of a stored value whose layout (kind, padding, length) is right
+ * for it; false if not. Checks no checksum. */
+bool pval_layout(const uint8_t *v, size_t vn, uint32_t ps,
+		 enum pval_kind *kind);
 /* Verify a stored value. PV_DATA and PV_HOLE are verified whole; for
  * PV_REF only the layout is, and *data_hash is the hash the page in the
  * log must have (the header's checksum binds it to key, kind and time). */

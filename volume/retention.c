@@ -384,46 +384,6 @@ static bool decide(struct plan *pl, struct tw *w, uint64_t v, uint64_t next,
 	return true;
 }
 
-/* Write the batch of deletions and start a new one. pc: a scan's pacer:
- * only once the batch is full, then yield to the writers; NULL: now. */
-static vol_status flush(vol_pool *p, kv_batch **b, struct pacer *pc)
-{
-	kv *s = p->kv;
-	if (pc && s->ops->batch_bytes(*b) < p->retention_batch_bytes)
-		return VOL_OK;
-	vol_status st = s->ops->write(s, *b, false);
-	if (pc)
-		pacer_yield(p, pc);
-	s->ops->batch_free(*b);
-	*b = s->ops->batch_new(s);
-	if (!*b && !st)
-		st = vol__fail(VOL_ENOMEM, "out of memory");
-	return st;
-}
-
-/* The time and stored bytes of the page version (k, v): false if v is
- * not a page value. */
-static bool version_of(vol_pool *p, const uint8_t *v, size_t vn, int64_t *ns,
-		       uint64_t *bytes)
-{
-	if (vn < PVAL_HDR)
-		return false;
-	*ns = (int64_t)be64_get(v + 8);
-	switch (v[0]) {
-	case PV_REF:
-		*bytes = PKEY_LEN + PVAL_REF + plog_rec_len(p->plog);
-		return vn == PVAL_REF;
-	case PV_HOLE:
-		*bytes = PKEY_LEN + PVAL_HDR;
-		return vn == PVAL_HDR;
-	case PV_DATA:
-		*bytes = PKEY_LEN + vn;
-		return vn == PVAL_HDR + p->page_size;
-	default:
-		return false;
-	}
-}
-
 /* The names of the versions a scan deleted, not yet in its batch. They go
  * in sorted: a name is keyed by LSN and the scan goes page by page, so in
  * scan order each deletion would land at a random place of the log
@@ -438,15 +398,50 @@ static int nkey_cmp(const void *a, const void *b)
 	return memcmp(a, b, NKEY_LEN);
 }
 
-/* Put the dead names into *b, sorted. */
+/* Put the dead names into *b, sorted (d may be NULL). */
 static void dead_names_put(vol_pool *p, kv_batch *b, struct dead_names *d)
 {
-	if (!d->n)
+	if (!d || !d->n)
 		return; /* d->k may be NULL: not for qsort */
 	qsort(d->k, d->n, NKEY_LEN, nkey_cmp);
 	for (size_t i = 0; i < d->n; i++)
 		p->kv->ops->batch_del(b, KV_LOG, d->k[i], NKEY_LEN);
 	d->n = 0;
+}
+
+/* Write the batch of deletions (with d's names: NULL if none) and start a
+ * new one. pc: a scan's pacer: only once the batch is full, then yield to
+ * the writers; NULL: now. */
+static vol_status flush(vol_pool *p, kv_batch **b, struct pacer *pc,
+			struct dead_names *d)
+{
+	kv *s = p->kv;
+	/* A deletion in a batch: its key and a few bytes of framing. */
+	size_t names = d ? d->n * (NKEY_LEN + 4) : 0;
+	if (pc && s->ops->batch_bytes(*b) + names < p->retention_batch_bytes)
+		return VOL_OK;
+	dead_names_put(p, *b, d);
+	vol_status st = s->ops->write(s, *b, false);
+	if (pc)
+		pacer_yield(p, pc);
+	s->ops->batch_free(*b);
+	*b = s->ops->batch_new(s);
+	if (!*b && !st)
+		st = vol__fail(VOL_ENOMEM, "out of memory");
+	return st;
+}
+
+/* The time and stored bytes (its record's too, for one in the page log) of
+ * the page version whose value is v: false if v is not a page value. */
+static bool version_of(vol_pool *p, const uint8_t *v, size_t vn, int64_t *ns,
+		       uint64_t *bytes)
+{
+	enum pval_kind kind;
+	if (!pval_layout(v, vn, p->page_size, &kind))
+		return false;
+	*ns = (int64_t)be64_get(v + 8);
+	*bytes = PKEY_LEN + vn + (kind == PV_REF ? plog_rec_len(p->plog) : 0);
+	return true;
 }
 
 /* Scan every page version (the pages family: keys, headers and page-log
@@ -521,11 +516,7 @@ static vol_status scan(vol_pool *p, struct plan *pl, kv_batch **b,
 			o->batch_del(*b, KV_PAGES, k, PKEY_LEN);
 			rep->versions_deleted++;
 			rep->bytes_deleted += bytes;
-			if (o->batch_bytes(*b) + dn.n * (NKEY_LEN + 4) >=
-			    p->retention_batch_bytes) {
-				dead_names_put(p, *b, &dn);
-				st = flush(p, b, &pc);
-			}
+			st = flush(p, b, &pc, &dn);
 		} else if ((!w || w->live) && v[0] == PV_REF) {
 			uint64_t seg = pval_ref(v).seg;
 			if (seg >= sl->lo && seg < sl->hi)
@@ -647,7 +638,7 @@ static vol_status raise_floors(vol_pool *p, const struct plan *pl,
 			any = true;
 		}
 	}
-	vol_status st = any ? flush(p, b, NULL) : VOL_OK;
+	vol_status st = any ? flush(p, b, NULL, NULL) : VOL_OK;
 	for (size_t i = 0; i < pl->nvols && !st; i++) {
 		struct vol *v = vol_find(p, pl->vols[i].id);
 		if (v && v->floor_ns < pl->vols[i].earliest)
@@ -681,7 +672,7 @@ static vol_status one_pass(vol_pool *p, vol_retention_report *rep,
 	 * the pool (a stall of 55-60 ms measured: bench/volbench). The
 	 * floors are already recorded (raise_floors). */
 	if (!st)
-		st = flush(p, &b, NULL);
+		st = flush(p, &b, NULL, NULL);
 	if (!st) {
 		uint64_t *ids = malloc((pl->ntws + 1) * sizeof *ids);
 		size_t nd = 0;
