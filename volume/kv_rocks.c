@@ -232,8 +232,8 @@ static void r_del(kv_batch *b, enum kv_cf cf, const void *k, size_t kn)
  * and its pages' names (`N tl lsn page`, 25), a sync a barrier (`B vol ns
  * lsn`, 25): each goes in at the end of its own keys, but one after the
  * other they sent every insert through a full skip-list search from the
- * top. Random unsynced 4 KiB writes: 26.4-28.8 against 17.0-20.9 us of CPU
- * per page (volbench, three alternating runs each; BENCHMARKS.md).
+ * top. Random unsynced 4 KiB writes: 26.3-27.8 against 23.2-23.6 us of CPU
+ * per page (volbench, two alternating runs each; BENCHMARKS.md).
  * RocksDB 7.8 uses the same hints for range deletions' own memtable (a
  * bug, fixed in later releases) and then trips an assertion, so no range
  * deletion in the log family may start with a key of HINT_MIN bytes or
