@@ -10,6 +10,9 @@
  *   never wrote the page is answered by the filter without reading a block.
  *   Whole-table scans (retention, discard, check) use total-order iterators,
  *   and so do long reads, which step from page to page (KV_WALK).
+ * - The log family's memtable inserts start from the last insert of a key
+ *   with the same first 10 bytes (names, barriers: see LOG_HINT), not from
+ *   the memtable's last insert.
  * - LZ4 for every family: cheap, and keys, references and log records
  *   shrink (zero-heavy or text pages too, in a format-1 pool's blob files).
  * - The WAL is buffered (manual WAL flush) and written and synced on
