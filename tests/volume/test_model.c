@@ -2,7 +2,8 @@
  * test_model.c - the randomized model test of volume/.
  *
  * Design
- * A random sequence of engine calls (writes aligned and unaligned, discards,
+ * A random sequence of engine calls (writes aligned and unaligned, of up to
+ * three pages or of many, discards,
  * resizes, syncs, backtracks back and forward, clones, clones of clones,
  * resets, snapshots, deletes, renames, window changes, retention passes,
  * pool close + reopen, and calls that must fail) runs against a real pool
@@ -747,12 +748,22 @@ static void op_create(void)
 	vol_init(v, id, name, -1, st_new(size));
 }
 
-static void op_write(struct mvol *v, bool aligned)
+/* A write of up to 3 pages, or (long) of 16 pages or more: a database's
+ * page or the 1 MiB writes of a file copy, whose pages go in as one change
+ * and are read back by walking. */
+static void op_write(struct mvol *v, bool aligned, bool longw)
 {
 	uint64_t size = v->cur->size, off, len;
 	if (size == 0)
 		return;
-	if (aligned && size >= PSZ) {
+	if (longw) {
+		uint64_t np = (size + PSZ - 1) / PSZ;
+		uint64_t n = np <= 16 ? np : 16 + rnd(np - 15);
+		len = n * PSZ;
+		off = aligned ? rnd(np - n + 1) * PSZ : rnd((np - n) * PSZ + 1);
+		if (off + len > size) /* off < size: off <= (np - 1) * PSZ */
+			len = size - off;
+	} else if (aligned && size >= PSZ) {
 		uint64_t np = size / PSZ;
 		uint64_t first = rnd(np), n = 1 + rnd(np - first < 3 ?
 						       np - first : 3);
@@ -1089,8 +1100,10 @@ static void step(void)
 	}
 	r = rnd(1000);
 	/* Weights in 1/1000. Syncs are few: each one waits for an fsync. */
-	if (r < 220) op_write(v, true);
-	else if (r < 440) op_write(v, false);
+	if (r < 200) op_write(v, true, false);
+	else if (r < 400) op_write(v, false, false);
+	else if (r < 420) op_write(v, true, true);
+	else if (r < 440) op_write(v, false, true);
 	else if (r < 500) op_discard(v);
 	else if (r < 540) op_resize(v);
 	else if (r < 565) op_sync(v);
@@ -1108,7 +1121,7 @@ static void step(void)
 	else if (r < 843) op_reopen();
 	else if (r < 851) op_write_past_end(v);
 	else if (r < 856) op_bad_calls(v);
-	else op_write(v, rnd(2));
+	else op_write(v, rnd(2), false);
 }
 
 /* Time spent per kind of step (MODEL_PROFILE=1 prints it). */
