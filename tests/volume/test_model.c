@@ -2,9 +2,9 @@
  * test_model.c - the randomized model test of volume/.
  *
  * Design
- * A random sequence of engine calls (writes aligned and unaligned, of up to
- * three pages or of many, discards,
- * resizes, syncs, backtracks back and forward, clones, clones of clones,
+ * A random sequence of engine calls (writes aligned and unaligned, of a few
+ * pages or of many, discards, resizes, syncs, backtracks back and forward,
+ * clones, clones of clones,
  * resets, snapshots, deletes, renames, window changes, retention passes,
  * pool close + reopen, and calls that must fail) runs against a real pool
  * and, in parallel, against a simple in-memory reference. After every step
@@ -748,9 +748,10 @@ static void op_create(void)
 	vol_init(v, id, name, -1, st_new(size));
 }
 
-/* A write of up to 3 pages, or (long) of 16 pages or more: a database's
- * page or the 1 MiB writes of a file copy, whose pages go in as one change
- * and are read back by walking. */
+/* A write of up to 3 pages' bytes, or (longw) of 16 pages or more (the
+ * whole volume if it is smaller): a database's page, or the 1 MiB writes of
+ * a file copy, whose pages go in as one change and are read back by
+ * walking. */
 static void op_write(struct mvol *v, bool aligned, bool longw)
 {
 	uint64_t size = v->cur->size, off, len;
