@@ -4,14 +4,14 @@
  * Design
  * A random sequence of engine calls (writes aligned and unaligned, of a few
  * pages or of many, discards, resizes, syncs, backtracks back and forward,
- * clones, clones of clones,
- * resets, snapshots, deletes, renames, window changes, retention passes,
- * pool close + reopen, and calls that must fail) runs against a real pool
- * and, in parallel, against a simple in-memory reference. After every step
- * the current content of every volume is read and compared byte for byte,
- * plus a sample of readable points (window, snapshots, branch points through
- * clones) via vol_resolve + vol_read_point; every FULL_EVERY steps, after
- * retention and after a reopen, all of them.
+ * clones, clones of clones, resets, snapshots, deletes, renames, window
+ * changes, retention passes, pool close + reopen, and calls that must fail)
+ * runs against a real pool and, in parallel, against a simple in-memory
+ * reference. After every step the current content of every volume is read
+ * and compared byte for byte, plus a sample of readable points (window,
+ * snapshots, branch points through clones) via vol_resolve +
+ * vol_read_point; every FULL_EVERY steps, after retention and after a
+ * reopen, all of them.
  *
  * Reference states are cheap: a state is an immutable, ref-counted array of
  * pointers to immutable, ref-counted pages (NULL = zero page), so keeping a
