@@ -242,8 +242,10 @@ static void r_del(kv_batch *b, enum kv_cf cf, const void *k, size_t kn)
  * deletion in the log family may start with a key of HINT_MIN bytes or
  * more (r_del_range asserts it; every one starts with a tag or a key1). */
 #define HINT_MIN 10
+#define STR_(x) #x
+#define STR(x) STR_(x)
 #define LOG_HINT "memtable_insert_with_hint_prefix_extractor=" \
-		 "rocksdb.FixedPrefix.10"
+		 "rocksdb.FixedPrefix." STR(HINT_MIN)
 
 static void r_del_range(kv_batch *b, enum kv_cf cf, const void *lo, size_t lon,
 			const void *hi, size_t hin)
@@ -595,23 +597,31 @@ static const struct kv_ops rocks_ops = {
 	.close = r_close,
 };
 
+/* RocksDB's defaults with `spec` ("name=value;...") applied: the options the
+ * C API has no setter for. NULL with vol_errmsg() set if RocksDB refuses
+ * them. */
+static rocksdb_options_t *options_from(const char *spec)
+{
+	rocksdb_options_t *base = rocksdb_options_create();
+	rocksdb_options_t *o = rocksdb_options_create();
+	char *err = NULL;
+	rocksdb_get_options_from_string(base, spec, o, &err);
+	rocksdb_options_destroy(base);
+	if (!err)
+		return o;
+	vol__fail(VOL_EIO, "rocksdb options: %s", err);
+	free(err);
+	rocksdb_options_destroy(o);
+	return NULL;
+}
+
 /* A family's options; NULL with vol_errmsg() set if RocksDB refuses them. */
 static rocksdb_options_t *cf_options(struct rkv *s, int i)
 {
-	rocksdb_options_t *o = rocksdb_options_create();
-	if (i == KV_LOG + 1) {
-		rocksdb_options_t *h = rocksdb_options_create();
-		char *err = NULL;
-		rocksdb_get_options_from_string(o, LOG_HINT, h, &err);
-		rocksdb_options_destroy(o);
-		if (err) {
-			vol__fail(VOL_EIO, "rocksdb options: %s", err);
-			free(err);
-			rocksdb_options_destroy(h);
-			return NULL;
-		}
-		o = h;
-	}
+	rocksdb_options_t *o = i == KV_LOG + 1 ? options_from(LOG_HINT)
+					       : rocksdb_options_create();
+	if (!o)
+		return NULL;
 	rocksdb_block_based_table_options_t *t =
 		rocksdb_block_based_options_create();
 	rocksdb_block_based_options_set_block_cache(t, s->cache);
@@ -726,23 +736,16 @@ vol_status kv_rocks_open_mode(const char *dir, enum kv_open_mode mode,
 	s->cache = rocksdb_cache_create_lru(64u << 20);
 	s->filter = rocksdb_filterpolicy_create_bloom(10);
 	/* Options the C API has no setter for (see the note at the top). */
-	rocksdb_options_t *base = rocksdb_options_create();
-	s->dbopts = rocksdb_options_create();
-	char *err = NULL;
-	rocksdb_get_options_from_string(
-		base,
-		"avoid_flush_during_recovery=true;allow_fallocate=false;"
-		"info_log_level=WARN_LEVEL",
-		s->dbopts, &err);
-	rocksdb_options_destroy(base);
-	if (!err)
-		set_log_dir(s->dbopts);
-	if (err || !s->dir) {
-		vol__fail(VOL_EIO, "rocksdb options: %s", err ? err : "no memory");
-		free(err);
+	s->dbopts = options_from("avoid_flush_during_recovery=true;"
+				 "allow_fallocate=false;"
+				 "info_log_level=WARN_LEVEL");
+	if (s->dbopts && !s->dir)
+		vol__fail(VOL_EIO, "rocksdb options: no memory");
+	if (!s->dbopts || !s->dir) {
 		r_close(&s->base);
 		return VOL_EIO;
 	}
+	set_log_dir(s->dbopts);
 	rocksdb_options_set_create_if_missing(s->dbopts, create);
 	rocksdb_options_set_error_if_exists(s->dbopts, create);
 	rocksdb_options_set_create_missing_column_families(s->dbopts, create);
