@@ -14,7 +14,8 @@
  *      then the WAL);
  *   3. unlinks the segments that nothing refers to any more.
  * Moving a record keeps its header (it names the version, not a place) and
- * writes the same value with the new reference: a reader sees the old or
+ * writes the same value with the new reference (a run's records move
+ * together, in one append, so they still follow each other): a reader sees the old or
  * the new place, both valid until step 3, which waits for readers
  * (pagelog.c).
  * Only retention deletes versions and it runs in this thread, so a version
@@ -27,7 +28,7 @@
 #include "internal.h"
 
 #define MOVE_BUDGET (256ull << 20)
-#define MOVE_CHUNK 256
+#define MOVE_CHUNK RUN_GROUP_MAX /* records: a run fits */
 
 struct victim {
 	uint64_t seg, live, size;
@@ -36,6 +37,7 @@ struct victim {
 struct moving {
 	uint8_t pkey[PKEY_LEN];
 	struct pref ref;
+	uint64_t count;         /* records: a run's pages, or 1            */
 };
 
 static int victim_cmp(const void *a, const void *b)
@@ -92,7 +94,7 @@ static vol_status collect(vol_pool *p, const struct victim *v, size_t nv,
 		const uint8_t *e = o->iter_value(it, &vn);
 		enum pval_kind kind;
 		if (kn != PKEY_LEN || !pval_layout(e, vn, p->page_size, &kind) ||
-		    kind != PV_REF)
+		    (kind != PV_REF && kind != PV_RUN))
 			continue;
 		struct pref ref = pval_ref(e);
 		if (!is_victim(v, nv, ref.seg))
@@ -102,6 +104,7 @@ static vol_status collect(vol_pool *p, const struct victim *v, size_t nv,
 		struct moving *m = &(*out)[(*n)++];
 		memcpy(m->pkey, k, PKEY_LEN);
 		m->ref = ref;
+		m->count = kind == PV_RUN ? rval_count(e) : 1;
 	}
 	if (!st)
 		st = o->iter_status(it);
@@ -111,9 +114,45 @@ static vol_status collect(vol_pool *p, const struct victim *v, size_t nv,
 	return st;
 }
 
-/* Move up to MOVE_CHUNK records m[0..n): read and verify, append, point
- * the versions at the copies. A record that cannot be read stays where it
- * is; *bad_seg is set to its segment (which must then stay). */
+/* Read and verify the records of the version m (its stored value val, vn
+ * bytes) into recs, marked as moved copies: false if any cannot be read. */
+static bool read_version(vol_pool *p, const struct moving *m,
+			 const uint8_t *val, size_t vn, uint8_t *recs)
+{
+	size_t rl = plog_rec_len(p->plog);
+	enum pval_kind kind;
+	uint64_t dh;
+	if (!pval_check(m->pkey, val, vn, p->page_size, &kind, NULL, &dh) ||
+	    (kind != PV_REF && kind != PV_RUN) ||
+	    (kind == PV_RUN ? rval_count(val) : 1) != m->count ||
+	    !pref_eq(pval_ref(val), m->ref))
+		return false;
+	uint64_t tl, pg, lsn;
+	pkey_parse(m->pkey, &tl, &pg, &lsn);
+	for (uint64_t i = 0; i < m->count; i++) {
+		uint8_t k[PKEY_LEN];
+		uint8_t *rec = recs + i * rl;
+		struct pref ref = {m->ref.seg, m->ref.off + i * rl};
+		if (kind == PV_RUN) {
+			pkey_make(k, tl, rval_first(val) + i, lsn);
+			dh = rval_hash(val, i);
+		} else {
+			memcpy(k, m->pkey, PKEY_LEN);
+		}
+		if (plog_read(p->plog, ref, k, dh, rec, rec + PREC_HDR))
+			return false;
+		/* The copy says it is one (replay skips it). */
+		plog_rec_header(rec, p->page_size, PREC_MOVED, k,
+				(int64_t)be64_get(rec + 32), dh, p->page_size);
+	}
+	return true;
+}
+
+/* Move the versions m[0..n) (MOVE_CHUNK records at most): read and verify
+ * their records, append them, point the versions at the copies (a run's
+ * records stay together: one append puts them one after the other). A
+ * version whose records cannot be read stays where it is; its segment is
+ * then kept (live = UINT64_MAX). */
 static vol_status move_chunk(vol_pool *p, const struct moving *m, size_t n,
 			     uint8_t *recs, uint64_t *moved,
 			     struct victim *v, size_t nv, struct pacer *pc)
@@ -122,10 +161,11 @@ static vol_status move_chunk(vol_pool *p, const struct moving *m, size_t n,
 	const struct kv_ops *o = s->ops;
 	size_t rl = plog_rec_len(p->plog);
 	struct iovec ptrs[MOVE_CHUNK];
-	uint8_t vals[MOVE_CHUNK][PVAL_REF];
-	const uint8_t *keys[MOVE_CHUNK];
 	struct pref refs[MOVE_CHUNK];
-	size_t k = 0;
+	void *vals[MOVE_CHUNK];
+	size_t vlen[MOVE_CHUNK], at[MOVE_CHUNK];
+	const uint8_t *keys[MOVE_CHUNK];
+	size_t k = 0, nrec = 0;
 	vol_status st = VOL_OK;
 	plog_read_lock(p->plog);
 	for (size_t i = 0; i < n && !st; i++) {
@@ -133,27 +173,19 @@ static vol_status move_chunk(vol_pool *p, const struct moving *m, size_t n,
 		size_t vn = 0;
 		vol_status g = o->get(s, KV_PAGES, m[i].pkey, PKEY_LEN, &val,
 				      &vn);
-		enum pval_kind kind;
-		uint64_t dh;
 		if (g == VOL_ENOENT) {
 			/* gone meanwhile: nothing to move */
 		} else if (g) {
 			st = g;
-		} else if (vn == PVAL_REF &&
-			   pval_check(m[i].pkey, val, vn, p->page_size, &kind,
-				      NULL, &dh) && kind == PV_REF &&
-			   pref_eq(pval_ref(val), m[i].ref) &&
-			   !plog_read(p->plog, m[i].ref, m[i].pkey, dh,
-				      recs + k * rl, recs + k * rl + PREC_HDR)) {
-			/* The copy says it is one (replay skips it). */
-			uint8_t *rec = recs + k * rl;
-			plog_rec_header(rec, p->page_size, PREC_MOVED,
-					m[i].pkey, (int64_t)be64_get(rec + 32),
-					dh, p->page_size);
-			ptrs[k] = (struct iovec){rec, rl};
-			memcpy(vals[k], val, PVAL_REF);
-			keys[k] = m[i].pkey;
-			k++;
+		} else if (read_version(p, &m[i], val, vn, recs + nrec * rl)) {
+			for (uint64_t j = 0; j < m[i].count; j++, nrec++)
+				ptrs[nrec] = (struct iovec){recs + nrec * rl,
+							    rl};
+			at[k] = nrec - m[i].count;
+			vals[k] = val;
+			vlen[k] = vn;
+			keys[k++] = m[i].pkey;
+			continue;
 		} else {
 			/* Damaged: leave it (check reports it) and keep its
 			 * segment. */
@@ -164,28 +196,32 @@ static vol_status move_chunk(vol_pool *p, const struct moving *m, size_t n,
 		free(val);
 	}
 	plog_read_unlock(p->plog);
-	if (st || !k)
-		return st;
+	kv_batch *b = NULL;
 	/* Durable before the store refers to it (pagelog.c, invariant 2).
 	 * The pause comes first: the database's own syncs meanwhile make the
 	 * copies durable, and this sync then has little or nothing to do. */
 	struct pref durable;
-	if ((st = plog_append(p->plog, NULL, ptrs, k, 1, refs, NULL)))
-		return st;
-	pacer_yield(p, pc);
-	if ((st = plog_sync(p->plog, &durable)))
-		return st;
-	kv_batch *b = o->batch_new(s);
-	if (!b)
-		return vol__fail(VOL_ENOMEM, "out of memory");
-	for (size_t i = 0; i < k; i++) {
-		pval_set_ref(vals[i], refs[i]);
-		o->batch_put(b, KV_PAGES, keys[i], PKEY_LEN, vals[i], PVAL_REF);
+	if (!st && k && !(st = plog_append(p->plog, NULL, ptrs, nrec, 1, refs,
+					    NULL))) {
+		pacer_yield(p, pc);
+		if (!(st = plog_sync(p->plog, &durable)) &&
+		    !(b = o->batch_new(s)))
+			st = vol__fail(VOL_ENOMEM, "out of memory");
 	}
-	st = o->write(s, b, false);
-	o->batch_free(b);
-	if (!st)
-		*moved += k * rl;
+	for (size_t i = 0; i < k; i++) {
+		if (b) {
+			pval_set_ref(vals[i], refs[at[i]]);
+			o->batch_put(b, KV_PAGES, keys[i], PKEY_LEN, vals[i],
+				     vlen[i]);
+		}
+		free(vals[i]);
+	}
+	if (b) {
+		st = o->write(s, b, false);
+		o->batch_free(b);
+		if (!st)
+			*moved += nrec * rl;
+	}
 	return st;
 }
 
@@ -239,11 +275,14 @@ vol_status plog_clean(vol_pool *p, const struct seglive *sl,
 			mst = collect(p, v, nv, &m, &nm);
 		struct pacer pc;
 		pacer_start(p, &pc);
-		for (size_t i = 0; i < nm && !mst; i += MOVE_CHUNK)
-			mst = move_chunk(p, m + i,
-					 nm - i < MOVE_CHUNK ? nm - i
-							     : MOVE_CHUNK,
-					 recs, &rep->bytes_moved, v, nv, &pc);
+		for (size_t i = 0, j; i < nm && !mst; i = j) {
+			uint64_t nrec = 0;
+			for (j = i; j < nm && nrec + m[j].count <= MOVE_CHUNK;
+			     j++)
+				nrec += m[j].count;
+			mst = move_chunk(p, m + i, j - i, recs,
+					 &rep->bytes_moved, v, nv, &pc);
+		}
 		free(m);
 		free(recs);
 		if (mst) /* keep every segment not yet empty */

@@ -87,6 +87,10 @@ bool pval_layout(const uint8_t *v, size_t vn, uint32_t ps,
 		return vn == PVAL_HDR;
 	case PV_REF:
 		return vn == PVAL_REF;
+	case PV_RUN:
+		return vn >= RVAL_FIXED && rval_count(v) >= 1 &&
+		       rval_count(v) <= RUN_GROUP_MAX &&
+		       vn == rval_len(rval_count(v));
 	default:
 		return false;
 	}
@@ -99,10 +103,13 @@ bool pval_check(const uint8_t k[PKEY_LEN], const uint8_t *v, size_t vn,
 	enum pval_kind kd;
 	if (!pval_layout(v, vn, ps, &kd))
 		return false;
+	if ((kd == PV_RUN) != pkey_is_run(k))
+		return false;
 	int64_t t = (int64_t)be64_get(v + 8);
 	uint64_t sum = be64_get(v + 16);
 	uint64_t dh = kd == PV_DATA  ? pval_data_hash(v + PVAL_HDR, ps)
 		      : kd == PV_HOLE ? 0
+		      : kd == PV_RUN  ? XXH3_64bits(v + PVAL_REF, vn - PVAL_REF)
 				      : sum ^ pval_key_hash(k, kd, t);
 	if ((dh ^ pval_key_hash(k, kd, t)) != sum)
 		return false;
@@ -124,6 +131,35 @@ void pval_set_ref(uint8_t *v, struct pref ref)
 {
 	be64_put(v + PVAL_HDR, ref.seg);
 	be64_put(v + PVAL_HDR + 8, ref.off);
+}
+
+uint64_t rval_first(const uint8_t *v)
+{
+	return be64_get(v + PVAL_REF);
+}
+
+uint64_t rval_count(const uint8_t *v)
+{
+	return be64_get(v + PVAL_REF + 8);
+}
+
+uint64_t rval_hash(const uint8_t *v, uint64_t i)
+{
+	return be64_get(v + RVAL_FIXED + 8 * i);
+}
+
+void rval_make(uint8_t *v, const uint8_t k[PKEY_LEN], int64_t time_ns,
+	       struct pref ref, uint64_t first, uint64_t count,
+	       const uint64_t *hash)
+{
+	size_t n = rval_len(count);
+	pval_set_ref(v, ref);
+	be64_put(v + PVAL_REF, first);
+	be64_put(v + PVAL_REF + 8, count);
+	for (uint64_t i = 0; i < count; i++)
+		be64_put(v + RVAL_FIXED + 8 * i, hash[i]);
+	pval_header(v, k, PV_RUN, time_ns,
+		    XXH3_64bits(v + PVAL_REF, n - PVAL_REF));
 }
 
 size_t key1(uint8_t *k, uint8_t tag, uint64_t a)

@@ -560,6 +560,7 @@ void put_pool_record(vol_pool *p, kv_batch *b)
 	buf_u64(&r, (uint64_t)p->created_ns);
 	buf_u64(&r, p->budget_set);
 	buf_u64(&r, p->next_id);
+	buf_u64(&r, p->run_group);
 	uint8_t k[1] = {MT_POOL};
 	p->kv->ops->batch_put(b, KV_META, k, 1, r.d, r.n);
 }
@@ -638,6 +639,12 @@ vol_status pool_commit(vol_pool *p, kv_batch *b, uint64_t lsn,
 
 /* ------------------------------------------------------------ load */
 
+/* Pages per run group: a power of two in [RUN_MIN, RUN_GROUP_MAX]. */
+static bool run_group_ok(uint32_t g)
+{
+	return g >= RUN_MIN && g <= RUN_GROUP_MAX && (g & (g - 1)) == 0;
+}
+
 static vol_status read_pool_record(vol_pool *p)
 {
 	uint8_t k[1] = {MT_POOL};
@@ -656,6 +663,8 @@ static vol_status read_pool_record(vol_pool *p)
 	p->created_ns = (int64_t)rd_u64(&r);
 	p->budget_set = rd_u64(&r);
 	p->next_id = rd_u64(&r);
+	/* Format 4 added it; a record without it had no runs. */
+	p->run_group = r.n >= 8 ? (uint32_t)rd_u64(&r) : RUN_GROUP_MAX;
 	free(v);
 	if (strcmp(magic, VOL_POOL_MAGIC))
 		return vol__fail(VOL_ENOTPOOL, "%s: not a rewindfs pool",
@@ -668,6 +677,10 @@ static vol_status read_pool_record(vol_pool *p)
 		return vol__fail(VOL_ENOTPOOL,
 				 "%s: pool format %llu is not supported",
 				 p->path, (unsigned long long)ver);
+	if (!run_group_ok(p->run_group))
+		return vol__fail(VOL_ECORRUPT, "%s: the pool record's run "
+				 "group (%u pages) is not valid", p->path,
+				 p->run_group);
 	return VOL_OK;
 }
 
@@ -932,6 +945,12 @@ vol_status vol_pool_create(const char *path, const vol_pool_opts *opts)
 		return vol__fail(VOL_EINVAL,
 				 "page size %u: must be a power of two from "
 				 "4096 to 65536", ps);
+	uint32_t rg = opts && opts->run_group ? opts->run_group
+					      : RUN_GROUP_MAX;
+	if (!run_group_ok(rg))
+		return vol__fail(VOL_EINVAL, "run group %u: must be a power "
+				 "of two from %d to %d", rg, RUN_MIN,
+				 RUN_GROUP_MAX);
 	if (mkdir(path, 0700) && errno != EEXIST)
 		return vol__fail(errno == ENOSPC ? VOL_ENOSPC : VOL_EIO,
 				 "cannot create %s: %s", path, strerror(errno));
@@ -949,7 +968,7 @@ vol_status vol_pool_create(const char *path, const vol_pool_opts *opts)
 	if ((st = kv_rocks_open(db, true, &s)))
 		goto out;
 	vol_pool tmp = {.kv = s, .page_size = ps, .next_id = 1,
-			.created_ns = wall_ns(NULL)};
+			.created_ns = wall_ns(NULL), .run_group = rg};
 	if (opts)
 		tmp.budget_set = opts->history_budget;
 	if (!(b = s->ops->batch_new(s))) {
@@ -1200,11 +1219,26 @@ static vol_status names_from_versions(vol_pool *p)
 	return st;
 }
 
+/* A pool of format 3 becomes format 4: only its record changes (run
+ * entries are new keys; the pool has none yet). */
+static vol_status format_record(vol_pool *p)
+{
+	kv *s = p->kv;
+	kv_batch *b = s->ops->batch_new(s);
+	if (!b)
+		return vol__fail(VOL_ENOMEM, "out of memory");
+	put_pool_record(p, b);
+	vol_status st = s->ops->write(s, b, true);
+	s->ops->batch_free(b);
+	return st;
+}
+
 /* Open the page log and bring the store up to date with it: replay the
  * page changes and barriers the store lost in a crash, and drop the
  * versions whose records a crash of the machine lost (pagelog.c). A pool
- * of format 1 or 2 becomes format 3. Before load_all (which then sees the
- * replayed changes); p->replayed is applied after it. */
+ * of format 1 or 2 gets its names; any older pool becomes format 4. Before
+ * load_all (which then sees the replayed changes); p->replayed is applied
+ * after it. */
 static vol_status plog_start(vol_pool *p, const vol_pool_opts *opts)
 {
 	bool ro = p->read_only || p->damaged[0];
@@ -1242,7 +1276,11 @@ static vol_status plog_start(vol_pool *p, const vol_pool_opts *opts)
 		return st;
 	if (p->format < 2)
 		p->inline_pages = true;
-	if (p->format < VOL_POOL_VERSION && !(st = names_from_versions(p)))
+	if (p->format < 3)
+		st = names_from_versions(p);
+	else if (p->format < VOL_POOL_VERSION)
+		st = format_record(p);
+	if (!st)
 		p->format = VOL_POOL_VERSION;
 	return st;
 }

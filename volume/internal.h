@@ -32,8 +32,10 @@
 #define VOL_POOL_MAGIC "rewindfs pool"
 /* 2: data pages live in the page log (PV_REF). Version 1 pools (pages
  * inline in RocksDB, PV_DATA) are still read and written. 3: LT_NAME
- * entries instead of LT_VERSION entries (a writable open converts). */
-#define VOL_POOL_VERSION 3
+ * entries instead of LT_VERSION entries (a writable open converts). 4: run
+ * entries (PV_RUN; a writable open of a format-3 pool only rewrites the
+ * pool record, with the default group). */
+#define VOL_POOL_VERSION 4
 #define VOL_MARKER_FILE "rewindfs-pool"
 #define VOL_DB_DIR "db"
 #define LSN_MAX UINT64_MAX
@@ -51,6 +53,19 @@ vol_status vol__store_status(const char *msg);
  * doubled as needed). VOL_ENOMEM leaves it as it was. */
 vol_status grow(void **arr, size_t *cap, size_t need, size_t elem);
 
+/* Where a record is in the page log (pagelog.c). */
+struct pref {
+	uint64_t seg, off;
+};
+
+static inline bool pref_lt(struct pref a, struct pref b)
+{
+	return a.seg < b.seg || (a.seg == b.seg && a.off < b.off);
+}
+static inline bool pref_eq(struct pref a, struct pref b)
+{
+	return a.seg == b.seg && a.off == b.off;
+}
 /* ------------------------------------------------------------ keys */
 
 /* pages CF: timeline(8) page(8) ~lsn(8), big-endian */
@@ -61,10 +76,45 @@ void pkey_parse(const uint8_t *k, uint64_t *tl, uint64_t *page,
 
 /* Page value: header then the page (PV_DATA, pools of version 1), nothing
  * (PV_HOLE), or where the page is in the page log (PV_REF: segment(8)
- * offset(8)). */
-enum pval_kind { PV_DATA = 1, PV_HOLE = 2, PV_REF = 3 };
+ * offset(8)), or a run (PV_RUN, below). */
+enum pval_kind { PV_DATA = 1, PV_HOLE = 2, PV_REF = 3, PV_RUN = 4 };
 #define PVAL_HDR 24 /* kind(1) pad(7) time(8) checksum(8) */
 #define PVAL_REF (PVAL_HDR + 16)
+
+/* Run entries (pools of format 4). The data pages of one change that follow
+ * each other, RUN_MIN or more inside one aligned group of p->run_group
+ * pages, are one version: key `t | RUN_BASE + group | ~lsn`, value the
+ * header, where the first page's record is in the page log (like PV_REF;
+ * the others follow it), then first page(8), count(8) and each page's
+ * hash(8). The records keep their own keys (`t | page | ~lsn`), so a read
+ * verifies them as any page's. The header's checksum binds key, time and
+ * the hash of everything after the reference (which the cleaner moves). A
+ * page's newest version on a timeline is the newer of its own newest
+ * version and the newest run of its group that covers it. Its LT_NAME
+ * entry is the run key's. 1 MiB writes put 2 entries instead of 512:
+ * BENCHMARKS.md, issue 5 sessions 12-13. */
+#define RUN_BASE (1ull << 63)
+#define RUN_MIN 16
+#define RUN_GROUP_MAX 256   /* pages; the default group */
+#define RVAL_FIXED (PVAL_REF + 16)
+#define RVAL_MAX (RVAL_FIXED + 8 * RUN_GROUP_MAX)
+static inline size_t rval_len(uint64_t count)
+{
+	return RVAL_FIXED + 8 * (size_t)count;
+}
+static inline bool pkey_is_run(const uint8_t *k)
+{
+	return k[8] & 0x80;
+}
+/* A run's first page, page count and page i's hash (of a value that
+ * pval_layout accepted). */
+uint64_t rval_first(const uint8_t *v);
+uint64_t rval_count(const uint8_t *v);
+uint64_t rval_hash(const uint8_t *v, uint64_t i);
+/* Fill a run value (rval_len(count) bytes) for key k. */
+void rval_make(uint8_t *v, const uint8_t k[PKEY_LEN], int64_t time_ns,
+	       struct pref ref, uint64_t first, uint64_t count,
+	       const uint64_t *hash);
 uint64_t pval_data_hash(const void *page, uint32_t ps);
 /* Fill a header for a version at key k; data_hash is 0 for holes. */
 void pval_header(uint8_t h[PVAL_HDR], const uint8_t k[PKEY_LEN],
@@ -151,19 +201,6 @@ void rd_str(struct rd *r, char *out, size_t cap);
 
 /* ------------------------------------------------------------ state */
 
-/* Where a record is in the page log (pagelog.c). */
-struct pref {
-	uint64_t seg, off;
-};
-
-static inline bool pref_lt(struct pref a, struct pref b)
-{
-	return a.seg < b.seg || (a.seg == b.seg && a.off < b.off);
-}
-static inline bool pref_eq(struct pref a, struct pref b)
-{
-	return a.seg == b.seg && a.off == b.off;
-}
 /* A PV_REF value's reference (codec.c). */
 struct pref pval_ref(const uint8_t *v);
 void pval_set_ref(uint8_t *v, struct pref ref);
@@ -241,6 +278,7 @@ struct vol_pool {
 	char *path;
 	int lockfd;
 	uint32_t page_size;
+	uint32_t run_group;     /* pages per run group (format 4)          */
 	vol_clock_fn clock;
 	void *clock_ctx;
 
@@ -411,6 +449,10 @@ struct pref plog_check_from(vol_pool *p);
  * last append (the open cuts it): the very end of the log, after the
  * durable point, on a machine that did not restart (engine.c). */
 bool plog_unfinished(vol_pool *p, struct pref at, uint64_t end);
+/* One page version with its name into a batch: a data version at `ref` in
+ * the page log (hash: its page's), or a hole (ref NULL). */
+void put_page_version(vol_pool *p, kv_batch *b, const uint8_t k[PKEY_LEN],
+		      int64_t now, uint64_t hash, const struct pref *ref);
 /* For a commit record `rec` of a change after store_lsn (one the store does
  * not have yet: a read-only open does not replay): read and verify each of
  * its data records, calling bad() for each that fails. */

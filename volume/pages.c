@@ -3,9 +3,14 @@
  *
  * DESIGN
  * A read of page p at (timeline t, bound L) seeks `t|p|~L` in the pages
- * family; the first key with prefix `t|p` is the newest version at or below
- * L. If t has none, the read continues in t's ancestor with the bound lowered
- * to the branch LSN. No version anywhere is a zero page. Every version found
+ * family; the first key with prefix `t|p` is the newest version of its own
+ * at or below L. Pools of format 4 also keep runs (internal.h: one entry
+ * for the pages of a long write within a group): the read also seeks the
+ * runs of p's group at or below L, newest first, and takes the first that
+ * covers p if it is newer than p's own version (a long read keeps a
+ * group's runs for its next pages: one seek per group). If t has neither,
+ * the read continues in t's ancestor with the bound lowered to the branch
+ * LSN. No version anywhere is a zero page. Every version found
  * is verified (codec.c): a mismatch is VOL_ECORRUPT naming volume, page and
  * LSN, never wrong bytes. A read of many pages finds them first (up to
  * PLOG_RUN_MAX), then reads the page-log records that follow each other
@@ -22,7 +27,10 @@
  * pages are stored as hole markers (a 24-byte header, no page bytes), so
  * discards and zero writes cost no page storage.
  * The bytes of the other pages are appended to the page log (pagelog.c)
- * under pool->mu, before the batch that refers to them is written.
+ * under pool->mu, before the batch that refers to them is written; their
+ * entries are runs where RUN_MIN or more follow each other in a group
+ * (put_versions), so a 1 MiB write puts 2 entries in RocksDB, not 512
+ * (BENCHMARKS.md, issue 5 session 13).
  * A write never reads or overwrites an older version.
  */
 #include <stdio.h>
@@ -49,6 +57,20 @@
 #define WALK_PAUSE 16
 #define WALK_PAUSE_MAX 1024
 
+/* The newest RUNS_CACHED runs of one group of one level of the chain at or
+ * below its bound, verified, newest first: a read of many pages of a group
+ * looks its runs up once (a seek per group, not per page). */
+#define RUNS_CACHED 32
+struct runs {
+	bool valid, complete;   /* complete: the group has no more runs    */
+	uint64_t tl, group, bound;
+	size_t n;
+	uint64_t lsn[RUNS_CACHED];
+	size_t at[RUNS_CACHED]; /* each value's offset in buf              */
+	uint8_t *buf;
+	size_t nbuf, capbuf;
+};
+
 struct reader {
 	vol_pool *p;
 	kv_iter *it;            /* point seeks                               */
@@ -62,6 +84,9 @@ struct reader {
 	kv_iter *walk[WALK_LEVELS];
 	bool placed[WALK_LEVELS];
 	uint32_t pause[WALK_LEVELS], backoff[WALK_LEVELS];
+	kv_iter *rit;           /* run entries                               */
+	bool cache_runs;        /* the read is of several pages: keep runs  */
+	struct runs run[WALK_LEVELS];
 };
 
 /* Holds the page log's read lock until reader_close (pagelog.c, 3).
@@ -82,9 +107,13 @@ static vol_status reader_open(struct reader *r, vol_pool *p, const char *vname,
 static void reader_close(struct reader *r)
 {
 	const struct kv_ops *o = r->p->kv->ops;
-	for (size_t i = 0; i < WALK_LEVELS; i++)
+	for (size_t i = 0; i < WALK_LEVELS; i++) {
 		if (r->walk[i])
 			o->iter_free(r->walk[i]);
+		free(r->run[i].buf);
+	}
+	if (r->rit)
+		o->iter_free(r->rit);
 	o->iter_free(r->it);
 	plog_read_unlock(r->p->plog);
 }
@@ -212,7 +241,9 @@ static uint64_t version_lsn(vol_pool *p, uint64_t tl, uint64_t pg,
 		const uint8_t *key = o->iter_key(it, &n);
 		if (n != NKEY_LEN || memcmp(key, k, 9))
 			break;
-		if (be64_get(key + 17) == pg) {
+		uint64_t kpg = be64_get(key + 17);
+		/* A run of the page's group may not cover it: a guess. */
+		if (kpg == pg || kpg == RUN_BASE + pg / p->run_group) {
 			lsn = be64_get(key + 9);
 			break;
 		}
@@ -235,10 +266,170 @@ static vol_status page_fail(const struct reader *r, vol_status st,
 			 why);
 }
 
+/* Whether the run value v covers page pg. */
+static bool run_covers(const uint8_t *v, uint64_t pg)
+{
+	uint64_t f = rval_first(v);
+	return pg >= f && pg - f < rval_count(v);
+}
+
+/* The run entry at the run iterator (key prefix checked), verified: *v its
+ * value, *lsn its LSN. pg, tl: the page being read, for the message. */
+static vol_status run_entry(struct reader *r, uint64_t pg, uint64_t tl,
+			    const uint8_t **v, size_t *vn, uint64_t *lsn)
+{
+	const struct kv_ops *o = r->p->kv->ops;
+	size_t kn;
+	const uint8_t *key = o->iter_key(r->rit, &kn);
+	enum pval_kind kind;
+	*v = o->iter_value(r->rit, vn);
+	pkey_parse(key, NULL, NULL, lsn);
+	if (!pval_check(key, *v, *vn, r->p->page_size, &kind, NULL, NULL) ||
+	    kind != PV_RUN)
+		return page_fail(r,
+				 vol__fail(VOL_ECORRUPT, "checksum mismatch, "
+					   "stored run of pages is corrupted"),
+				 pg, *lsn, tl, "");
+	return VOL_OK;
+}
+
+/* The run iterator at the newest run of group g of timeline tl at or below
+ * `from`; false (and *st) when there is none or it failed. */
+static bool run_first(struct reader *r, uint64_t tl, uint64_t g,
+		      uint64_t from, uint8_t k[PKEY_LEN], vol_status *st)
+{
+	const struct kv_ops *o = r->p->kv->ops;
+	*st = VOL_OK;
+	if (!r->rit &&
+	    !(r->rit = o->iter_new(r->p->kv, KV_PAGES, KV_POINT))) {
+		*st = vol__fail(VOL_ENOMEM, "out of memory");
+		return false;
+	}
+	pkey_make(k, tl, RUN_BASE + g, from);
+	o->iter_seek(r->rit, k, PKEY_LEN);
+	return o->iter_valid(r->rit);
+}
+
+/* The key at the run iterator is still of the group k names. */
+static bool run_more(struct reader *r, const uint8_t k[PKEY_LEN])
+{
+	const struct kv_ops *o = r->p->kv->ops;
+	size_t kn;
+	const uint8_t *key = o->iter_key(r->rit, &kn);
+	return kn == PKEY_LEN && !memcmp(key, k, 16);
+}
+
+/* The run iterator's status after its walk: a failure names page pg. */
+static vol_status run_status(struct reader *r, uint64_t pg, uint64_t tl)
+{
+	vol_status st = r->p->kv->ops->iter_status(r->rit);
+	return st ? page_fail(r, st, pg, 0, tl, "read failed: ") : VOL_OK;
+}
+
+/* The newest run of group g of timeline tl at or below LSN `from` and newer
+ * than `after` that covers page pg: *out (NULL if none) and its LSN. */
+static vol_status run_scan(struct reader *r, uint64_t tl, uint64_t g,
+			   uint64_t from, uint64_t after, uint64_t pg,
+			   const uint8_t **out, uint64_t *out_lsn)
+{
+	const struct kv_ops *o = r->p->kv->ops;
+	uint8_t k[PKEY_LEN];
+	vol_status st;
+	*out = NULL;
+	if (!run_first(r, tl, g, from, k, &st))
+		return st ? st : run_status(r, pg, tl);
+	for (; o->iter_valid(r->rit) && run_more(r, k); o->iter_next(r->rit)) {
+		const uint8_t *v;
+		size_t vn;
+		uint64_t lsn;
+		if ((st = run_entry(r, pg, tl, &v, &vn, &lsn)))
+			return st;
+		if (lsn <= after)
+			return VOL_OK;
+		if (run_covers(v, pg)) {
+			*out = v;
+			*out_lsn = lsn;
+			return VOL_OK;
+		}
+	}
+	return run_status(r, pg, tl);
+}
+
+/* Fill level `level`'s cache with the runs of group g of timeline tl at or
+ * below bound. */
+static vol_status runs_load(struct reader *r, struct runs *c, uint64_t tl,
+			    uint64_t g, uint64_t bound, uint64_t pg)
+{
+	const struct kv_ops *o = r->p->kv->ops;
+	uint8_t k[PKEY_LEN];
+	vol_status st;
+	*c = (struct runs){.buf = c->buf, .capbuf = c->capbuf, .tl = tl,
+			   .group = g, .bound = bound, .complete = true};
+	if (run_first(r, tl, g, bound, k, &st)) {
+		for (; o->iter_valid(r->rit) && run_more(r, k);
+		     o->iter_next(r->rit)) {
+			const uint8_t *v;
+			size_t vn;
+			uint64_t lsn;
+			if (c->n == RUNS_CACHED) {
+				c->complete = false;
+				break;
+			}
+			if ((st = run_entry(r, pg, tl, &v, &vn, &lsn)) ||
+			    (st = grow((void **)&c->buf, &c->capbuf,
+				       c->nbuf + vn, 1)))
+				return st;
+			memcpy(c->buf + c->nbuf, v, vn);
+			c->lsn[c->n] = lsn;
+			c->at[c->n++] = c->nbuf;
+			c->nbuf += vn;
+		}
+		st = run_status(r, pg, tl);
+	}
+	c->valid = !st;
+	return st;
+}
+
+/* Like run_scan from bound, through level `level`'s cache when the read
+ * is of several pages (the next is likely in the same group: one seek for
+ * both, where run_scan would seek for each). */
+static vol_status run_find(struct reader *r, size_t level, uint64_t tl,
+			   uint64_t bound, uint64_t after, uint64_t pg,
+			   const uint8_t **out, uint64_t *out_lsn)
+{
+	uint64_t g = pg / r->p->run_group;
+	*out = NULL;
+	if (r->p->format < 4)
+		return VOL_OK;
+	if (!r->cache_runs || level >= WALK_LEVELS)
+		return run_scan(r, tl, g, bound, after, pg, out, out_lsn);
+	struct runs *c = &r->run[level];
+	vol_status st;
+	if ((!c->valid || c->tl != tl || c->group != g || c->bound != bound) &&
+	    (st = runs_load(r, c, tl, g, bound, pg)))
+		return st;
+	uint64_t lsn = bound;
+	for (size_t i = 0; i < c->n; i++) {
+		const uint8_t *v = c->buf + c->at[i];
+		lsn = c->lsn[i];
+		if (lsn <= after)
+			return VOL_OK;
+		if (run_covers(v, pg)) {
+			*out = v;
+			*out_lsn = lsn;
+			return VOL_OK;
+		}
+	}
+	if (c->complete || lsn <= 1)
+		return VOL_OK;
+	return run_scan(r, tl, g, lsn - 1, after, pg, out, out_lsn);
+}
+
 /* Find the page `pg` of state (tl, bound). A page whose bytes are in the
  * page log sets *w (key, hash, ref; not page) and *in_log; any other (a
  * hole, no version, a version of a format-1 pool) goes into out
- * (page_size bytes). */
+ * (page_size bytes). On each timeline of the chain, the newer of the
+ * page's own newest version and the newest run that covers it. */
 static vol_status page_find(struct reader *r, const struct tl *tl,
 			    uint64_t bound, uint64_t pg, uint8_t *out,
 			    struct prec_want *w, bool *in_log)
@@ -253,6 +444,8 @@ static vol_status page_find(struct reader *r, const struct tl *tl,
 		kv_iter *it = reader_seek(r, level, k);
 		if (!it)
 			return vol__fail(VOL_ENOMEM, "out of memory");
+		const uint8_t *key = NULL;
+		uint64_t lsn = 0;
 		if (!o->iter_valid(it)) {
 			vol_status st = o->iter_status(it);
 			if (st)
@@ -261,34 +454,51 @@ static vol_status page_find(struct reader *r, const struct tl *tl,
 							     bound),
 						 t->id, "read failed: ");
 		} else {
-			size_t kn, vn;
-			const uint8_t *key = o->iter_key(it, &kn);
-			if (kn == PKEY_LEN && !memcmp(key, k, 16)) {
-				const uint8_t *v = o->iter_value(it, &vn);
-				enum pval_kind kind;
-				uint64_t lsn, dh;
+			size_t kn;
+			key = o->iter_key(it, &kn);
+			if (kn == PKEY_LEN && !memcmp(key, k, 16))
 				pkey_parse(key, NULL, NULL, &lsn);
-				if (!pval_check(key, v, vn, ps, &kind, NULL,
-						&dh))
-					return page_fail(
-						r,
-						vol__fail(VOL_ECORRUPT,
-							  "checksum mismatch, "
-							  "stored page is "
-							  "corrupted"),
-						pg, lsn, t->id, "");
-				if (kind == PV_REF) {
-					memcpy(w->key, key, PKEY_LEN);
-					w->hash = dh;
-					w->ref = pval_ref(v);
-					*in_log = true;
-				} else if (kind == PV_DATA) {
-					memcpy(out, v + PVAL_HDR, ps);
-				} else {
-					memset(out, 0, ps);
-				}
-				return VOL_OK;
+			else
+				key = NULL;
+		}
+		const uint8_t *rv;
+		uint64_t rlsn;
+		vol_status st = run_find(r, level, t->id, bound, lsn, pg, &rv,
+					 &rlsn);
+		if (st)
+			return st;
+		if (rv) {
+			uint64_t i = pg - rval_first(rv);
+			pkey_make(w->key, t->id, pg, rlsn);
+			w->hash = rval_hash(rv, i);
+			w->ref = pval_ref(rv);
+			w->ref.off += i * plog_rec_len(r->p->plog);
+			*in_log = true;
+			return VOL_OK;
+		}
+		if (key) {
+			size_t vn;
+			const uint8_t *v = o->iter_value(it, &vn);
+			enum pval_kind kind;
+			uint64_t dh;
+			if (!pval_check(key, v, vn, ps, &kind, NULL, &dh))
+				return page_fail(
+					r,
+					vol__fail(VOL_ECORRUPT,
+						  "checksum mismatch, stored "
+						  "page is corrupted"),
+					pg, lsn, t->id, "");
+			if (kind == PV_REF) {
+				memcpy(w->key, key, PKEY_LEN);
+				w->hash = dh;
+				w->ref = pval_ref(v);
+				*in_log = true;
+			} else if (kind == PV_DATA) {
+				memcpy(out, v + PVAL_HDR, ps);
+			} else {
+				memset(out, 0, ps);
 			}
+			return VOL_OK;
 		}
 		if (bound > t->anc_lsn)
 			bound = t->anc_lsn;
@@ -350,6 +560,7 @@ vol_status pages_read(vol_pool *p, const char *vname, const struct tl *tl,
 	vol_status st = reader_open(&r, p, vname, len / ps >= WALK_MIN);
 	if (st)
 		return st;
+	r.cache_runs = (off + len - 1) / ps > off / ps;
 	/* Whole pages are found first, PLOG_RUN_MAX at a time, then their
 	 * records read straight into buf; an edge page through `page`. */
 	uint8_t *page = malloc(ps + PLOG_RUN_MAX * (sizeof(struct prec_want) +
@@ -542,11 +753,8 @@ static void stage_seal(struct stage *s)
 	}
 }
 
-/* One page version into a batch: a data version at `ref` in the page log
- * (hash: its page's), or a hole (ref NULL). For writes and replay. */
-static void put_page_version(vol_pool *p, kv_batch *b,
-			     const uint8_t k[PKEY_LEN], int64_t now,
-			     uint64_t hash, const struct pref *ref)
+void put_page_version(vol_pool *p, kv_batch *b, const uint8_t k[PKEY_LEN],
+		      int64_t now, uint64_t hash, const struct pref *ref)
 {
 	uint8_t v[PVAL_REF];
 	const struct kv_ops *o = p->kv->ops;
@@ -561,6 +769,45 @@ static void put_page_version(vol_pool *p, kv_batch *b,
 	uint8_t nk[NKEY_LEN];
 	nkey_make(nk, k);
 	o->batch_put(b, KV_LOG, nk, NKEY_LEN, "", 0);
+}
+
+/* The data versions of one change at (tl, lsn, now) into a batch: pages
+ * pg[i] (hash[i]; kind[i] PV_REF, or every one when kind is NULL: other
+ * kinds are holes) whose records are in the page log one after the other
+ * from ref. Runs of RUN_MIN or more of them that follow each other in one
+ * group become run entries (pools of format 4); holes and the rest are
+ * page versions of their own. For writes and replay. */
+static void put_versions(vol_pool *p, kv_batch *b, uint64_t tl, uint64_t lsn,
+			 int64_t now, size_t n, const uint64_t *pg,
+			 const uint64_t *hash, const uint8_t *kind,
+			 struct pref ref)
+{
+	const struct kv_ops *o = p->kv->ops;
+	uint64_t rl = plog_rec_len(p->plog), g = p->run_group;
+	uint8_t k[PKEY_LEN], nk[NKEY_LEN];
+	uint8_t v[RVAL_MAX];
+	for (size_t i = 0, j; i < n; i = j) {
+		bool data = !kind || kind[i] == PV_REF;
+		j = i + 1;
+		if (data && p->format >= 4)
+			while (j < n && (!kind || kind[j] == PV_REF) &&
+			       pg[j] == pg[j - 1] + 1 && pg[j] % g)
+				j++;
+		if (j - i < RUN_MIN) {
+			pkey_make(k, tl, pg[i], lsn);
+			put_page_version(p, b, k, now, hash[i],
+					 data ? &ref : NULL);
+			ref.off += data ? rl : 0;
+			j = i + 1;
+			continue;
+		}
+		pkey_make(k, tl, RUN_BASE + pg[i] / g, lsn);
+		rval_make(v, k, now, ref, pg[i], j - i, hash + i);
+		o->batch_put(b, KV_PAGES, k, PKEY_LEN, v, rval_len(j - i));
+		nkey_make(nk, k);
+		o->batch_put(b, KV_LOG, nk, NKEY_LEN, "", 0);
+		ref.off += (j - i) * rl;
+	}
 }
 
 /* Append the staged data pages at (tl, lsn, now) to the page log and put
@@ -591,12 +838,8 @@ static vol_status stage_put(vol_pool *p, kv_batch *b, struct stage *s,
 		return st;
 	if (nd)
 		put_pref(p->kv, b, MT_APPLIED, end);
-	nd = 0;
-	for (size_t i = 0; i < s->n; i++) {
-		pkey_make(k, tl, s->pageno[i], lsn);
-		put_page_version(p, b, k, now, s->hash[i],
-				 s->kind[i] == PV_REF ? &s->refs[nd++] : NULL);
-	}
+	put_versions(p, b, tl, lsn, now, s->n, s->pageno, s->hash, s->kind,
+		     nd ? s->refs[0] : (struct pref){0, 0});
 	for (size_t i = 0; i < s->nholes; i++) {
 		pkey_make(k, tl, s->holes[i], lsn);
 		put_page_version(p, b, k, now, 0, NULL);
@@ -761,10 +1004,63 @@ static int u64_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+#define DROP_CHUNK 65536
+
+/* stage_drop's holes for the pages in [first, *next) that runs of timeline
+ * tl at or below bound cover. A group that would take the holes past
+ * DROP_CHUNK is not looked at: *next moves back to its start. */
+static vol_status drop_runs(vol_pool *p, kv_iter *it, struct stage *s,
+			    size_t *cap, uint64_t tl, uint64_t bound,
+			    uint64_t first, uint64_t *next)
+{
+	const struct kv_ops *o = p->kv->ops;
+	uint64_t g = p->run_group, end = *next;
+	uint8_t k[PKEY_LEN];
+	pkey_make(k, tl, RUN_BASE + first / g, LSN_MAX);
+	uint64_t at_group = UINT64_MAX;
+	for (o->iter_seek(it, k, PKEY_LEN); o->iter_valid(it);
+	     o->iter_next(it)) {
+		size_t kn, vn;
+		const uint8_t *key = o->iter_key(it, &kn);
+		const uint8_t *v = o->iter_value(it, &vn);
+		uint64_t ktl, kg, lsn;
+		enum pval_kind kind;
+		if (kn != PKEY_LEN)
+			break;
+		pkey_parse(key, &ktl, &kg, &lsn);
+		kg -= RUN_BASE;
+		if (ktl != tl || kg * g >= end)
+			break;
+		if (lsn > bound)
+			continue;
+		if (kg != at_group && s->nholes + g > DROP_CHUNK &&
+		    kg * g > first) {
+			*next = kg * g;
+			break;
+		}
+		at_group = kg;
+		if (!pval_layout(v, vn, p->page_size, &kind) || kind != PV_RUN)
+			return vol__fail(VOL_ECORRUPT, "bad run of pages in "
+					 "the store (timeline %llu lsn %llu)",
+					 (unsigned long long)tl,
+					 (unsigned long long)lsn);
+		uint64_t a = rval_first(v), z = a + rval_count(v);
+		a = a < first ? first : a;
+		z = z > end ? end : z;
+		for (uint64_t pg = a; pg < z; pg++) {
+			vol_status st = grow((void **)&s->holes, cap,
+					     s->nholes + 1, sizeof *s->holes);
+			if (st)
+				return st;
+			s->holes[s->nholes++] = pg;
+		}
+	}
+	return o->iter_status(it);
+}
+
 /* Every page in [first, end) that has a version anywhere in the chain of
  * the head of `tl` becomes a hole marker in the stage, at most DROP_CHUNK
  * of them: *next is where the next chunk starts (end when done). */
-#define DROP_CHUNK 65536
 static vol_status stage_drop(vol_pool *p, struct stage *s, const struct tl *tl,
 			     uint64_t first, uint64_t end, uint64_t *next)
 {
@@ -795,18 +1091,11 @@ static vol_status stage_drop(vol_pool *p, struct stage *s, const struct tl *tl,
 				o->iter_next(it);
 				continue;
 			}
-			if (s->nholes == cap) {
-				cap = cap ? cap * 2 : 256;
-				uint64_t *n = realloc(s->holes, cap * sizeof *n);
-				if (!n) {
-					st = vol__fail(VOL_ENOMEM,
-						       "out of memory");
-					break;
-				}
-				s->holes = n;
-			}
+			if ((st = grow((void **)&s->holes, &cap, s->nholes + 1,
+				       sizeof *s->holes)))
+				break;
 			s->holes[s->nholes++] = pg;
-			if (s->nholes == DROP_CHUNK) {
+			if (s->nholes >= DROP_CHUNK) {
 				/* Stop here; pages past pg wait for the next
 				 * chunk, in every timeline of the chain. */
 				*next = pg + 1;
@@ -817,6 +1106,9 @@ static vol_status stage_drop(vol_pool *p, struct stage *s, const struct tl *tl,
 		}
 		if (!st)
 			st = o->iter_status(it);
+		if (!st && p->format >= 4)
+			st = drop_runs(p, it, s, &cap, t->id, bound, first,
+				       next);
 		if (bound > t->anc_lsn)
 			bound = t->anc_lsn;
 	}
@@ -907,9 +1199,15 @@ vol_status pages_drop_dangling(vol_pool *p, struct pref end,
 		size_t kn, vn;
 		const uint8_t *k = o->iter_key(it, &kn);
 		const uint8_t *v = o->iter_value(it, &vn);
-		if (kn != PKEY_LEN || vn != PVAL_REF || v[0] != PV_REF)
+		enum pval_kind kind;
+		if (kn != PKEY_LEN || !pval_layout(v, vn, p->page_size, &kind) ||
+		    (kind != PV_REF && kind != PV_RUN))
 			continue;
-		if (pref_lt(pval_ref(v), end))
+		/* A run is there if its last record is. */
+		struct pref last = pval_ref(v);
+		if (kind == PV_RUN)
+			last.off += (rval_count(v) - 1) * plog_rec_len(p->plog);
+		if (pref_lt(last, end))
 			continue;
 		uint8_t nk[NKEY_LEN];
 		nkey_make(nk, k);
@@ -991,13 +1289,19 @@ static vol_status replay_commit(struct replay *r, const uint8_t *rec,
 	if (!b)
 		return vol__fail(VOL_ENOMEM, "out of memory");
 	uint8_t k[PKEY_LEN];
-	size_t rl = plog_rec_len(p->plog);
 	const uint8_t *d = q + 8 * COMMIT_FIXED;
-	for (uint64_t i = 0; i < nd; i++, d += 16) {
-		struct pref ref = {f[10], f[11] + i * rl};
-		pkey_make(k, f[4], be64_get(d), lsn);
-		put_page_version(p, b, k, now, be64_get(d + 8), &ref);
+	uint64_t *pg = malloc((nd ? nd : 1) * 2 * sizeof *pg);
+	if (!pg) {
+		s->ops->batch_free(b);
+		return vol__fail(VOL_ENOMEM, "out of memory");
 	}
+	for (uint64_t i = 0; i < nd; i++, d += 16) {
+		pg[i] = be64_get(d);
+		pg[nd + i] = be64_get(d + 8);
+	}
+	put_versions(p, b, f[4], lsn, now, nd, pg, pg + nd, NULL,
+		     (struct pref){f[10], f[11]});
+	free(pg);
 	for (uint64_t i = 0; i < nh; i++, d += 8) {
 		pkey_make(k, f[4], be64_get(d), lsn);
 		put_page_version(p, b, k, now, 0, NULL);

@@ -16,7 +16,13 @@
  * format-1 pool's inline pages make it read page bytes) decides each
  * version v of a page: it is what points in [v, next newer version) read,
  * so it is kept iff an item overlaps that range; a deleted version loses
- * its value and its LT_NAME entry in one batch. Points created while the
+ * its value and its LT_NAME entry in one batch. A run (internal.h) is a
+ * version of each page it covers: the scan goes group by group, deciding
+ * each page's own versions and the runs that cover it in one newest-first
+ * order (a second iterator reads the group's runs); a run no kept point
+ * reads goes, one whose pages are all read stays, and the rest keeps only
+ * the pages still read (sc_run), so that the cleaner can free the others'
+ * records. Points created while the
  * pass runs are inside ranges the plan already holds (windows only move
  * forward and new points resolve inside them), and timelines created
  * meanwhile are not in the plan, so they are never touched.
@@ -444,6 +450,321 @@ static bool version_of(vol_pool *p, const uint8_t *v, size_t vn, int64_t *ns,
 	return true;
 }
 
+/* A run entry of the group a scan is in. */
+struct srun {
+	uint8_t key[PKEY_LEN];
+	uint64_t lsn, first, count;
+	struct pref ref;
+	int64_t ns;
+	uint64_t bytes;         /* each page's share of the stored bytes   */
+	uint64_t kept[RUN_GROUP_MAX / 64]; /* pages a kept point reads     */
+	size_t val, vn;         /* its value: scanner.vbuf + val           */
+};
+
+/* One scan of the pages family. */
+struct scanner {
+	vol_pool *p;
+	struct plan *pl;
+	kv_batch **b;
+	vol_retention_report *rep;
+	struct dead_names dn;
+	struct pacer pc;
+	uint64_t rl;
+	kv_iter *it, *rit;      /* page versions; runs                     */
+	struct srun *runs;      /* of the group, newest first              */
+	size_t nruns, capruns;
+	uint8_t *vbuf;          /* their values                            */
+	size_t nvbuf, capvbuf;
+	/* Which runs cover each page of the group, newest first: page i's
+	 * are idx[from[i] .. from[i + 1]). */
+	uint32_t *from, *idx;
+	size_t capidx;
+	/* The page's next newer version than the one being decided. */
+	uint64_t next;
+	int64_t next_ns;
+};
+
+/* Count nrec records at ref as live, for the cleaner. */
+static void sc_live(struct scanner *c, struct pref ref, uint64_t nrec)
+{
+	struct seglive *sl = &c->pl->segs;
+	if (ref.seg >= sl->lo && ref.seg < sl->hi)
+		sl->live[ref.seg - sl->lo] += nrec * c->rl;
+}
+
+/* Decide one version of the page in turn (newest first): whether to keep
+ * it. Versions of timelines not in the plan (made since) and of dropped
+ * ones (finish() deletes them whole) stay. */
+static bool sc_decide(struct scanner *c, struct tw *w, uint64_t lsn,
+		      int64_t ns, uint64_t bytes)
+{
+	bool keep = !w || !w->live ||
+		    decide(c->pl, w, lsn, c->next, c->next_ns, bytes);
+	c->next = lsn;
+	c->next_ns = ns;
+	return keep;
+}
+
+/* Delete the entry k (versions page versions of `bytes` bytes) and its
+ * name. */
+static vol_status sc_delete(struct scanner *c, const uint8_t *k,
+			    uint64_t versions, uint64_t bytes)
+{
+	vol_status st = grow((void **)&c->dn.k, &c->dn.cap, c->dn.n + 1,
+			     NKEY_LEN);
+	if (st)
+		return st;
+	nkey_make(c->dn.k[c->dn.n++], k);
+	c->p->kv->ops->batch_del(*c->b, KV_PAGES, k, PKEY_LEN);
+	c->rep->versions_deleted += versions;
+	c->rep->bytes_deleted += bytes;
+	return flush(c->p, c->b, &c->pc, &c->dn);
+}
+
+static vol_status bad_version(void)
+{
+	return vol__fail(VOL_ECORRUPT, "bad page version in the store");
+}
+
+/* The runs of group g of timeline tl from the run iterator (standing at
+ * the first of them) into c->runs, and which cover each page. */
+static vol_status sc_load_runs(struct scanner *c, uint64_t tl, uint64_t g)
+{
+	const struct kv_ops *o = c->p->kv->ops;
+	uint64_t gp = c->p->run_group;
+	c->nruns = c->nvbuf = 0;
+	for (; o->iter_valid(c->rit); o->iter_next(c->rit)) {
+		size_t kn, vn;
+		const uint8_t *k = o->iter_key(c->rit, &kn);
+		const uint8_t *v = o->iter_value(c->rit, &vn);
+		uint64_t ktl, kg, lsn;
+		enum pval_kind kind;
+		if (kn != PKEY_LEN)
+			return bad_version();
+		pkey_parse(k, &ktl, &kg, &lsn);
+		if (ktl != tl || kg != RUN_BASE + g)
+			break;
+		if (!pval_layout(v, vn, c->p->page_size, &kind) ||
+		    kind != PV_RUN || rval_first(v) / gp != g ||
+		    (rval_first(v) + rval_count(v) - 1) / gp != g)
+			return bad_version();
+		vol_status st = grow((void **)&c->runs, &c->capruns,
+				     c->nruns + 1, sizeof *c->runs);
+		if (!st)
+			st = grow((void **)&c->vbuf, &c->capvbuf,
+				  c->nvbuf + vn, 1);
+		if (st)
+			return st;
+		struct srun *r = &c->runs[c->nruns++];
+		memset(r, 0, sizeof *r);
+		memcpy(c->vbuf + c->nvbuf, v, vn);
+		r->val = c->nvbuf;
+		r->vn = vn;
+		c->nvbuf += vn;
+		memcpy(r->key, k, PKEY_LEN);
+		r->lsn = lsn;
+		r->first = rval_first(v);
+		r->count = rval_count(v);
+		r->ref = pval_ref(v);
+		r->ns = (int64_t)be64_get(v + 8);
+		r->bytes = c->rl + (PKEY_LEN + vn) / r->count;
+		c->rep->versions_scanned += r->count;
+	}
+	vol_status st = o->iter_status(c->rit);
+	if (st)
+		return st;
+	/* Counting sort of (page, run) by page; runs stay newest first. */
+	size_t total = 0;
+	for (size_t i = 0; i < c->nruns; i++)
+		total += c->runs[i].count;
+	if ((st = grow((void **)&c->idx, &c->capidx, total, sizeof *c->idx)))
+		return st;
+	memset(c->from, 0, (gp + 1) * sizeof *c->from);
+	for (size_t i = 0; i < c->nruns; i++)
+		for (uint64_t q = 0; q < c->runs[i].count; q++)
+			c->from[c->runs[i].first % gp + q + 1]++;
+	for (uint64_t i = 0; i < gp; i++)
+		c->from[i + 1] += c->from[i];
+	for (size_t i = 0; i < c->nruns; i++)
+		for (uint64_t q = 0; q < c->runs[i].count; q++) {
+			uint64_t pg = c->runs[i].first % gp + q;
+			c->idx[c->from[pg]++] = (uint32_t)i;
+		}
+	/* from[pg] is now where page pg + 1's list starts: shift back. */
+	memmove(c->from + 1, c->from, gp * sizeof *c->from);
+	c->from[0] = 0;
+	return VOL_OK;
+}
+
+/* Whether page i of run r is kept. */
+static bool run_kept(const struct srun *r, uint64_t i)
+{
+	return r->kept[i / 64] >> (i % 64) & 1;
+}
+
+/* After its group: run r of timeline tl stays whole (all its pages kept,
+ * or all: its timeline is not in the plan), goes (none kept), or keeps
+ * only what is kept: its longest stretch of kept pages, if RUN_MIN or
+ * more, stays a run (same key, LSN and time: readers see the same bytes),
+ * and every other kept page becomes a version of its own, referring to
+ * the same record. The records of its other pages are then dead for the
+ * cleaner: a run one page of which is still current does not hold the
+ * page log's space of all the others. */
+static vol_status sc_run(struct scanner *c, struct srun *r, uint64_t tl,
+			 bool all)
+{
+	uint64_t nk = 0, best = 0, best_len = 0;
+	for (uint64_t i = 0, len = 0; i < r->count; i++) {
+		bool k = all || run_kept(r, i);
+		nk += k;
+		len = k ? len + 1 : 0;
+		if (len > best_len) {
+			best_len = len;
+			best = i + 1 - len;
+		}
+	}
+	if (nk == r->count) {
+		sc_live(c, r->ref, r->count);
+		return VOL_OK;
+	}
+	uint64_t dead = r->count - nk;
+	c->rep->versions_deleted += dead;
+	c->rep->bytes_deleted += dead * r->bytes;
+	vol_pool *p = c->p;
+	const uint8_t *v = c->vbuf + r->val;
+	if (best_len < RUN_MIN)
+		best_len = 0;
+	/* The pages' own versions go in the batch before the run's change:
+	 * a flush may write it between them. */
+	for (uint64_t i = 0; i < r->count; i++) {
+		if (!run_kept(r, i) || (i >= best && i < best + best_len))
+			continue;
+		uint8_t k[PKEY_LEN];
+		struct pref ref = {r->ref.seg, r->ref.off + i * c->rl};
+		pkey_make(k, tl, r->first + i, r->lsn);
+		put_page_version(p, *c->b, k, r->ns, rval_hash(v, i), &ref);
+		sc_live(c, ref, 1);
+	}
+	if (!best_len)
+		return sc_delete(c, r->key, 0, 0);
+	uint64_t h[RUN_GROUP_MAX];
+	for (uint64_t i = 0; i < best_len; i++)
+		h[i] = rval_hash(v, best + i);
+	struct pref ref = {r->ref.seg, r->ref.off + best * c->rl};
+	uint8_t nv[RVAL_MAX];
+	rval_make(nv, r->key, r->ns, ref, r->first + best, best_len, h);
+	p->kv->ops->batch_put(*c->b, KV_PAGES, r->key, PKEY_LEN, nv,
+			      rval_len(best_len));
+	sc_live(c, ref, best_len);
+	return flush(p, c->b, &c->pc, &c->dn);
+}
+
+/* Decide the versions of page pg of timeline tl: its own (at the page
+ * iterator, if it stands on them) and, newest first among them, the runs
+ * of its group that cover it (gi: its index in the group; none if the
+ * group has no runs). */
+static vol_status sc_page(struct scanner *c, struct tw *w, uint64_t tl,
+			  uint64_t pg, uint64_t gi, bool runs)
+{
+	const struct kv_ops *o = c->p->kv->ops;
+	uint32_t ri = runs ? c->from[gi] : 0, rend = runs ? c->from[gi + 1] : 0;
+	c->next = LSN_MAX;
+	c->next_ns = 0;
+	vol_status st = VOL_OK;
+	for (;;) {
+		const uint8_t *k = NULL, *v = NULL;
+		size_t kn = 0, vn = 0;
+		uint64_t ktl = 0, kpg = 0, lsn = 0;
+		if (o->iter_valid(c->it)) {
+			k = o->iter_key(c->it, &kn);
+			if (kn != PKEY_LEN)
+				return bad_version();
+			pkey_parse(k, &ktl, &kpg, &lsn);
+			if (ktl != tl || kpg != pg)
+				k = NULL;
+		}
+		struct srun *r = ri < rend ? &c->runs[c->idx[ri]] : NULL;
+		if (!k && !r)
+			return o->iter_status(c->it);
+		if (r && (!k || r->lsn > lsn)) {
+			if (sc_decide(c, w, r->lsn, r->ns, r->bytes)) {
+				uint64_t i = pg - r->first;
+				r->kept[i / 64] |= 1ull << (i % 64);
+			}
+			ri++;
+			continue;
+		}
+		int64_t ns;
+		uint64_t bytes;
+		v = o->iter_value(c->it, &vn);
+		if (!version_of(c->p, v, vn, &ns, &bytes) || v[0] == PV_RUN)
+			return bad_version();
+		c->rep->versions_scanned++;
+		if (!sc_decide(c, w, lsn, ns, bytes))
+			st = sc_delete(c, k, 1, bytes);
+		else if ((!w || w->live) && v[0] == PV_REF)
+			sc_live(c, pval_ref(v), 1);
+		if (st)
+			return st;
+		o->iter_next(c->it);
+	}
+}
+
+/* Every version of timeline tl: the page iterator stands at its first
+ * page version (if any); the run iterator is sought to its runs. Group by
+ * group, each page's own versions and the runs that cover it are decided
+ * together; a run goes when no kept point reads any of its pages. */
+static vol_status scan_tl(struct scanner *c, uint64_t tl)
+{
+	const struct kv_ops *o = c->p->kv->ops;
+	uint64_t gp = c->p->run_group;
+	struct tw *w = tw_find(c->pl, tl);
+	uint8_t k[PKEY_LEN];
+	pkey_make(k, tl, RUN_BASE, LSN_MAX);
+	o->iter_seek(c->rit, k, PKEY_LEN);
+	vol_status st = VOL_OK;
+	for (;;) {
+		/* The next group with page versions or runs. */
+		uint64_t own = UINT64_MAX, rg = UINT64_MAX, ktl, kpg;
+		size_t kn;
+		if (o->iter_valid(c->it)) {
+			const uint8_t *key = o->iter_key(c->it, &kn);
+			if (kn != PKEY_LEN)
+				return bad_version();
+			pkey_parse(key, &ktl, &kpg, NULL);
+			if (ktl == tl && kpg < RUN_BASE)
+				own = kpg;
+		}
+		if (o->iter_valid(c->rit)) {
+			const uint8_t *key = o->iter_key(c->rit, &kn);
+			if (kn != PKEY_LEN)
+				return bad_version();
+			pkey_parse(key, &ktl, &kpg, NULL);
+			if (ktl == tl && kpg >= RUN_BASE)
+				rg = kpg - RUN_BASE;
+		}
+		if ((st = o->iter_status(c->it)) || (st = o->iter_status(c->rit)))
+			return st;
+		if (own == UINT64_MAX && rg == UINT64_MAX)
+			return VOL_OK;
+		uint64_t g = own / gp < rg ? own / gp : rg;
+		if (g != rg) { /* no runs: the group's own versions alone */
+			if ((st = sc_page(c, w, tl, own, 0, false)))
+				return st;
+			continue;
+		}
+		if ((st = sc_load_runs(c, tl, g)))
+			return st;
+		for (uint64_t i = 0; i < gp && !st; i++)
+			st = sc_page(c, w, tl, g * gp + i, i, true);
+		for (size_t i = 0; i < c->nruns && !st; i++)
+			if (!w || w->live)
+				st = sc_run(c, &c->runs[i], tl, !w);
+		if (st)
+			return st;
+	}
+}
+
 /* Scan every page version (the pages family: keys, headers and page-log
  * references; a format-1 pool's inline pages are read too), deleting what
  * the plan does not need. */
@@ -468,68 +789,50 @@ static vol_status scan(vol_pool *p, struct plan *pl, kv_batch **b,
 		}
 	}
 	free(segs);
-	uint64_t rl = plog_rec_len(p->plog);
-	kv_iter *it = o->iter_new(s, KV_PAGES, KV_BULK);
-	if (!it)
-		return vol__fail(VOL_ENOMEM, "out of memory");
+	/* The run iterator is made right after the page iterator: a version
+	 * one sees and the other does not is newer than the plan, and only
+	 * makes the versions before it look longer-lived (kept, not lost). */
+	struct scanner c = {
+		.p = p, .pl = pl, .b = b, .rep = rep,
+		.rl = plog_rec_len(p->plog),
+		.it = o->iter_new(s, KV_PAGES, KV_BULK),
+		.rit = o->iter_new(s, KV_PAGES, KV_BULK),
+		.from = malloc((p->run_group + 1) * sizeof *c.from),
+	};
 	vol_status st = VOL_OK;
-	uint64_t cur_tl = 0, cur_pg = 0, next = LSN_MAX;
-	int64_t next_ns = 0;
-	bool first = true;
-	struct tw *w = NULL;
-	struct dead_names dn = {0};
+	if (!c.it || !c.rit || !c.from)
+		st = vol__fail(VOL_ENOMEM, "out of memory");
+	pacer_start(p, &c.pc);
 	/* From a whole zero key: the family's prefix extractor must only
 	 * ever see keys of at least 16 bytes. */
-	uint8_t from[PKEY_LEN] = {0};
-	struct pacer pc;
-	pacer_start(p, &pc);
-	for (o->iter_seek(it, from, PKEY_LEN); o->iter_valid(it) && !st;
-	     o->iter_next(it)) {
-		size_t kn, vn;
-		const uint8_t *k = o->iter_key(it, &kn);
-		const uint8_t *v = o->iter_value(it, &vn);
-		int64_t ns;
-		uint64_t bytes;
-		if (kn != PKEY_LEN || !version_of(p, v, vn, &ns, &bytes)) {
-			st = vol__fail(VOL_ECORRUPT, "bad page version in the "
-				       "store");
+	uint8_t k[PKEY_LEN] = {0};
+	if (!st)
+		o->iter_seek(c.it, k, PKEY_LEN);
+	while (!st && o->iter_valid(c.it)) {
+		size_t kn;
+		const uint8_t *key = o->iter_key(c.it, &kn);
+		if (kn != PKEY_LEN) {
+			st = bad_version();
 			break;
 		}
-		uint64_t tl, pg, lsn;
-		pkey_parse(k, &tl, &pg, &lsn);
-		if (first || tl != cur_tl || pg != cur_pg) {
-			if (first || tl != cur_tl)
-				w = tw_find(pl, tl);
-			first = false;
-			cur_tl = tl;
-			cur_pg = pg;
-			next = LSN_MAX;
-		}
-		rep->versions_scanned++;
-		/* Unknown timeline: created after the plan. Not live: dropped
-		 * whole in finish(). */
-		if (w && w->live && !decide(pl, w, lsn, next, next_ns, bytes)) {
-			if ((st = grow((void **)&dn.k, &dn.cap, dn.n + 1,
-				       NKEY_LEN)))
-				break;
-			nkey_make(dn.k[dn.n++], k);
-			o->batch_del(*b, KV_PAGES, k, PKEY_LEN);
-			rep->versions_deleted++;
-			rep->bytes_deleted += bytes;
-			st = flush(p, b, &pc, &dn);
-		} else if ((!w || w->live) && v[0] == PV_REF) {
-			uint64_t seg = pval_ref(v).seg;
-			if (seg >= sl->lo && seg < sl->hi)
-				sl->live[seg - sl->lo] += rl;
-		}
-		next = lsn;
-		next_ns = ns;
+		uint64_t tl = be64_get(key);
+		if ((st = scan_tl(&c, tl)) || tl == UINT64_MAX)
+			break;
+		pkey_make(k, tl + 1, 0, LSN_MAX);
+		o->iter_seek(c.it, k, PKEY_LEN);
 	}
-	if (!st)
-		st = o->iter_status(it);
-	o->iter_free(it);
-	dead_names_put(p, *b, &dn); /* with their versions' deletions */
-	free(dn.k);
+	if (!st && c.it)
+		st = o->iter_status(c.it);
+	if (c.it)
+		o->iter_free(c.it);
+	if (c.rit)
+		o->iter_free(c.rit);
+	dead_names_put(p, *b, &c.dn); /* with their versions' deletions */
+	free(c.dn.k);
+	free(c.runs);
+	free(c.vbuf);
+	free(c.from);
+	free(c.idx);
 	return st;
 }
 
@@ -972,40 +1275,79 @@ static void tl_owner(vol_pool *p, uint64_t tl, char *out, size_t cap,
 	pthread_mutex_unlock(&p->mu);
 }
 
+/* The records of a run's pages (a verified value v); false if one is bad
+ * (each bad one is a problem). */
+static bool check_run(struct checker *c, const char *vname, uint64_t tl,
+		      uint64_t lsn, const uint8_t *v)
+{
+	vol_pool *p = c->p;
+	struct pref ref = pval_ref(v);
+	bool ok = true;
+	for (uint64_t i = 0; i < rval_count(v);
+	     i++, ref.off += plog_rec_len(p->plog)) {
+		uint8_t k[PKEY_LEN];
+		uint64_t pg = rval_first(v) + i;
+		pkey_make(k, tl, pg, lsn);
+		if (plog_read(p->plog, ref, k, rval_hash(v, i), c->rec,
+			      c->rec + PREC_HDR)) {
+			problem(c, "volume %s page %llu lsn %llu (timeline "
+				"%llu): %s", vname, (unsigned long long)pg,
+				(unsigned long long)lsn,
+				(unsigned long long)tl, vol_errmsg());
+			ok = false;
+		}
+	}
+	return ok;
+}
+
+/* What the pages family's key k names: "page N" or "run of pages A-B". */
+static void key_what(vol_pool *p, const uint8_t *k, char *out, size_t cap)
+{
+	uint64_t pg;
+	pkey_parse(k, NULL, &pg, NULL);
+	if (pkey_is_run(k))
+		snprintf(out, cap, "run of pages %llu-%llu",
+			 (unsigned long long)((pg - RUN_BASE) * p->run_group),
+			 (unsigned long long)((pg - RUN_BASE + 1) *
+					      p->run_group - 1));
+	else
+		snprintf(out, cap, "page %llu", (unsigned long long)pg);
+}
+
 static void check_version(struct checker *c, const uint8_t *k,
 			  const uint8_t *v, size_t vn)
 {
 	vol_pool *p = c->p;
-	uint64_t tl, pg, lsn;
-	pkey_parse(k, &tl, &pg, &lsn);
-	char vname[VOL_NAME_MAX + 20];
+	uint64_t tl, lsn;
+	pkey_parse(k, &tl, NULL, &lsn);
+	char vname[VOL_NAME_MAX + 20], what[64];
 	bool orphan;
 	tl_owner(p, tl, vname, sizeof vname, &orphan);
+	key_what(p, k, what, sizeof what);
 	enum pval_kind kind;
 	uint64_t dh;
 	if (orphan)
-		problem(c, "page %llu lsn %llu: timeline %llu does not exist",
-			(unsigned long long)pg, (unsigned long long)lsn,
-			(unsigned long long)tl);
-	else if (!pval_check(k, v, vn, p->page_size, &kind, NULL, &dh))
-		problem(c, "volume %s page %llu lsn %llu (timeline %llu): "
-			"checksum mismatch", vname, (unsigned long long)pg,
+		problem(c, "%s lsn %llu: timeline %llu does not exist", what,
 			(unsigned long long)lsn, (unsigned long long)tl);
+	else if (!pval_check(k, v, vn, p->page_size, &kind, NULL, &dh))
+		problem(c, "volume %s %s lsn %llu (timeline %llu): checksum "
+			"mismatch", vname, what, (unsigned long long)lsn,
+			(unsigned long long)tl);
 	else if (kind == PV_REF &&
 		 plog_read(p->plog, pval_ref(v), k, dh, c->rec,
 			   c->rec + PREC_HDR))
-		problem(c, "volume %s page %llu lsn %llu (timeline %llu): %s",
-			vname, (unsigned long long)pg, (unsigned long long)lsn,
-			(unsigned long long)tl, vol_errmsg());
+		problem(c, "volume %s %s lsn %llu (timeline %llu): %s", vname,
+			what, (unsigned long long)lsn, (unsigned long long)tl,
+			vol_errmsg());
+	else if (kind == PV_RUN && !check_run(c, vname, tl, lsn, v))
+		; /* named each bad page */
 	else if (!name_ok(p, k))
-		problem(c, "volume %s page %llu lsn %llu (timeline %llu): its "
-			"name entry in the log is missing", vname,
-			(unsigned long long)pg, (unsigned long long)lsn,
-			(unsigned long long)tl);
+		problem(c, "volume %s %s lsn %llu (timeline %llu): its name "
+			"entry in the log is missing", vname, what,
+			(unsigned long long)lsn, (unsigned long long)tl);
 	else if (lsn > c->pool_lsn)
-		problem(c, "volume %s page %llu: lsn %llu is newer than the "
-			"pool's %llu", vname, (unsigned long long)pg,
-			(unsigned long long)lsn,
+		problem(c, "volume %s %s: lsn %llu is newer than the pool's "
+			"%llu", vname, what, (unsigned long long)lsn,
 			(unsigned long long)c->pool_lsn);
 }
 
@@ -1052,12 +1394,13 @@ static vol_status check_pages(struct checker *c)
 				have_last ? "a version" : "the start", why);
 			return VOL_OK;
 		}
-		uint64_t tl, pg, lsn;
-		pkey_parse(bad, &tl, &pg, &lsn);
-		char vname[VOL_NAME_MAX + 20];
+		uint64_t tl, lsn;
+		pkey_parse(bad, &tl, NULL, &lsn);
+		char vname[VOL_NAME_MAX + 20], what[64];
 		tl_owner(c->p, tl, vname, sizeof vname, NULL);
-		problem(c, "volume %s page %llu lsn %llu (timeline %llu): "
-			"unreadable: %s", vname, (unsigned long long)pg,
+		key_what(c->p, bad, what, sizeof what);
+		problem(c, "volume %s %s lsn %llu (timeline %llu): "
+			"unreadable: %s", vname, what,
 			(unsigned long long)lsn, (unsigned long long)tl, why);
 		memcpy(from, bad, PKEY_LEN);
 		from[PKEY_LEN] = 0; /* seek strictly after it */

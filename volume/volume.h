@@ -108,6 +108,10 @@ typedef struct vol_pool_opts {
 	/* Tests: a retention pass writes its deletions every this many bytes
 	 * of batch (0 = the default, 256 KiB); 1 writes each deletion alone. */
 	uint64_t retention_batch_bytes;
+	/* Tests, vol_pool_create only: the pages of one aligned group, a power
+	 * of two in [16, 256] (0 = 256): a write stores the whole pages it
+	 * puts into one group as one entry (the engine's run entries). */
+	uint32_t run_group;
 } vol_pool_opts;
 
 /* Create a new pool in `path` (created with mode 0700 if missing; must be

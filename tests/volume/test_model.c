@@ -1193,6 +1193,12 @@ static void test_model(void **state)
 	M.buf2 = malloc(MAXSZ + 4 * PSZ);
 	assert_non_null(M.buf);
 	assert_non_null(M.buf2);
+	/* Run groups: the smallest (a volume is 4 of them at most), one a
+	 * long write can fill or not, and the default (no run crosses a
+	 * group's edge in the model's volumes). */
+	static const uint32_t groups[] = {16, 32, 256};
+	tu_run_group = groups[rnd(3)];
+	printf("model: run group %u pages\n", tu_run_group);
 	M.f = fx_new(PSZ);
 	/* Small page-log segments (16 records each): roll-overs, the cleaner
 	 * dropping and moving records, under every op the model runs. */

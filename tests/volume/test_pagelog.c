@@ -396,7 +396,9 @@ static void test_torn_tail_recovered(void **state)
 static void test_replay_after_kill(void **state)
 {
 	struct fx *f = *state;
-	static uint8_t a_[8 * PS], b_[8 * PS], c_[8 * PS], r[8 * PS];
+	/* 40 pages: runs of the 16-page groups 1 (whole) and 0 (cut by B's
+	 * zero page), and pages of their own (group 2). */
+	static uint8_t a_[40 * PS], b_[40 * PS], c_[40 * PS], r[40 * PS];
 	tu_fill(a_, sizeof(a_), 17);
 	tu_fill(b_, sizeof(b_), 18);
 	tu_fill(c_, sizeof(c_), 19);

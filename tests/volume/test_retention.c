@@ -6,7 +6,7 @@
  * are dropped, and a tiny history budget shrinks the actual window; every
  * page version keeps exactly one name entry through writes, discards,
  * passes and dropped timelines, and a pool of format 2 (version entries)
- * becomes one of format 3 (names) when it opens.
+ * gets its names (format 3) and then format 4 (run entries) when it opens.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -402,14 +402,15 @@ static int pkey_cmp(const void *a, const void *b)
 	return memcmp(a, b, PKEY_LEN);
 }
 
-/* The closed pool at path: every page version of the pages family has its
- * LT_NAME entry and every name a version, no LT_VERSION entry is left, and
- * the pool record says format `format`. Returns the number of versions. */
+/* The closed pool at path: every entry of the pages family (a page's
+ * version or a run of them) has its LT_NAME entry and every name an
+ * entry, no LT_VERSION entry is left, and the pool record says format
+ * `format`. Returns the number of page versions (a run's pages count). */
 static size_t assert_names_match(const char *path, uint64_t format)
 {
 	kv *s = tu_open_store(path);
 	const struct kv_ops *o = s->ops;
-	size_t np = 0, nn = 0, cap = 4096;
+	size_t np = 0, nn = 0, cap = 4096, versions = 0;
 	uint8_t(*pk)[PKEY_LEN] = malloc(cap * PKEY_LEN);
 	uint8_t(*nm)[PKEY_LEN] = malloc(cap * PKEY_LEN);
 	assert_non_null(pk);
@@ -420,9 +421,12 @@ static size_t assert_names_match(const char *path, uint64_t format)
 	     o->iter_next(it)) {
 		size_t kn;
 		const uint8_t *k = o->iter_key(it, &kn);
+		size_t vn;
+		const uint8_t *v = o->iter_value(it, &vn);
 		assert_int_equal(kn, PKEY_LEN);
 		assert_true(np < cap);
 		memcpy(pk[np++], k, PKEY_LEN);
+		versions += v[0] == PV_RUN ? rval_count(v) : 1;
 	}
 	OK(o->iter_status(it));
 	o->iter_free(it);
@@ -459,7 +463,7 @@ static size_t assert_names_match(const char *path, uint64_t format)
 	free(pk);
 	free(nm);
 	s->ops->close(s);
-	return np;
+	return versions;
 }
 
 /* Turn the closed pool at path into one of format 2: a version entry for
@@ -525,7 +529,7 @@ static void test_names_follow_versions(void **state)
 	assert_true(rep.timelines_dropped >= 1);
 	OK(vol_pool_close(f->p));
 	f->p = NULL;
-	assert_int_equal(assert_names_match(f->path, 3), NP);
+	assert_int_equal(assert_names_match(f->path, 4), NP);
 
 	/* Format 2: the open converts, and retention goes on deleting. */
 	make_format2(f->path, PS);
@@ -533,7 +537,7 @@ static void test_names_follow_versions(void **state)
 	tu_assert_content(f->p, a, w, SZ);
 	OK(vol_pool_close(f->p));
 	f->p = NULL;
-	assert_int_equal(assert_names_match(f->path, 3), NP);
+	assert_int_equal(assert_names_match(f->path, 4), NP);
 	OK(vol_pool_open(f->path, &f->opts, &f->p));
 	uint8_t w2[SZ];
 	tu_fill(w2, SZ, 30);
@@ -546,7 +550,7 @@ static void test_names_follow_versions(void **state)
 	tu_assert_content(f->p, a, w2, SZ);
 	OK(vol_pool_close(f->p));
 	f->p = NULL;
-	assert_int_equal(assert_names_match(f->path, 3), NP);
+	assert_int_equal(assert_names_match(f->path, 4), NP);
 	OK(vol_pool_open(f->path, &f->opts, &f->p));
 }
 

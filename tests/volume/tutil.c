@@ -71,6 +71,8 @@ void tu_mkdtemp(char *buf, size_t cap)
 		fail_msg("mkdtemp: %s", strerror(errno));
 }
 
+uint32_t tu_run_group = 16;
+
 struct fx *fx_new(uint32_t ps)
 {
 	struct fx *f = calloc(1, sizeof(*f));
@@ -84,6 +86,7 @@ struct fx *fx_new(uint32_t ps)
 	f->opts.retention_interval_s = 0;
 	f->opts.clock = tu_clock;
 	f->opts.clock_ctx = &f->clk;
+	f->opts.run_group = tu_run_group;
 	OK(vol_pool_create(f->path, &f->opts));
 	OK(vol_pool_open(f->path, &f->opts, &f->p));
 	return f;

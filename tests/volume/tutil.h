@@ -58,6 +58,9 @@ struct fx {
 
 /* Temp folder + pool (page size ps, 0 = default) created and opened with a
  * large history budget and no background retention. */
+/* The run group of the pools fx_new creates (pages): small, so that runs
+ * end at group edges in tests' small volumes; the engine's default is 256. */
+extern uint32_t tu_run_group;
 struct fx *fx_new(uint32_t ps);
 /* Close the pool (if open), remove the folder, free. Safe with NULL. */
 void fx_free(struct fx *f);
