@@ -91,7 +91,7 @@ enum pval_kind { PV_DATA = 1, PV_HOLE = 2, PV_REF = 3, PV_RUN = 4 };
  * the hash of everything after the reference (which the cleaner moves). A
  * page's newest version on a timeline is the newer of its own newest
  * version and the newest run of its group that covers it. Its LT_NAME
- * entry is the run key's. 1 MiB writes put 2 entries instead of 512:
+ * entry is the run key's, with first and count as its value. 1 MiB writes put 2 entries instead of 512:
  * BENCHMARKS.md, issue 5 sessions 12-13. */
 #define RUN_BASE (1ull << 63)
 #define RUN_MIN 16
@@ -157,7 +157,8 @@ enum log_tag {
 	                    * (pools of format 1 and 2 only: the open of a
 	                    * writable pool replaces them with LT_NAME
 	                    * entries made from the pages family)          */
-	LT_NAME = 'N',     /* N tl lsn page         -> (nothing)            */
+	LT_NAME = 'N',     /* N tl lsn page         -> (nothing; a run's:
+	                    * first(8) count(8))                          */
 };
 /* Every page version has its LT_NAME entry, written in the same batch and
  * deleted with it. It names the version when RocksDB cannot read the block
@@ -453,6 +454,11 @@ bool plog_unfinished(vol_pool *p, struct pref at, uint64_t end);
  * the page log (hash: its page's), or a hole (ref NULL). */
 void put_page_version(vol_pool *p, kv_batch *b, const uint8_t k[PKEY_LEN],
 		      int64_t now, uint64_t hash, const struct pref *ref);
+/* The LT_NAME entry of the run at key k: its value names the pages the
+ * run covers, first(8) count(8), so that a run the store cannot read is
+ * named for the pages it holds. */
+void put_run_name(vol_pool *p, kv_batch *b, const uint8_t k[PKEY_LEN],
+		  uint64_t first, uint64_t count);
 /* For a commit record `rec` of a change after store_lsn (one the store does
  * not have yet: a read-only open does not replay): read and verify each of
  * its data records, calling bad() for each that fails. */

@@ -657,10 +657,15 @@ static rocksdb_options_t *cf_options(struct rkv *s, int i)
 		/* Page bytes live in blob files (BlobDB): compactions move
 		 * only keys and blob references, so a page is written twice
 		 * (WAL, blob file) instead of once per LSM level. Hole
-		 * markers stay inline. Blob GC rewrites the oldest blob
-		 * files as versions are deleted, giving space back. */
+		 * markers and run entries (at most RVAL_MAX, 2 KiB) stay
+		 * inline: a run is what every read of its pages looks up
+		 * first, and from a blob file that cost a read of the file
+		 * each (1 MiB reads 2,461 against 3,967 MB/s, 8 KiB random
+		 * reads 163k against 311k/s; BENCHMARKS.md, issue 5 session
+		 * 13). Blob GC rewrites the oldest blob files as versions
+		 * are deleted, giving space back. */
 		rocksdb_options_set_enable_blob_files(o, 1);
-		rocksdb_options_set_min_blob_size(o, 1024);
+		rocksdb_options_set_min_blob_size(o, 4096);
 		rocksdb_options_set_blob_file_size(o, 256u << 20);
 		rocksdb_options_set_blob_compression_type(
 			o, rocksdb_lz4_compression);

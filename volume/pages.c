@@ -230,9 +230,10 @@ static uint64_t version_lsn(vol_pool *p, uint64_t tl, uint64_t pg,
 	if (!it)
 		return 0;
 	uint8_t pk[PKEY_LEN], k[NKEY_LEN];
-	pkey_make(pk, tl, pg, bound);
+	pkey_make(pk, tl, UINT64_MAX, bound);
 	nkey_make(k, pk);
-	/* Back from (tl, bound, pg) to the newest name of page pg. */
+	/* Back from the last name of (tl, bound) to the newest name of page
+	 * pg or of a run that covers it. */
 	uint64_t lsn = 0;
 	uint32_t steps = 0;
 	for (o->iter_seek_prev(it, k, NKEY_LEN); o->iter_valid(it) &&
@@ -242,8 +243,13 @@ static uint64_t version_lsn(vol_pool *p, uint64_t tl, uint64_t pg,
 		if (n != NKEY_LEN || memcmp(key, k, 9))
 			break;
 		uint64_t kpg = be64_get(key + 17);
-		/* A run of the page's group may not cover it: a guess. */
-		if (kpg == pg || kpg == RUN_BASE + pg / p->run_group) {
+		size_t vn;
+		const uint8_t *v = kpg == RUN_BASE + pg / p->run_group
+					   ? o->iter_value(it, &vn)
+					   : NULL;
+		/* A run's name holds the pages it covers. */
+		if (kpg == pg || (v && vn == 16 && pg >= be64_get(v) &&
+				  pg - be64_get(v) < be64_get(v + 8))) {
 			lsn = be64_get(key + 9);
 			break;
 		}
@@ -319,11 +325,15 @@ static bool run_more(struct reader *r, const uint8_t k[PKEY_LEN])
 	return kn == PKEY_LEN && !memcmp(key, k, 16);
 }
 
-/* The run iterator's status after its walk: a failure names page pg. */
-static vol_status run_status(struct reader *r, uint64_t pg, uint64_t tl)
+/* The run iterator's status after its walk of the runs at or below bound:
+ * a failure names page pg and the version the read wanted. */
+static vol_status run_status(struct reader *r, uint64_t pg, uint64_t tl,
+			     uint64_t bound)
 {
 	vol_status st = r->p->kv->ops->iter_status(r->rit);
-	return st ? page_fail(r, st, pg, 0, tl, "read failed: ") : VOL_OK;
+	return st ? page_fail(r, st, pg, version_lsn(r->p, tl, pg, bound), tl,
+			      "read failed: ")
+		  : VOL_OK;
 }
 
 /* The newest run of group g of timeline tl at or below LSN `from` and newer
@@ -337,7 +347,7 @@ static vol_status run_scan(struct reader *r, uint64_t tl, uint64_t g,
 	vol_status st;
 	*out = NULL;
 	if (!run_first(r, tl, g, from, k, &st))
-		return st ? st : run_status(r, pg, tl);
+		return st ? st : run_status(r, pg, tl, from);
 	for (; o->iter_valid(r->rit) && run_more(r, k); o->iter_next(r->rit)) {
 		const uint8_t *v;
 		size_t vn;
@@ -352,7 +362,7 @@ static vol_status run_scan(struct reader *r, uint64_t tl, uint64_t g,
 			return VOL_OK;
 		}
 	}
-	return run_status(r, pg, tl);
+	return run_status(r, pg, tl, from);
 }
 
 /* Fill level `level`'s cache with the runs of group g of timeline tl at or
@@ -384,7 +394,7 @@ static vol_status runs_load(struct reader *r, struct runs *c, uint64_t tl,
 			c->at[c->n++] = c->nbuf;
 			c->nbuf += vn;
 		}
-		st = run_status(r, pg, tl);
+		st = run_status(r, pg, tl, bound);
 	}
 	c->valid = !st;
 	return st;
@@ -771,6 +781,16 @@ void put_page_version(vol_pool *p, kv_batch *b, const uint8_t k[PKEY_LEN],
 	o->batch_put(b, KV_LOG, nk, NKEY_LEN, "", 0);
 }
 
+void put_run_name(vol_pool *p, kv_batch *b, const uint8_t k[PKEY_LEN],
+		  uint64_t first, uint64_t count)
+{
+	uint8_t nk[NKEY_LEN], v[16];
+	nkey_make(nk, k);
+	be64_put(v, first);
+	be64_put(v + 8, count);
+	p->kv->ops->batch_put(b, KV_LOG, nk, NKEY_LEN, v, sizeof v);
+}
+
 /* The data versions of one change at (tl, lsn, now) into a batch: pages
  * pg[i] (hash[i]; kind[i] PV_REF, or every one when kind is NULL: other
  * kinds are holes) whose records are in the page log one after the other
@@ -784,7 +804,7 @@ static void put_versions(vol_pool *p, kv_batch *b, uint64_t tl, uint64_t lsn,
 {
 	const struct kv_ops *o = p->kv->ops;
 	uint64_t rl = plog_rec_len(p->plog), g = p->run_group;
-	uint8_t k[PKEY_LEN], nk[NKEY_LEN];
+	uint8_t k[PKEY_LEN];
 	uint8_t v[RVAL_MAX];
 	for (size_t i = 0, j; i < n; i = j) {
 		bool data = !kind || kind[i] == PV_REF;
@@ -804,8 +824,7 @@ static void put_versions(vol_pool *p, kv_batch *b, uint64_t tl, uint64_t lsn,
 		pkey_make(k, tl, RUN_BASE + pg[i] / g, lsn);
 		rval_make(v, k, now, ref, pg[i], j - i, hash + i);
 		o->batch_put(b, KV_PAGES, k, PKEY_LEN, v, rval_len(j - i));
-		nkey_make(nk, k);
-		o->batch_put(b, KV_LOG, nk, NKEY_LEN, "", 0);
+		put_run_name(p, b, k, pg[i], j - i);
 		ref.off += (j - i) * rl;
 	}
 }

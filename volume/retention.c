@@ -655,6 +655,7 @@ static vol_status sc_run(struct scanner *c, struct srun *r, uint64_t tl,
 	rval_make(nv, r->key, r->ns, ref, r->first + best, best_len, h);
 	p->kv->ops->batch_put(*c->b, KV_PAGES, r->key, PKEY_LEN, nv,
 			      rval_len(best_len));
+	put_run_name(p, *c->b, r->key, r->first + best, best_len);
 	sc_live(c, ref, best_len);
 	return flush(p, c->b, &c->pc, &c->dn);
 }

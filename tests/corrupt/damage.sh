@@ -12,8 +12,18 @@
 #   the second (rounds of 2 or more) in a dead one (a version retention
 #   deleted), the others in any (poolfiles.py flip);
 # - sst-pages: a byte in a data block of the pages family's .sst files that
-#   holds v's keys (keys and 40-byte values, the (segment, offset)
-#   references, of ~70 versions);
+#   holds v's keys (its run entries: key, first page, count, page hashes
+#   and the (segment, offset) of the first page's record, about 2 KiB for
+#   a run of 256 pages, so a block holds one or two; entries of single
+#   pages, 40-byte values; deletions): the pages of the runs in that block
+#   fail, and so do those whose reads verify one of them on the way to an
+#   older run;
+# - blob (not by default): a byte in a record of the pages family's blob
+#   files (POOL/db/*.blob) that holds a live value of v's: the pages of
+#   that run fail where it is the version read, and so does every page
+#   whose read verifies it on the way. For a pool that keeps values in
+#   blob files: the engine keeps only values of 4 KiB or more there, and
+#   none of a format-4 pool is that large;
 # - sst-log: a byte in the data blocks of the log family's .sst files (the
 #   change log and the name entries);
 # - seg-cut: the page log's newest segment loses its last records (1 to 3,
@@ -22,22 +32,25 @@
 # - `rewindctl check` exits 1, finishes its scan, and lists every damaged
 #   version of v as "volume v page P lsn L ..." (seg, seg-cut: with the
 #   record's segment and offset, and nothing else: a dead record is no
-#   version; sst-pages), or at least one problem (sst-log);
+#   version; sst-pages, blob: a damaged run as "volume v run of pages A-B
+#   lsn L", A-B the pages of its group), or at least one problem
+#   (sst-log);
 # - after a remount every page of v, and of a clone of v at the snapshot,
 #   reads back exactly or fails with EIO - never other bytes (readpages.py);
 #   the pool stays writable (sst-log: it may open read-only, saying so in
 #   .status, and then makes no clone);
-# - the pages that fail are all those whose needed version was damaged and
-#   no others, except (sst-pages) those whose seek may visit a damaged block
-#   (poolfiles.py expect works this out from the records and the keys and
-#   values in the files): damage to a dead record or to the log family
-#   fails no read;
+# - the pages that fail are all those whose needed version was damaged
+#   (its record, its entry, or a run entry the read verifies on its way)
+#   and no others, except (sst-pages) those whose seeks may visit a
+#   damaged block (poolfiles.py expect works this out from the records and
+#   the keys and values in the files): damage to a dead record or to the
+#   log family fails no read;
 # - the daemon logs a "corruption:" line naming volume, page and LSN for
 #   every page that gave EIO (seg: and the record's segment and offset).
 # CI: 3 seeds of seg and sst-pages, new each run and printed;
 # CORRUPT_SEED=S replays a run, CORRUPT_SEEDS=N runs N seeds (the long
-# form), CORRUPT_KINDS="seg sst-pages sst-log seg-cut" chooses the kinds
-# (sst-log alone is log.sh, seg-cut alone seg_cut.sh).
+# form), CORRUPT_KINDS="seg sst-pages blob sst-log seg-cut" chooses the
+# kinds (sst-log alone is log.sh, seg-cut alone seg_cut.sh).
 . "$(dirname "$0")/lib.sh" || exit 1
 need_fuse
 
@@ -45,17 +58,46 @@ need_fuse
 # line in the round's daemon log naming volume $2, the page and the LSN of
 # its damaged version ($3: poolfiles.py expect verdicts; "may" pages, which
 # failed for a neighbour's damage, only need some LSN), and for a damaged
-# page-log record its segment and offset.
+# page-log record its segment and offset. One pass over the files, not a
+# search per page: a damaged block of the pages family fails every page.
 logged() {
 	local pg lsn where
-	for pg in $(eio_pages "$1"); do
-		lsn=$(awk -v p="$pg" '$1 == "must" && $2 == p { print $3 }' "$3")
-		where=$(rec_of "$pg" "$lsn")
-		grep -qE "corruption: .*volume $2 page $pg lsn ${lsn:-[0-9]+}([^0-9]|$).*$where" "$T/round.log" || {
-			grep -E "volume $2 page $pg([^0-9]|$)" "$T/round.log" >&2
-			fail "seed $seed $kind: no log line naming $2 page $pg lsn ${lsn:-N} $where"
+	read -r pg lsn < <({
+		sed 's/^/read /' "$1"
+		sed 's/^/verdict /' "$3"
+		sed 's/^/cur /' "$T/expect.cur"
+		sed 's/^/log /' "$T/round.log"
+	} | awk -v vol="$2" '
+		$1 == "read" && $2 == "eio" { eio[++n] = $3; next }
+		$1 == "verdict" && $2 == "must" { lsn[$3] = $4; next }
+		$1 == "cur" && $2 == "hit" && NF == 8 {
+			rec[$3 " " $4] = "page log segment " $6 " offset " $8
+			next
 		}
-	done
+		$1 == "log" && match($0, "corruption: .*volume " vol " page [0-9]+ lsn [0-9]+") {
+			k = split(substr($0, RSTART, RLENGTH), w, " ")
+			said[w[k - 2] " " w[k]] = said[w[k - 2] " " w[k]] "|" substr($0, RSTART + RLENGTH)
+			any[w[k - 2]] = 1
+		}
+		END {
+			for (i = 1; i <= n; i++) {
+				pg = eio[i]
+				if (!(pg in lsn)) {
+					if (!(pg in any)) { print pg; exit }
+					continue
+				}
+				key = pg " " lsn[pg]
+				if (!(key in said) ||
+				    (key in rec && index(said[key], rec[key]) == 0)) {
+					print key
+					exit
+				}
+			}
+		}') || true
+	[ -n "$pg" ] || return 0
+	where=$(rec_of "$pg" "$lsn")
+	grep -E "volume $2 page $pg([^0-9]|$)" "$T/round.log" >&2 || true
+	fail "seed $seed $kind: no log line naming $2 page $pg lsn ${lsn:-N} $where"
 }
 
 # "page log segment S offset O" of the damaged record of page $1 lsn $2
@@ -83,7 +125,8 @@ as_expected() {
 }
 
 # check: exit 1, a finished scan, N problems >= what it must list, and a line
-# naming each damaged version of v (a record: with its segment and offset).
+# naming each damaged version of v (a record: with its segment and offset;
+# a run entry: as check names a run, by the pages of its group).
 # seg: nothing else, since a dead record holds no version.
 check_lists() {
 	local n pg lsn hits stretch
@@ -97,7 +140,12 @@ check_lists() {
 	while read -r _ pg lsn _; do
 		grep -qE "^volume v page $pg lsn $lsn([^0-9]|$).*$(rec_of "$pg" "$lsn")" "$T/check.out" ||
 			fail "seed $seed $kind: check did not list v page $pg lsn $lsn $(rec_of "$pg" "$lsn")"
-	done < <(grep '^hit' "$T/expect.cur")
+	done < <(grep '^hit [0-9]' "$T/expect.cur")
+	# A run entry: check names it by its group's pages.
+	while read -r _ _ pgs lsn; do
+		grep -qE "^volume v run of pages $pgs lsn $lsn([^0-9]|$)" "$T/check.out" ||
+			fail "seed $seed $kind: check did not list v's run of pages $pgs lsn $lsn"
+	done < <(grep '^hit run ' "$T/expect.cur")
 	# seg-cut: the records after the cut are gone as well (commit and
 	# barrier records too): check names that stretch once besides.
 	stretch=$(grep -c 'damaged records$' "$T/check.out") || true

@@ -15,14 +15,24 @@
 #                   $T/s1_lsn the snapshot's LSN, $T/tl v's timeline.
 #                   Unmounted: a clean close leaves every version in .sst
 #                   files and every page in the page log's segments, where
-#                   the damage goes; checked: PAGES+512 versions of v, as
-#                   many live records and 256 dead ones. `rewindctl check`
-#                   must call it clean; kept as $T/clean.
+#                   the damage goes; checked: PAGES+512 page versions of
+#                   v, as many live records and 256 dead ones. `rewindctl
+#                   check` must call it clean; kept as $T/clean.
+#                   The writes are whole aligned MiB (the piped one comes
+#                   in pieces of 64 KiB or less), so the engine stores
+#                   them as runs (volume/internal.h, RUN_BASE): one entry
+#                   for the pages of one write in one group of 256 pages
+#                   (1 MiB; a piece of 16 pages or more is a run of its
+#                   own, a smaller one entries of single pages); a page
+#                   version here is a page of a run. Each run that stays
+#                   is read whole by v or by s1, so retention neither
+#                   shrinks nor splits one.
 #   round KIND SEED N [FROM]
 #                   copy $T/clean (or FROM) to $POOL, flip N bytes of its
-#                   KIND files (poolfiles.py flip: seg and sst-pages only
-#                   where v's records / entries are; sst-log, wal anywhere;
-#                   seg-cut: cut N records off the newest segment instead)
+#                   KIND files (poolfiles.py flip: seg, sst-pages and blob
+#                   only where v's records / entries / live values in blob
+#                   files are; sst-log, wal anywhere; seg-cut: cut N
+#                   records off the newest segment instead)
 #                   with seed SEED, run `rewindctl check` on it
 #                   ($T/check.out, $T/check.err, $CHECK_RC), mount it with
 #                   the daemon's log in $T/round.log, read every page of v
@@ -80,9 +90,13 @@ umount_pool() {
 	[ "$rc" = 0 ] || { cat "$1" >&2; fail "the daemon exited with $rc"; }
 }
 
-# How many versions of v the .sst files of $POOL hold (live keys of the
-# pages family: retention's deletions are not versions); v_flushed: all of
-# them (every page of v, and the 512 pages written again after s1).
+# How many page versions of v the .sst files of $POOL hold (live keys of
+# the pages family, a run counting as its pages: retention's deletions are
+# not versions); v_flushed: all of them. Retention at window 0 keeps what
+# v and s1 read: every page of v (v's newest versions), and the versions s1
+# reads of the 512 pages written again after it, older than v's: PAGES +
+# 512. The 256 of the write in between, read by neither, are deleted
+# (their records are the 256 dead ones).
 v_versions() { poolfiles keys "$POOL" "$(cat "$T/tl")" 2>/dev/null | wc -l; }
 v_flushed() { [ "$(v_versions)" = $((PAGES + 512)) ]; }
 
@@ -155,7 +169,7 @@ round() {
 	echo "--- $kind: seed $seed, n $n"
 	rc=0
 	case $kind in
-	seg | seg-cut | sst-pages) poolfiles flip "$POOL" "$seed" "$n" "$kind" "$tl" >"$T/flips" || rc=$? ;;
+	seg | seg-cut | sst-pages | blob) poolfiles flip "$POOL" "$seed" "$n" "$kind" "$tl" >"$T/flips" || rc=$? ;;
 	*) poolfiles flip "$POOL" "$seed" "$n" "$kind" >"$T/flips" || rc=$? ;;
 	esac
 	[ "$rc" = 0 ] || fail "no $kind data to damage (poolfiles.py flip: $rc)"

@@ -19,11 +19,30 @@ tables; the page log's records as volume/pagelog.c writes them):
   damage to a dead record must fail no read;
 - for a .sst file of the pages family: every data block, its byte range
   and its entries (user key, sequence, type, value; blocks are
-  LZ4-compressed: a small decoder is below). The values are the versions:
-  40 bytes for a page in the page log (24-byte header, kind 3 at byte 0,
-  then segment and offset, u64 big-endian), 24 for a hole (kind 2). The
-  pages family's state is the newest entry of each key over all its .sst
-  files: a put is a version, a deletion (retention's) is none;
+  LZ4-compressed: a small decoder is below). The values are the versions,
+  each a 24-byte header (kind at byte 0, 7 zero bytes, time, checksum)
+  and what its kind adds: for a page in the page log (kind 3, 40 bytes)
+  its segment and offset, u64 big-endian; for a hole (kind 2) nothing; for
+  a run (kind 4) the segment and offset of its first page's record, the
+  first page, the page count n and n page hashes (56 + 8n bytes). A run is
+  the data pages of one write that follow each other, at least 16 of them
+  inside one aligned group of G pages (the pool's run group: the last u64
+  of the pool record, in the meta family): one entry under the key
+  timeline | 2^63 + first / G | ~lsn, standing for the versions timeline |
+  page | ~lsn of its pages, whose records follow each other in the log
+  (page first + i at offset + i * (64 + page size)) and name those keys.
+  Retention may shrink a run (the same key, fewer pages) and give pages it
+  still needs outside the kept stretch entries of their own. A value as
+  large as the family's min_blob_size or larger (volume/kv_rocks.c: 4 KiB
+  now, more than any run's, at most 56 + 8 * 256 bytes) is kept in a blob
+  file of the family (POOL/db/<number>.blob): the table's entry is a blob
+  index (type 17) naming the file, offset and size of the value,
+  LZ4-compressed like a block. The pages family's state is the newest
+  entry of each key over all its .sst files: a put is a version, a
+  deletion (retention's) is none. A table's filter (partitioned, in the
+  blocks after the data) is a bloom filter of its keys' 16-byte
+  prefixes, which a seek asks before it reads any block of the table (see
+  the filter functions below);
 - for a .sst file of another family: the byte range of its data blocks
   (they come first; filter, index, their partitions, properties,
   metaindex and footer come after them). Indexes may be partitioned (the
@@ -31,6 +50,8 @@ tables; the page log's records as volume/pagelog.c writes them):
   the data blocks;
 - for every .sst file (kind sst-index): its index block (for a partitioned
   index, its top level);
+- for a blob file: every record (a header, the user key, the value; the
+  file's own header and footer are left alone) and the key it holds;
 - for a .log file (the write-ahead log): the whole file.
 The pages family's state is read from the .sst files only: the pools this
 is used on were closed cleanly (their WAL holds no page versions; lib.sh
@@ -40,21 +61,25 @@ deletion of the pages family (this refuses a table that has one).
 Commands (POOL is the pool folder: its RocksDB is POOL/db, its page log
 POOL/pages):
   list POOL              one line per data file: kind, sizes, parts, keys
-  keys POOL TL           every version of timeline TL (live key of the pages
-                         family's .sst files) as "PAGE LSN", in key order
+  keys POOL TL           every page version of timeline TL (live keys of
+                         the pages family's .sst files; a run as its pages)
+                         as "PAGE LSN", in key order
   records POOL TL        the page log's records of timeline TL: "live N dead
                          M" (N records referred to, M no longer)
   flip POOL SEED N KIND [TL]
                          flip N bytes at random (random.Random(SEED)) in the
-                         data parts of files of KIND (seg, sst-pages, sst-log,
-                         sst-meta, sst-index, wal); with TL, only in records /
-                         data blocks of timeline TL. One line per flip:
-                         "flip FILE OFFSET OLD NEW" then, for a record, "tl T
-                         page P lsn L live|dead header|page", for a data
-                         block "block START END". For seg the first flip goes
-                         into a live record, the second (if any) into a dead
-                         one when there is one, the others into any record of
-                         TL; each into the header or the page bytes with even
+                         data parts of files of KIND (seg, sst-pages, blob,
+                         sst-log, sst-meta, sst-index, wal); with TL, only in
+                         records / data blocks / blob records of timeline
+                         TL. One line per flip: "flip FILE OFFSET OLD NEW"
+                         then, for a record, "tl T page P lsn L live|dead
+                         header|page", for a data block "block START END",
+                         for a blob record "record START END" (only records
+                         of live values: a blob of a deleted entry is no
+                         one's). For seg the first flip goes into a live
+                         record, the second (if any) into a dead one when
+                         there is one, the others into any record of TL;
+                         each into the header or the page bytes with even
                          odds (so that a few flips cover every case). Exit 3
                          when no file of KIND has such data.
                          KIND seg-cut (with TL): rather than flip bytes, the
@@ -69,21 +94,36 @@ POOL/pages):
                          "flip FILE OFFSET OLD NEW tl T page P lsn L
                          header|page"
   expect CLEAN FLIPS TL BOUND
-                         which pages of timeline TL, read at LSN BOUND, the
-                         damage FLIPS (the output of flip, on a copy of the
-                         pool CLEAN) touches: "must PAGE LSN" when the
-                         version the read needs was damaged (its live record,
-                         or the data block holding its entry), "may PAGE LSN"
-                         when the read may also visit a damaged data block
-                         (a seek lands on the block before the first entry at
-                         or after its key when that entry starts a block,
-                         then steps over deleted entries to the version it
-                         needs). Pages not listed must read back exactly.
+                         which pages of timeline TL, read at LSN BOUND one
+                         page at a time, the damage FLIPS (the output of
+                         flip, on a copy of the pool CLEAN) touches: "must
+                         PAGE LSN" when the read certainly fails: the
+                         version it needs was damaged (its live record), or
+                         an entry it reads (its data block, or its value in
+                         a blob file): its own version, or a run it
+                         verifies on the way (the runs of the page's group
+                         from the newest at or below BOUND to the one that
+                         covers the page or is not newer than its own
+                         version); "may PAGE LSN" when the read may also
+                         visit a damaged data block (each of its two seeks,
+                         to the page's own key and to its group's run key,
+                         lands in every file whose filter may hold the
+                         key's 16-byte prefix on the block of the first
+                         entry at or after the key, and on the block
+                         before when that entry starts one, then steps over
+                         deleted and older entries to where it stops; a
+                         file the filter rules out is not read, but sends
+                         a seek in a level of sorted files on to the first
+                         block of the next one). LSN is the needed
+                         version's, 0 for none. Pages not listed must read
+                         back exactly.
                          First, "hit PAGE LSN" for every damaged version of
                          timeline TL, needed or not (a damaged dead record or
                          deleted entry is no version), followed by "segment
                          S offset O" (S in 16 hex digits, as the engine names
-                         it) when its page-log record was damaged.
+                         it) when its page-log record was damaged, and "hit
+                         run A-B LSN" for every damaged run entry (A-B: the
+                         pages of its group, as check names it).
 Nothing else is touched; a flip XORs one byte with a non-zero value.
 """
 import bisect
@@ -95,9 +135,15 @@ import sys
 SST_MAGIC = 0x88E241B785F4CFF7
 PREC_MAGIC = 0x4C505752  # "RWPL" little-endian
 PREC_HDR = 64
-PV_REF, PVAL_REF = 3, 40
-# Types of RocksDB's internal keys (the low byte of the 8-byte trailer).
-T_DELETION, T_VALUE, T_SINGLE_DELETION = 0, 1, 7
+PV_HOLE, PV_REF, PV_RUN = 2, 3, 4
+PVAL_HDR, PVAL_REF = 24, 40
+RVAL_FIXED = PVAL_REF + 16  # a run value: then count x 8-byte page hashes
+RUN_BASE = 1 << 63          # a run key's page field: RUN_BASE + group
+RUN_GROUP_DEFAULT = 256     # a pool record without the field: the default
+# Types of RocksDB's internal keys (the low byte of the 8-byte trailer);
+# a blob index is a value kept in a blob file (.blob) of the family.
+T_DELETION, T_VALUE, T_SINGLE_DELETION, T_BLOB_INDEX = 0, 1, 7, 17
+T_LIVE = (T_VALUE, T_BLOB_INDEX)
 U64_MAX = 0xFFFFFFFFFFFFFFFF
 
 
@@ -248,6 +294,70 @@ def sst_data_handles(buf):
     return out
 
 
+def blob_ref(index):
+    """(file number, offset, size, compression) of a blob index (RocksDB's
+    BlobIndex of type kBlob: type byte 1, then varint64 file number,
+    offset and size, then a compression byte)."""
+    if index[0] != 1:
+        raise ValueError('blob index of type %d' % index[0])
+    num, pos = varint(index, 1)
+    off, pos = varint(index, pos)
+    size, pos = varint(index, pos)
+    return num, off, size, index[pos]
+
+
+def blob_value(db, index):
+    """The value a blob index refers to: size bytes at offset (the value
+    itself, past its record's header and key) of db/NUMBER.blob,
+    decompressed like a block."""
+    num, off, size, kind = blob_ref(index)
+    with open(os.path.join(db, '%06d.blob' % num), 'rb') as f:
+        f.seek(off)
+        data = f.read(size)
+    if len(data) != size:
+        raise ValueError('blob %d: %d bytes at %d past its end' % (num, size,
+                                                                   off))
+    if kind == 0:
+        return data
+    if kind in (4, 5):
+        _, p = varint(data, 0)
+        return lz4_block(data[p:])
+    raise ValueError('blob %d at %d: compression type %d' % (num, off, kind))
+
+
+BLOB_MAGIC = 2395959
+BLOB_HDR, BLOB_REC_HDR, BLOB_FOOTER = 30, 32, 32
+
+
+def blob_records(path):
+    """[(start, end, user key, value offset)] of every record of a blob
+    file: after the file's 30-byte header (magic 2395959 LE first), each
+    record is a 32-byte header (key length, value length, expiration: u64
+    LE; CRCs of the header and of key and value: u32 LE), the key and the
+    value (what a blob index's offset points at); a 32-byte footer (the
+    magic first) ends a finished file."""
+    buf = open(path, 'rb').read()
+    if len(buf) < BLOB_HDR or struct.unpack_from('<I', buf)[0] != BLOB_MAGIC:
+        raise ValueError(path + ': not a blob file')
+    end = len(buf)
+    if (end >= BLOB_HDR + BLOB_FOOTER and
+            struct.unpack_from('<I', buf, end - BLOB_FOOTER)[0] == BLOB_MAGIC):
+        end -= BLOB_FOOTER
+    recs, pos = [], BLOB_HDR
+    while pos + BLOB_REC_HDR <= end:
+        klen, vlen = struct.unpack_from('<QQ', buf, pos)
+        val = pos + BLOB_REC_HDR + klen
+        if val + vlen > end:
+            raise ValueError('%s: record at %d past the end' % (path, pos))
+        recs.append((pos, val + vlen, buf[pos + BLOB_REC_HDR:val], val))
+        pos = val + vlen
+    return recs
+
+
+def blob_number(path):
+    return int(os.path.basename(path).split('.')[0])
+
+
 def sst_data_blocks(path):
     """[(start, end, entries)] of every data block (end includes the 5-byte
     trailer), in file order; entries: (user key, sequence, type, value)."""
@@ -262,6 +372,66 @@ def sst_data_blocks(path):
             entries.append((k[:-8], trailer >> 8, trailer & 0xFF, v))
         blocks.append((off, off + size + 5, entries))
     return blocks
+
+
+# The filters of the pages family: a bloom filter of the 16-byte prefixes
+# of the keys (timeline | page), RocksDB's "FastLocalBloom" (format_version
+# 5): the bits, then 5 bytes: 0xff, 0 (this implementation), the probe
+# count (low 5 bits; 64-byte blocks: high 3 bits zero), two zero bytes.
+# A key's 64-bit hash is RocksDB's Hash64: XXPH3, a preview of XXH3 (for
+# 9 to 16 bytes: two words of the input, each XORed with a word of its
+# default secret, then summed and multiplied); its low half picks a
+# 64-byte line, its high half the bits in it, one per probe.
+XXPH3_SECRET = (0xbe4ba423396cfeb8, 0x1cad21f72c81017c)
+XXPH3_PRIME64_3 = 0x165667B19E3779F9
+
+
+def xxph3_64(key):
+    """RocksDB's Hash64 (XXPH3, seed 0) of a key of 9 to 16 bytes."""
+    if not 9 <= len(key) <= 16:
+        raise ValueError('xxph3_64 of %d bytes' % len(key))
+    lo = struct.unpack_from('<Q', key)[0] ^ XXPH3_SECRET[0]
+    hi = struct.unpack_from('<Q', key, len(key) - 8)[0] ^ XXPH3_SECRET[1]
+    prod = lo * hi
+    h = (len(key) + lo + hi + ((prod & U64_MAX) ^ (prod >> 64))) & U64_MAX
+    h ^= h >> 37
+    h = h * XXPH3_PRIME64_3 & U64_MAX
+    return h ^ h >> 32
+
+
+def bloom_may_match(filt, key):
+    """Whether a filter block says key may be in the table: False only for
+    a FastLocalBloom filter without all its bits for key (or one of no
+    keys); any other kind of filter may match anything."""
+    if len(filt) <= 5:
+        return False
+    if filt[-5] != 0xFF or filt[-4] != 0 or filt[-3] >> 5 or filt[-2:] != \
+            b'\0\0' or not 1 <= filt[-3] & 31 <= 30:
+        return True
+    bits = filt[:-5]
+    h = xxph3_64(key)
+    at = ((h & 0xFFFFFFFF) * (len(bits) >> 6) >> 32) << 6
+    h >>= 32
+    for _ in range(filt[-3] & 31):
+        bit = h >> 23
+        if not bits[at + (bit >> 3)] >> (bit & 7) & 1:
+            return False
+        h = h * 0x9E3779B9 & 0xFFFFFFFF
+    return True
+
+
+def sst_filters(buf):
+    """The filter blocks of a table in buf (for a partitioned filter, every
+    partition), or None when it has none."""
+    for name, val in block_entries(buf, *footer_handles(buf)[0]):
+        off, p = varint(val, 0)
+        size, _ = varint(val, p)
+        if name.startswith(b'partitionedfilter.'):
+            return [bytes(buf[o:o + n]) for o, n in
+                    index_handles(block_contents(buf, off, size))]
+        if name.startswith(b'fullfilter.'):
+            return [bytes(buf[off:off + size])]
+    return None
 
 
 def sst_info(path):
@@ -338,10 +508,11 @@ def key_tl(key):
 
 
 def data_files(pool):
-    """[(kind, path, parts)]: kind seg, sst-FAMILY, sst-index or wal; parts
-    is a list of (start, end, keys): page-log records (the key each names),
-    data blocks of the pages family (the user keys of their entries), or
-    one range without keys."""
+    """[(kind, path, parts)]: kind seg, sst-FAMILY, sst-index, blob or wal;
+    parts is a list of (start, end, keys): page-log records (the key each
+    names), data blocks of the pages family (the user keys of their
+    entries), blob records (the user key of each), or one range without
+    keys."""
     db = os.path.join(pool, 'db')
     out = []
     ps = page_size(pool)
@@ -361,76 +532,249 @@ def data_files(pool):
             index_off, index_size = sst_index_handle(path)
             out.append(('sst-index', path,
                         [(index_off, index_off + index_size + 5, [])]))
+        elif name.endswith('.blob'):
+            out.append(('blob', path, [(a, b, [k]) for a, b, k, _ in
+                                       blob_records(path)]))
         elif name.endswith('.log') and os.path.getsize(path):
             out.append(('wal', path, [(0, os.path.getsize(path), [])]))
     return out
 
 
+def pkey(tl, page, lsn):
+    return struct.pack('>QQQ', tl, page, lsn ^ U64_MAX)
+
+
+def key_lsn(key):
+    return struct.unpack_from('>Q', key, 16)[0] ^ U64_MAX
+
+
+def is_run(key):
+    return key[8] >= 0x80
+
+
+def family_tables(db, family):
+    """[(name, path)] of the .sst files of a family, in name order."""
+    out = []
+    for name in sorted(os.listdir(db)):
+        path = os.path.join(db, name)
+        if name.endswith('.sst') and sst_info(path)[0] == family:
+            out.append((name, path))
+    return out
+
+
+def run_group(pool):
+    """The pool's run group (pages): the last u64 of the pool record (meta
+    family, key "P": the magic as a length byte and its bytes, then
+    big-endian u64s: format, page size, created, budget, next id, run
+    group), from the meta family's .sst files; a record without it (a pool
+    older than format 4) has the default."""
+    db = os.path.join(pool, 'db')
+    best = None
+    for _, path in family_tables(db, 'meta'):
+        for _, _, ents in sst_data_blocks(path):
+            for k, seq, typ, val in ents:
+                if k == b'P' and (best is None or seq > best[0]):
+                    best = (seq, typ, val)
+    if best is None or best[1] != T_VALUE:
+        raise ValueError(pool + ': no pool record in the meta family\'s '
+                         '.sst files')
+    val = best[2]
+    fields = (len(val) - 1 - val[0]) // 8
+    if fields < 6:
+        return RUN_GROUP_DEFAULT
+    return struct.unpack_from('>Q', val, 1 + val[0] + 8 * 5)[0]
+
+
 class Pages:
     """The pages family of a pool, from its .sst files: for every user key
-    the newest entry (over all files, by sequence) and where it is, and
-    every file's entries in order with their block, for the seek model of
-    expect."""
+    the newest entry (over all files, by sequence) and where it is, its
+    page versions (a run's pages each), and every file's entries in order
+    with their block, for the read model of expect."""
 
     def __init__(self, pool):
+        self.pool = pool
+        self.rec_len = PREC_HDR + page_size(pool)
+        self._group = None
         self.newest = {}  # key -> (seq, type, value, file, block)
         self.files = {}   # file -> ([user keys], [block of entry], [first?])
+        self.filters = {}  # file -> its filter blocks (None: no filter)
+        self.seeks = {}   # 16-byte prefix -> the files a seek of it reads
+        merged = []       # (user key, -seq, file) of every entry
         db = os.path.join(pool, 'db')
-        for name in sorted(os.listdir(db)):
-            path = os.path.join(db, name)
-            if not name.endswith('.sst'):
-                continue
-            family, _, range_del = sst_info(path)
-            if family != 'pages':
-                continue
-            if range_del:
+        for name, path in family_tables(db, 'pages'):
+            if sst_info(path)[2]:
                 raise ValueError(name + ': range deletions in the pages '
                                  'family (not modelled)')
             keys, blocks, first = [], [], []
             for b, (_, _, ents) in enumerate(sst_data_blocks(path)):
                 for i, (k, seq, typ, val) in enumerate(ents):
-                    if typ not in (T_VALUE, T_DELETION, T_SINGLE_DELETION):
+                    if typ not in T_LIVE + (T_DELETION, T_SINGLE_DELETION):
                         raise ValueError('%s: entry of type %d' % (name, typ))
                     keys.append(k)
                     blocks.append(b)
                     first.append(i == 0)
+                    merged.append((k, -seq, name))
                     if seq > self.newest.get(k, (-1,))[0]:
                         self.newest[k] = (seq, typ, val, name, b)
             self.files[name] = (keys, blocks, first)
-        self.live = sorted(k for k, e in self.newest.items()
-                           if e[1] == T_VALUE)
-        # (segment, offset) -> the key whose value refers to it
-        self.refs = {}
+            filt = sst_filters(open(path, 'rb').read())
+            # A filter that misses a prefix the table holds is not the
+            # one modelled here: then every seek counts as reading the
+            # table (as with no filter).
+            if filt is not None and not all(
+                    any(bloom_may_match(f, x) for f in filt)
+                    for x in {k[:16] for k in keys}):
+                print('poolfiles.py: %s: its filter does not read as '
+                      'modelled (taken as none)' % name, file=sys.stderr)
+                filt = None
+            self.filters[name] = filt
+        self.merged = sorted(merged)
+        self.live = sorted(k for k, e in self.newest.items() if e[1] in T_LIVE)
+        # A live entry's value, from its blob file when it is a blob index;
+        # blob: (file number, value offset) -> the entry.
+        self.blob = {}
+        for k in self.live:
+            seq, typ, val, name, b = self.newest[k]
+            if typ == T_BLOB_INDEX:
+                self.blob[blob_ref(val)[:2]] = k
+                self.newest[k] = (seq, typ, blob_value(db, val), name, b)
+        # Page versions: every per-page key, and every page of a run (the
+        # key its record names). entry: the version's entry (itself or
+        # its run's key); record: where its record is; refs: the reverse.
+        self.entry, self.record, self.refs = {}, {}, {}
         for k in self.live:
             val = self.newest[k][2]
-            if len(val) == PVAL_REF and val[0] == PV_REF:
-                self.refs[struct.unpack_from('>QQ', val, 24)] = k
+            tl = key_tl(k)
+            if is_run(k):
+                if len(val) < RVAL_FIXED or val[0] != PV_RUN:
+                    raise ValueError('run key %s: a value of %d bytes, kind '
+                                     '%d' % (k.hex(), len(val), val[0]))
+                seg, off, first, count = struct.unpack_from('>QQQQ', val,
+                                                            PVAL_HDR)
+                if len(val) != RVAL_FIXED + 8 * count:
+                    raise ValueError('run key %s: %d pages in %d bytes' % (
+                        k.hex(), count, len(val)))
+                for i in range(count):
+                    v = pkey(tl, first + i, key_lsn(k))
+                    self.entry[v] = k
+                    self.record[v] = (seg, off + i * self.rec_len)
+            else:
+                self.entry[k] = k
+                if len(val) == PVAL_REF and val[0] == PV_REF:
+                    self.record[k] = struct.unpack_from('>QQ', val, PVAL_HDR)
+        self.refs = {r: v for v, r in self.record.items()}
+
+    @property
+    def group(self):
+        if self._group is None:
+            self._group = run_group(self.pool)
+        return self._group
 
     def versions(self, tl):
-        return [k for k in self.live if key_tl(k) == tl]
+        """The page versions of timeline tl (per-page keys), in key order."""
+        return sorted(v for v in self.entry if key_tl(v) == tl)
 
     def where(self, key):
         """(file, block) of the live entry of key."""
         e = self.newest[key]
         return e[3], e[4]
 
-    def visited(self, target, needed):
-        """{(file, block)} a seek to target may read before it returns the
-        version needed (the first live key at or after target, or None):
-        in each file, the block of the first entry at or after target, the
-        one before it when that entry starts a block (the index's separator
-        may be at or above target), and those up to the needed key."""
+    def sought(self, target):
+        """The files a seek to target reads: those whose filter may hold
+        its 16-byte prefix (a file that cannot hold it is passed over
+        without reading a block)."""
+        prefix = target[:16]
+        if prefix not in self.seeks:
+            self.seeks[prefix] = {
+                name for name, filt in self.filters.items()
+                if filt is None or
+                any(bloom_may_match(f, prefix) for f in filt)}
+        return self.seeks[prefix]
+
+    def walk(self, target, go_on):
+        """A point iterator (the engine's: only keys of the target's
+        16-byte prefix) sought to target, then stepped while go_on(key) of
+        each live key it stands on says so: the user key of the entry it
+        stops at (a live key go_on refused, or the first key of another
+        prefix in a file the seek reads; deleted keys and older entries
+        are stepped over), or None at the end of the family."""
+        files = self.sought(target)
+        seen = set()
+        for i in range(bisect.bisect_left(self.merged, (target,)),
+                       len(self.merged)):
+            k, _, name = self.merged[i]
+            if name not in files:
+                continue
+            if k[:16] != target[:16]:
+                return k
+            if k in seen:
+                continue
+            seen.add(k)
+            if self.newest[k][1] in T_LIVE and not go_on(k):
+                return k
+        return None
+
+    def visited(self, target, stop):
+        """{(file, block)} that a seek to target, then steps up to the entry
+        stop (a user key; None: the end), may read: in each file the seek
+        reads, the block of the first entry at or after target, the one
+        before it when that entry starts a block (the index's separator
+        may be at or above target), and those up to the file's first entry
+        at or after stop (where the merging iterator leaves that file). A
+        file passed over that holds keys at or after target sends a seek
+        in a level of sorted files (L1 and below) to the next file, whose
+        first block it reads: the first block of every file after it."""
         out = set()
+        files = self.sought(target)
         for name, (keys, blocks, first) in self.files.items():
             i = bisect.bisect_left(keys, target)
             if i == len(keys):
                 continue
-            j = bisect.bisect_right(keys, needed) - 1 if needed else len(keys) - 1
-            for e in range(i, max(i, j) + 1):
-                out.add((name, blocks[e]))
+            if name not in files:
+                out.update((other, 0) for other, (ks, _, _) in
+                           self.files.items() if ks and ks[0] > keys[-1])
+                continue
+            j = (len(keys) if stop is None
+                 else bisect.bisect_left(keys, stop, i))
+            j = min(j, len(keys) - 1)
+            out.update((name, b) for b in range(blocks[i], blocks[j] + 1))
             if first[i] and blocks[i] > 0:
                 out.add((name, blocks[i] - 1))
         return out
+
+    def read(self, tl, pg, bound):
+        """A read of page pg at (timeline tl, bound) on that timeline, as
+        volume/pages.c page_find does it for a read of one page: a seek of
+        the page's own key tl|pg|~bound (its newest own version at or below
+        bound), then of its group's run key tl|(RUN_BASE + pg / G)|~bound
+        and steps through the group's runs, newest first, each verified,
+        up to the first that covers pg or is not newer than the own
+        version (run_scan). Returns (version, entries, blocks): the page
+        version it returns (None: none on tl), the live entries it reads
+        for certain (the own version, every run it verifies) and every
+        data block it may read."""
+        target = pkey(tl, pg, bound)
+        stop = self.walk(target, lambda k: False)
+        own = stop if stop is not None and stop[:16] == target[:16] else None
+        blocks = self.visited(target, stop)
+        entries = [own] if own else []
+        after = key_lsn(own) if own else 0
+        found = []
+
+        def go_on(k):
+            entries.append(k)
+            first, count = struct.unpack_from('>QQ', self.newest[k][2],
+                                              PVAL_REF)
+            if key_lsn(k) <= after:
+                return False
+            if first <= pg < first + count:
+                found.append(k)
+                return False
+            return True
+        target = pkey(tl, RUN_BASE + pg // self.group, bound)
+        blocks |= self.visited(target, self.walk(target, go_on))
+        version = pkey(tl, pg, key_lsn(found[0])) if found else own
+        return version, entries, blocks
 
 
 def seg_state(pool, tl):
@@ -457,8 +801,7 @@ def cmd_list(pool):
 
 def cmd_keys(pool, tl):
     for k in Pages(pool).versions(tl):
-        _, page, nlsn = struct.unpack('>QQQ', k)
-        print('%d %d' % (page, nlsn ^ U64_MAX))
+        print('%d %d' % (struct.unpack_from('>Q', k, 8)[0], key_lsn(k)))
     return 0
 
 
@@ -563,6 +906,12 @@ def cmd_flip(pool, seed, n, kind, tl):
             continue
         if tl is not None:
             parts = [p for p in parts if any(key_tl(k) == tl for k in p[2])]
+        if kind == 'blob':
+            # Only the values of live entries (a blob of a deleted entry is
+            # garbage that no read looks at).
+            live = Pages(pool).blob
+            parts = [p for p in parts if (blob_number(path), p[0] +
+                                          BLOB_REC_HDR + len(p[2][0])) in live]
         if parts:
             files.append((path, parts))
     if not files:
@@ -583,26 +932,32 @@ def cmd_flip(pool, seed, n, kind, tl):
             break
         off = a + at
         old, new = flip_byte(path, off, rng)
-        where = ' block %d %d' % (a, b) if keys else ''
+        where = (' %s %d %d' % ('record' if kind == 'blob' else 'block', a, b)
+                 if keys else '')
         print('flip %s %d %d %d%s' % (os.path.basename(path), off, old, new,
                                       where))
     return 0
+
+
+def run_name(pages, key):
+    """How check names a run entry: "run A-B" (the pages of its group)."""
+    g = struct.unpack_from('>Q', key, 8)[0] - RUN_BASE
+    return 'run %d-%d' % (g * pages.group, (g + 1) * pages.group - 1)
 
 
 def cmd_expect(clean, flips, tl, bound):
     pages = Pages(clean)
     files = {os.path.basename(p): (kind, parts)
              for kind, p, parts in data_files(clean) if kind != 'sst-index'}
-    damaged = set()        # live versions whose bytes or entry were hit
     blocks = set()         # (file, block) of the damaged data blocks
-    records = {}           # damaged version -> (segment, offset)
+    records = {}           # version -> (segment, offset) of its damaged record
+    blobs = set()          # live entries whose value (a blob) was damaged
     for line in open(flips):
         w = line.split()
         if len(w) == 4 and w[0] == 'cut':
             for a, b, keys in files[w[1]][1]:
                 k = pages.refs.get((int(w[1][:16], 16), a))
                 if b > int(w[3]) and k == keys[0]:
-                    damaged.add(k)
                     records[k] = (w[1][:16], a)
             continue
         if len(w) < 5 or w[0] != 'flip':
@@ -615,34 +970,38 @@ def cmd_expect(clean, flips, tl, bound):
             if kind == 'seg':
                 k = pages.refs.get((int(w[1][:16], 16), a))
                 if k == keys[0]:
-                    damaged.add(k)
                     records[k] = (w[1][:16], a)
             elif kind == 'sst-pages':
                 blocks.add((w[1], i))
-                damaged.update(k for k in keys if k in pages.newest and
-                               pages.newest[k][1] == T_VALUE and
-                               pages.where(k) == (w[1], i))
-    for k in sorted(damaged):
-        if key_tl(k) == tl:
-            _, page, nlsn = struct.unpack('>QQQ', k)
-            rec = ' segment %s offset %d' % records[k] if k in records else ''
-            print('hit %d %d%s' % (page, nlsn ^ U64_MAX, rec))
-    live = pages.live
-    for page in sorted({struct.unpack('>QQQ', k)[1]
-                        for k in pages.versions(tl)}):
-        target = struct.pack('>QQQ', tl, page, bound ^ U64_MAX)
-        i = bisect.bisect_left(live, target)
-        needed = live[i] if i < len(live) else None
-        if needed is None or needed[:16] != target[:16]:
-            # No version at or below bound: a zero page here (the read
-            # goes on to an ancestor), after a visit up to the next key.
-            if blocks & pages.visited(target, needed):
-                print('may %d 0' % page)
+            elif kind == 'blob':
+                k = pages.blob.get((blob_number(w[1]),
+                                    a + BLOB_REC_HDR + len(keys[0])))
+                if k:
+                    blobs.add(k)
+    # Live entries in a damaged block (a page version, or a run: every page
+    # of it) or whose value in a blob file was damaged.
+    entries = {k for k in pages.live if pages.where(k) in blocks} | blobs
+    hits = []
+    for k in entries | set(records):
+        if key_tl(k) != tl:
             continue
-        lsn = struct.unpack('>Q', needed[16:])[0] ^ U64_MAX
-        if needed in damaged:
+        if is_run(k):
+            hits.append((k, 'hit %s %d' % (run_name(pages, k), key_lsn(k))))
+        else:
+            rec = ' segment %s offset %d' % records[k] if k in records else ''
+            page = struct.unpack_from('>Q', k, 8)[0]
+            hits.append((k, 'hit %d %d%s' % (page, key_lsn(k), rec)))
+    for _, line in sorted(hits):
+        print(line)
+    for page in sorted({struct.unpack_from('>Q', k, 8)[0]
+                        for k in pages.versions(tl)}):
+        version, read, visits = pages.read(tl, page, bound)
+        # No version at or below bound: a zero page here (the read goes
+        # on to an ancestor).
+        lsn = key_lsn(version) if version else 0
+        if version in records or entries & set(read):
             print('must %d %d' % (page, lsn))
-        elif blocks & pages.visited(target, needed):
+        elif blocks & visits:
             print('may %d %d' % (page, lsn))
     return 0
 
