@@ -7,7 +7,8 @@
  * points in the past, clones and backtracks; a reopen; retention keeping
  * only the pages a point still reads (a run shrinks or splits into pages,
  * and the cleaner gives back the rest); a damaged record inside a run,
- * named by its page; and vol_check.
+ * named by its page; vol_check; and a pool of format 3 opening as one of
+ * format 4.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -348,6 +349,56 @@ static void test_damaged_record(void **state)
 	assert_int_equal(problems, 1);
 }
 
+/* A pool of format 3 (its record without a run group) becomes format 4 at
+ * its first writable open, with the default group: a long write then puts
+ * runs of up to 256 pages. */
+static void test_format3_opens(void **state)
+{
+	struct fx *f = *state;
+	static uint8_t want[300 * PS];
+	vol_id a;
+	OK(vol_create(f->p, "a", sizeof(want), &a));
+	OK(vol_pool_close(f->p));
+	f->p = NULL;
+	kv *s = tu_open_store(f->path);
+	uint8_t mk = MT_POOL;
+	void *v;
+	size_t vn;
+	OK(s->ops->get(s, KV_META, &mk, 1, &v, &vn));
+	assert_int_equal(vn, 14 + 6 * 8); /* magic, 5 fields, run group */
+	be64_put((uint8_t *)v + 14, 3);
+	kv_batch *b = s->ops->batch_new(s);
+	s->ops->batch_put(b, KV_META, &mk, 1, v, vn - 8);
+	OK(s->ops->write(s, b, true));
+	s->ops->batch_free(b);
+	free(v);
+	s->ops->close(s);
+
+	OK(vol_pool_open(f->path, &f->opts, &f->p));
+	tu_fill(want, sizeof(want), 50);
+	OK(vol_write(f->p, a, want, 0, sizeof(want)));
+	expect_reads(f->p, a, want, sizeof(want));
+	struct census c = census_closed(f);
+	assert_int_equal(c.nruns, 2);
+	assert_int_equal(c.first[0], 0);
+	assert_int_equal(c.count[0], 256);
+	assert_int_equal(c.first[1], 256);
+	assert_int_equal(c.count[1], 44);
+	assert_int_equal(c.npages, 0);
+	OK(vol_pool_close(f->p));
+	f->p = NULL;
+	s = tu_open_store(f->path);
+	OK(s->ops->get(s, KV_META, &mk, 1, &v, &vn));
+	assert_int_equal(vn, 14 + 6 * 8);
+	assert_int_equal(be64_get((uint8_t *)v + 14), 4);
+	assert_int_equal(be64_get((uint8_t *)v + vn - 8), 256);
+	free(v);
+	s->ops->close(s);
+	OK(vol_pool_open(f->path, &f->opts, &f->p));
+	expect_reads(f->p, a, want, sizeof(want));
+	expect_clean(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -359,6 +410,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_snapshot_holds_run,
 						fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_record, fx_setup,
+						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_format3_opens, fx_setup,
 						fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
