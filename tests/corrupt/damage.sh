@@ -18,12 +18,6 @@
 #   pages, 40-byte values; deletions): the pages of the runs in that block
 #   fail, and so do those whose reads verify one of them on the way to an
 #   older run;
-# - blob (not by default): a byte in a record of the pages family's blob
-#   files (POOL/db/*.blob) that holds a live value of v's: the pages of
-#   that run fail where it is the version read, and so does every page
-#   whose read verifies it on the way. For a pool that keeps values in
-#   blob files: the engine keeps only values of 4 KiB or more there, and
-#   none of a format-4 pool is that large;
 # - sst-log: a byte in the data blocks of the log family's .sst files (the
 #   change log and the name entries);
 # - seg-cut: the page log's newest segment loses its last records (1 to 3,
@@ -32,7 +26,7 @@
 # - `rewindctl check` exits 1, finishes its scan, and lists every damaged
 #   version of v as "volume v page P lsn L ..." (seg, seg-cut: with the
 #   record's segment and offset, and nothing else: a dead record is no
-#   version; sst-pages, blob: a damaged run as "volume v run of pages A-B
+#   version; sst-pages: a damaged run as "volume v run of pages A-B
 #   lsn L", A-B the pages of its group), or at least one problem
 #   (sst-log);
 # - after a remount every page of v, and of a clone of v at the snapshot,
@@ -49,7 +43,7 @@
 #   every page that gave EIO (seg: and the record's segment and offset).
 # CI: 3 seeds of seg and sst-pages, new each run and printed;
 # CORRUPT_SEED=S replays a run, CORRUPT_SEEDS=N runs N seeds (the long
-# form), CORRUPT_KINDS="seg sst-pages blob sst-log seg-cut" chooses the
+# form), CORRUPT_KINDS="seg sst-pages sst-log seg-cut" chooses the
 # kinds (sst-log alone is log.sh, seg-cut alone seg_cut.sh).
 . "$(dirname "$0")/lib.sh" || exit 1
 need_fuse

@@ -29,10 +29,10 @@
 #                   shrinks nor splits one.
 #   round KIND SEED N [FROM]
 #                   copy $T/clean (or FROM) to $POOL, flip N bytes of its
-#                   KIND files (poolfiles.py flip: seg, sst-pages and blob
-#                   only where v's records / entries / live values in blob
-#                   files are; sst-log, wal anywhere; seg-cut: cut N
-#                   records off the newest segment instead)
+#                   KIND files (poolfiles.py flip: seg and sst-pages only
+#                   where v's records / entries are; sst-log, wal
+#                   anywhere; seg-cut: cut N records off the newest
+#                   segment instead)
 #                   with seed SEED, run `rewindctl check` on it
 #                   ($T/check.out, $T/check.err, $CHECK_RC), mount it with
 #                   the daemon's log in $T/round.log, read every page of v
@@ -169,7 +169,7 @@ round() {
 	echo "--- $kind: seed $seed, n $n"
 	rc=0
 	case $kind in
-	seg | seg-cut | sst-pages | blob) poolfiles flip "$POOL" "$seed" "$n" "$kind" "$tl" >"$T/flips" || rc=$? ;;
+	seg | seg-cut | sst-pages) poolfiles flip "$POOL" "$seed" "$n" "$kind" "$tl" >"$T/flips" || rc=$? ;;
 	*) poolfiles flip "$POOL" "$seed" "$n" "$kind" >"$T/flips" || rc=$? ;;
 	esac
 	[ "$rc" = 0 ] || fail "no $kind data to damage (poolfiles.py flip: $rc)"

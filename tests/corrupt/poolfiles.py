@@ -32,17 +32,12 @@ tables; the page log's records as volume/pagelog.c writes them):
   page | ~lsn of its pages, whose records follow each other in the log
   (page first + i at offset + i * (64 + page size)) and name those keys.
   Retention may shrink a run (the same key, fewer pages) and give pages it
-  still needs outside the kept stretch entries of their own. A value as
-  large as the family's min_blob_size or larger (volume/kv_rocks.c: 4 KiB
-  now, more than any run's, at most 56 + 8 * 256 bytes) is kept in a blob
-  file of the family (POOL/db/<number>.blob): the table's entry is a blob
-  index (type 17) naming the file, offset and size of the value,
-  LZ4-compressed like a block. The pages family's state is the newest
-  entry of each key over all its .sst files: a put is a version, a
-  deletion (retention's) is none. A table's filter (partitioned, in the
-  blocks after the data) is a bloom filter of its keys' 16-byte
-  prefixes, which a seek asks before it reads any block of the table (see
-  the filter functions below);
+  still needs outside the kept stretch entries of their own. The pages
+  family's state is the newest entry of each key over all its .sst files:
+  a put is a version, a deletion (retention's) is none. A table's filter
+  (partitioned, in the blocks after the data) is a bloom filter of its
+  keys' 16-byte prefixes, which a seek asks before it reads any block of
+  the table (see the filter functions below);
 - for a .sst file of another family: the byte range of its data blocks
   (they come first; filter, index, their partitions, properties,
   metaindex and footer come after them). Indexes may be partitioned (the
@@ -50,13 +45,14 @@ tables; the page log's records as volume/pagelog.c writes them):
   the data blocks;
 - for every .sst file (kind sst-index): its index block (for a partitioned
   index, its top level);
-- for a blob file: every record (a header, the user key, the value; the
-  file's own header and footer are left alone) and the key it holds;
 - for a .log file (the write-ahead log): the whole file.
 The pages family's state is read from the .sst files only: the pools this
 is used on were closed cleanly (their WAL holds no page versions; lib.sh
 build_pool checks that every version is in an .sst file) and hold no range
-deletion of the pages family (this refuses a table that has one).
+deletion of the pages family and no value of it in a blob file (a value of
+min_blob_size or more, 4 KiB in volume/kv_rocks.c, more than any of theirs:
+a run's is at most 56 + 8 * 256 bytes); this refuses a table that has a
+range deletion or a blob index (an entry of type 17) in the pages family.
 
 Commands (POOL is the pool folder: its RocksDB is POOL/db, its page log
 POOL/pages):
@@ -68,20 +64,18 @@ POOL/pages):
                          M" (N records referred to, M no longer)
   flip POOL SEED N KIND [TL]
                          flip N bytes at random (random.Random(SEED)) in the
-                         data parts of files of KIND (seg, sst-pages, blob,
+                         data parts of files of KIND (seg, sst-pages,
                          sst-log, sst-meta, sst-index, wal); with TL, only in
-                         records / data blocks / blob records of timeline
-                         TL. One line per flip: "flip FILE OFFSET OLD NEW"
-                         then, for a record, "tl T page P lsn L live|dead
-                         header|page", for a data block "block START END",
-                         for a blob record "record START END" (only records
-                         of live values: a blob of a deleted entry is no
-                         one's). For seg the first flip goes into a live
-                         record, the second (if any) into a dead one when
-                         there is one, the others into any record of TL;
-                         each into the header or the page bytes with even
-                         odds (so that a few flips cover every case). Exit 3
-                         when no file of KIND has such data.
+                         records / data blocks of timeline TL. One line per
+                         flip: "flip FILE OFFSET OLD NEW" then, for a
+                         record, "tl T page P lsn L live|dead header|page",
+                         for a data block "block START END". For seg the
+                         first flip goes into a live record, the second (if
+                         any) into a dead one when there is one, the others
+                         into any record of TL; each into the header or the
+                         page bytes with even odds (so that a few flips
+                         cover every case). Exit 3 when no file of KIND has
+                         such data.
                          KIND seg-cut (with TL): rather than flip bytes, the
                          newest segment holding records of TL loses its last
                          N records but a random part of the first of them:
@@ -99,11 +93,11 @@ POOL/pages):
                          flip, on a copy of the pool CLEAN) touches: "must
                          PAGE LSN" when the read certainly fails: the
                          version it needs was damaged (its live record), or
-                         an entry it reads (its data block, or its value in
-                         a blob file): its own version, or a run it
-                         verifies on the way (the runs of the page's group
-                         from the newest at or below BOUND to the one that
-                         covers the page or is not newer than its own
+                         an entry it reads (its data block): its own
+                         version, or a run it verifies on the way (the
+                         runs of the page's group from the newest at or
+                         below BOUND to the one that covers the page or is
+                         not newer than its own
                          version); "may PAGE LSN" when the read may also
                          visit a damaged data block (each of its two seeks,
                          to the page's own key and to its group's run key,
@@ -141,9 +135,8 @@ RVAL_FIXED = PVAL_REF + 16  # a run value: then count x 8-byte page hashes
 RUN_BASE = 1 << 63          # a run key's page field: RUN_BASE + group
 RUN_GROUP_DEFAULT = 256     # a pool record without the field: the default
 # Types of RocksDB's internal keys (the low byte of the 8-byte trailer);
-# a blob index is a value kept in a blob file (.blob) of the family.
+# a blob index is a value kept in a blob file of the family (not modelled).
 T_DELETION, T_VALUE, T_SINGLE_DELETION, T_BLOB_INDEX = 0, 1, 7, 17
-T_LIVE = (T_VALUE, T_BLOB_INDEX)
 U64_MAX = 0xFFFFFFFFFFFFFFFF
 
 
@@ -292,70 +285,6 @@ def sst_data_handles(buf):
     for off, size in index_handles(index):
         out += index_handles(block_contents(buf, off, size))
     return out
-
-
-def blob_ref(index):
-    """(file number, offset, size, compression) of a blob index (RocksDB's
-    BlobIndex of type kBlob: type byte 1, then varint64 file number,
-    offset and size, then a compression byte)."""
-    if index[0] != 1:
-        raise ValueError('blob index of type %d' % index[0])
-    num, pos = varint(index, 1)
-    off, pos = varint(index, pos)
-    size, pos = varint(index, pos)
-    return num, off, size, index[pos]
-
-
-def blob_value(db, index):
-    """The value a blob index refers to: size bytes at offset (the value
-    itself, past its record's header and key) of db/NUMBER.blob,
-    decompressed like a block."""
-    num, off, size, kind = blob_ref(index)
-    with open(os.path.join(db, '%06d.blob' % num), 'rb') as f:
-        f.seek(off)
-        data = f.read(size)
-    if len(data) != size:
-        raise ValueError('blob %d: %d bytes at %d past its end' % (num, size,
-                                                                   off))
-    if kind == 0:
-        return data
-    if kind in (4, 5):
-        _, p = varint(data, 0)
-        return lz4_block(data[p:])
-    raise ValueError('blob %d at %d: compression type %d' % (num, off, kind))
-
-
-BLOB_MAGIC = 2395959
-BLOB_HDR, BLOB_REC_HDR, BLOB_FOOTER = 30, 32, 32
-
-
-def blob_records(path):
-    """[(start, end, user key, value offset)] of every record of a blob
-    file: after the file's 30-byte header (magic 2395959 LE first), each
-    record is a 32-byte header (key length, value length, expiration: u64
-    LE; CRCs of the header and of key and value: u32 LE), the key and the
-    value (what a blob index's offset points at); a 32-byte footer (the
-    magic first) ends a finished file."""
-    buf = open(path, 'rb').read()
-    if len(buf) < BLOB_HDR or struct.unpack_from('<I', buf)[0] != BLOB_MAGIC:
-        raise ValueError(path + ': not a blob file')
-    end = len(buf)
-    if (end >= BLOB_HDR + BLOB_FOOTER and
-            struct.unpack_from('<I', buf, end - BLOB_FOOTER)[0] == BLOB_MAGIC):
-        end -= BLOB_FOOTER
-    recs, pos = [], BLOB_HDR
-    while pos + BLOB_REC_HDR <= end:
-        klen, vlen = struct.unpack_from('<QQ', buf, pos)
-        val = pos + BLOB_REC_HDR + klen
-        if val + vlen > end:
-            raise ValueError('%s: record at %d past the end' % (path, pos))
-        recs.append((pos, val + vlen, buf[pos + BLOB_REC_HDR:val], val))
-        pos = val + vlen
-    return recs
-
-
-def blob_number(path):
-    return int(os.path.basename(path).split('.')[0])
 
 
 def sst_data_blocks(path):
@@ -508,11 +437,10 @@ def key_tl(key):
 
 
 def data_files(pool):
-    """[(kind, path, parts)]: kind seg, sst-FAMILY, sst-index, blob or wal;
-    parts is a list of (start, end, keys): page-log records (the key each
-    names), data blocks of the pages family (the user keys of their
-    entries), blob records (the user key of each), or one range without
-    keys."""
+    """[(kind, path, parts)]: kind seg, sst-FAMILY, sst-index or wal; parts
+    is a list of (start, end, keys): page-log records (the key each names),
+    data blocks of the pages family (the user keys of their entries), or one
+    range without keys."""
     db = os.path.join(pool, 'db')
     out = []
     ps = page_size(pool)
@@ -532,9 +460,6 @@ def data_files(pool):
             index_off, index_size = sst_index_handle(path)
             out.append(('sst-index', path,
                         [(index_off, index_off + index_size + 5, [])]))
-        elif name.endswith('.blob'):
-            out.append(('blob', path, [(a, b, [k]) for a, b, k, _ in
-                                       blob_records(path)]))
         elif name.endswith('.log') and os.path.getsize(path):
             out.append(('wal', path, [(0, os.path.getsize(path), [])]))
     return out
@@ -608,7 +533,10 @@ class Pages:
             keys, blocks, first = [], [], []
             for b, (_, _, ents) in enumerate(sst_data_blocks(path)):
                 for i, (k, seq, typ, val) in enumerate(ents):
-                    if typ not in T_LIVE + (T_DELETION, T_SINGLE_DELETION):
+                    if typ == T_BLOB_INDEX:
+                        raise ValueError('%s: a value in a blob file in the '
+                                         'pages family (not modelled)' % name)
+                    if typ not in (T_VALUE, T_DELETION, T_SINGLE_DELETION):
                         raise ValueError('%s: entry of type %d' % (name, typ))
                     keys.append(k)
                     blocks.append(b)
@@ -629,15 +557,8 @@ class Pages:
                 filt = None
             self.filters[name] = filt
         self.merged = sorted(merged)
-        self.live = sorted(k for k, e in self.newest.items() if e[1] in T_LIVE)
-        # A live entry's value, from its blob file when it is a blob index;
-        # blob: (file number, value offset) -> the entry.
-        self.blob = {}
-        for k in self.live:
-            seq, typ, val, name, b = self.newest[k]
-            if typ == T_BLOB_INDEX:
-                self.blob[blob_ref(val)[:2]] = k
-                self.newest[k] = (seq, typ, blob_value(db, val), name, b)
+        self.live = sorted(k for k, e in self.newest.items()
+                           if e[1] == T_VALUE)
         # Page versions: every per-page key, and every page of a run (the
         # key its record names). entry: the version's entry (itself or
         # its run's key); record: where its record is; refs: the reverse.
@@ -710,7 +631,7 @@ class Pages:
             if k in seen:
                 continue
             seen.add(k)
-            if self.newest[k][1] in T_LIVE and not go_on(k):
+            if self.newest[k][1] == T_VALUE and not go_on(k):
                 return k
         return None
 
@@ -906,12 +827,6 @@ def cmd_flip(pool, seed, n, kind, tl):
             continue
         if tl is not None:
             parts = [p for p in parts if any(key_tl(k) == tl for k in p[2])]
-        if kind == 'blob':
-            # Only the values of live entries (a blob of a deleted entry is
-            # garbage that no read looks at).
-            live = Pages(pool).blob
-            parts = [p for p in parts if (blob_number(path), p[0] +
-                                          BLOB_REC_HDR + len(p[2][0])) in live]
         if parts:
             files.append((path, parts))
     if not files:
@@ -932,8 +847,7 @@ def cmd_flip(pool, seed, n, kind, tl):
             break
         off = a + at
         old, new = flip_byte(path, off, rng)
-        where = (' %s %d %d' % ('record' if kind == 'blob' else 'block', a, b)
-                 if keys else '')
+        where = ' block %d %d' % (a, b) if keys else ''
         print('flip %s %d %d %d%s' % (os.path.basename(path), off, old, new,
                                       where))
     return 0
@@ -951,7 +865,6 @@ def cmd_expect(clean, flips, tl, bound):
              for kind, p, parts in data_files(clean) if kind != 'sst-index'}
     blocks = set()         # (file, block) of the damaged data blocks
     records = {}           # version -> (segment, offset) of its damaged record
-    blobs = set()          # live entries whose value (a blob) was damaged
     for line in open(flips):
         w = line.split()
         if len(w) == 4 and w[0] == 'cut':
@@ -973,14 +886,9 @@ def cmd_expect(clean, flips, tl, bound):
                     records[k] = (w[1][:16], a)
             elif kind == 'sst-pages':
                 blocks.add((w[1], i))
-            elif kind == 'blob':
-                k = pages.blob.get((blob_number(w[1]),
-                                    a + BLOB_REC_HDR + len(keys[0])))
-                if k:
-                    blobs.add(k)
     # Live entries in a damaged block (a page version, or a run: every page
-    # of it) or whose value in a blob file was damaged.
-    entries = {k for k in pages.live if pages.where(k) in blocks} | blobs
+    # of it).
+    entries = {k for k in pages.live if pages.where(k) in blocks}
     hits = []
     for k in entries | set(records):
         if key_tl(k) != tl:
