@@ -57,12 +57,13 @@
 #define WALK_PAUSE 16
 #define WALK_PAUSE_MAX 1024
 
-/* The newest RUNS_CACHED runs of one group of one level of the chain at or
- * below its bound, verified, newest first: a read of many pages of a group
- * looks its runs up once (a seek per group, not per page). */
+/* The newest runs (up to RUNS_CACHED) of one group of one level of the
+ * chain at or below its bound, verified, newest first: a read of many
+ * pages of a group looks its runs up once (a seek per group, not per
+ * page). */
 #define RUNS_CACHED 32
 struct runs {
-	bool valid, complete;   /* complete: the group has no more runs    */
+	bool valid, complete;   /* complete: buf holds all the group's runs */
 	uint64_t tl, group, bound;
 	size_t n;
 	uint64_t lsn[RUNS_CACHED];
@@ -365,48 +366,18 @@ static vol_status run_scan(struct reader *r, uint64_t tl, uint64_t g,
 	return run_status(r, pg, tl, from);
 }
 
-/* Fill level `level`'s cache with the runs of group g of timeline tl at or
- * below bound. */
-static vol_status runs_load(struct reader *r, struct runs *c, uint64_t tl,
-			    uint64_t g, uint64_t bound, uint64_t pg)
-{
-	const struct kv_ops *o = r->p->kv->ops;
-	uint8_t k[PKEY_LEN];
-	vol_status st;
-	*c = (struct runs){.buf = c->buf, .capbuf = c->capbuf, .tl = tl,
-			   .group = g, .bound = bound, .complete = true};
-	if (run_first(r, tl, g, bound, k, &st)) {
-		for (; o->iter_valid(r->rit) && run_more(r, k);
-		     o->iter_next(r->rit)) {
-			const uint8_t *v;
-			size_t vn;
-			uint64_t lsn;
-			if (c->n == RUNS_CACHED) {
-				c->complete = false;
-				break;
-			}
-			if ((st = run_entry(r, pg, tl, &v, &vn, &lsn)) ||
-			    (st = grow((void **)&c->buf, &c->capbuf,
-				       c->nbuf + vn, 1)))
-				return st;
-			memcpy(c->buf + c->nbuf, v, vn);
-			c->lsn[c->n] = lsn;
-			c->at[c->n++] = c->nbuf;
-			c->nbuf += vn;
-		}
-		st = run_status(r, pg, tl, bound);
-	}
-	c->valid = !st;
-	return st;
-}
-
 /* Like run_scan from bound, through level `level`'s cache when the read
  * is of several pages (the next is likely in the same group: one seek for
- * both, where run_scan would seek for each). */
+ * both, where run_scan would seek for each). The cache holds the group's
+ * newest runs as far as lookups have needed them, and grows only as far
+ * as a lookup must go: under a deep history (a group written 30 times in
+ * the window) a read verifies and keeps the one or two runs it reads, not
+ * every run of the group. */
 static vol_status run_find(struct reader *r, size_t level, uint64_t tl,
 			   uint64_t bound, uint64_t after, uint64_t pg,
 			   const uint8_t **out, uint64_t *out_lsn)
 {
+	const struct kv_ops *o = r->p->kv->ops;
 	uint64_t g = pg / r->p->run_group;
 	*out = NULL;
 	if (r->p->format < 4)
@@ -414,25 +385,56 @@ static vol_status run_find(struct reader *r, size_t level, uint64_t tl,
 	if (!r->cache_runs || level >= WALK_LEVELS)
 		return run_scan(r, tl, g, bound, after, pg, out, out_lsn);
 	struct runs *c = &r->run[level];
-	vol_status st;
-	if ((!c->valid || c->tl != tl || c->group != g || c->bound != bound) &&
-	    (st = runs_load(r, c, tl, g, bound, pg)))
-		return st;
-	uint64_t lsn = bound;
+	if (!c->valid || c->tl != tl || c->group != g || c->bound != bound)
+		*c = (struct runs){.buf = c->buf, .capbuf = c->capbuf,
+				   .valid = true, .tl = tl, .group = g,
+				   .bound = bound};
 	for (size_t i = 0; i < c->n; i++) {
-		const uint8_t *v = c->buf + c->at[i];
-		lsn = c->lsn[i];
+		if (c->lsn[i] <= after)
+			return VOL_OK;
+		if (run_covers(c->buf + c->at[i], pg)) {
+			*out = c->buf + c->at[i];
+			*out_lsn = c->lsn[i];
+			return VOL_OK;
+		}
+	}
+	if (c->complete)
+		return VOL_OK;
+	uint64_t from = c->n ? c->lsn[c->n - 1] - 1 : bound;
+	if (c->n == RUNS_CACHED)
+		return run_scan(r, tl, g, from, after, pg, out, out_lsn);
+	/* The group's next runs, into the cache, up to the one that answers. */
+	uint8_t k[PKEY_LEN];
+	vol_status st;
+	bool any = c->n ? c->lsn[c->n - 1] > 1 : true;
+	if (!any || !run_first(r, tl, g, from, k, &st)) {
+		c->complete = true;
+		return any ? (st ? st : run_status(r, pg, tl, from)) : VOL_OK;
+	}
+	for (; o->iter_valid(r->rit) && run_more(r, k); o->iter_next(r->rit)) {
+		const uint8_t *v;
+		size_t vn;
+		uint64_t lsn;
+		if (c->n == RUNS_CACHED)
+			return run_scan(r, tl, g, c->lsn[c->n - 1] - 1, after,
+					pg, out, out_lsn);
+		if ((st = run_entry(r, pg, tl, &v, &vn, &lsn)) ||
+		    (st = grow((void **)&c->buf, &c->capbuf, c->nbuf + vn, 1)))
+			return st;
+		memcpy(c->buf + c->nbuf, v, vn);
+		c->lsn[c->n] = lsn;
+		c->at[c->n++] = c->nbuf;
+		c->nbuf += vn;
 		if (lsn <= after)
 			return VOL_OK;
 		if (run_covers(v, pg)) {
-			*out = v;
+			*out = v; /* the iterator's copy: valid until it moves */
 			*out_lsn = lsn;
 			return VOL_OK;
 		}
 	}
-	if (c->complete || lsn <= 1)
-		return VOL_OK;
-	return run_scan(r, tl, g, lsn - 1, after, pg, out, out_lsn);
+	c->complete = true;
+	return run_status(r, pg, tl, from);
 }
 
 /* Find the page `pg` of state (tl, bound). A page whose bytes are in the

@@ -22,10 +22,10 @@
  * order (a second iterator reads the group's runs); a run no kept point
  * reads goes, one whose pages are all read stays, and the rest keeps only
  * the pages still read (sc_run), so that the cleaner can free the others'
- * records. Points created while the
- * pass runs are inside ranges the plan already holds (windows only move
- * forward and new points resolve inside them), and timelines created
- * meanwhile are not in the plan, so they are never touched.
+ * records. Points created while the pass runs are inside ranges the plan
+ * already holds (windows only move forward and new points resolve inside
+ * them), and timelines created meanwhile are not in the plan, so they are
+ * never touched.
  *
  * Budget: history bytes are kept versions no volume's current state reads.
  * When they exceed the budget, the pass finds the earliest cutoff time whose

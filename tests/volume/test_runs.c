@@ -6,9 +6,9 @@
  * group edges; small overwrites, discards and shrinks on top of runs;
  * points in the past, clones and backtracks; a reopen; retention keeping
  * only the pages a point still reads (a run shrinks or splits into pages,
- * and the cleaner gives back the rest); a damaged record inside a run,
- * named by its page; vol_check; and a pool of format 3 opening as one of
- * format 4.
+ * and the cleaner gives back the rest; it moves a run's records together);
+ * a damaged record inside a run, named by its page; vol_check; and a pool
+ * of format 3 opening as one of format 4.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -349,6 +349,47 @@ static void test_damaged_record(void **state)
 	assert_int_equal(problems, 1);
 }
 
+/* The cleaner moves a run's records together: segments of 64 records;
+ * pages 0..15 (a run) and 16..47 (two) in the first, then 16..47 written
+ * again. With the window at 0 the first segment is a third live: its
+ * run's 16 records are appended elsewhere, the run points at the copies
+ * (one entry still, the records in order) and the segment goes. */
+static void test_cleaner_moves_run(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new(PS);
+	OK(vol_pool_close(f->p));
+	f->opts.segment_bytes = 64 * (PREC_HDR + PS);
+	f->opts.no_prepare = true;
+	OK(vol_pool_open(f->path, &f->opts, &f->p));
+	static uint8_t want[48 * PS], w[32 * PS];
+	vol_id a;
+	vol_retention_report rep;
+	OK(vol_create(f->p, "a", sizeof(want), &a));
+	OK(vol_window_set(f->p, a, 0));
+	tu_fill(want, sizeof(want), 60);
+	OK(vol_write(f->p, a, want, 0, 16 * PS));
+	OK(vol_write(f->p, a, want + 16 * PS, 16 * PS, 32 * PS));
+	OK(vol_sync(f->p, a, NULL));
+	f->clk.now += SEC;
+	tu_fill(w, sizeof(w), 61);
+	OK(vol_write(f->p, a, w, 16 * PS, 32 * PS));
+	memcpy(want + 16 * PS, w, 32 * PS);
+	OK(vol_sync(f->p, a, NULL));
+	f->clk.now += SEC;
+	OK(vol_retention_run(f->p, &rep));
+	assert_int_equal(rep.bytes_moved, 16 * (PREC_HDR + PS));
+	assert_true(rep.segments_removed >= 1);
+	expect_reads(f->p, a, want, sizeof(want));
+	struct census c = census_closed(f);
+	assert_int_equal(c.nruns, 3);
+	assert_int_equal(c.first[0], 0);
+	assert_int_equal(c.count[0], 16);
+	expect_reads(f->p, a, want, sizeof(want));
+	expect_clean(f);
+	fx_free(f);
+}
+
 /* A pool of format 3 (its record without a run group) becomes format 4 at
  * its first writable open, with the default group: a long write then puts
  * runs of up to 256 pages. */
@@ -411,6 +452,7 @@ int main(void)
 						fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_record, fx_setup,
 						fx_teardown),
+		cmocka_unit_test(test_cleaner_moves_run),
 		cmocka_unit_test_setup_teardown(test_format3_opens, fx_setup,
 						fx_teardown),
 	};
