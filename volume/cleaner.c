@@ -15,9 +15,9 @@
  *   3. unlinks the segments that nothing refers to any more.
  * Moving a record keeps its header (it names the version, not a place) and
  * writes the same value with the new reference (a run's records move
- * together, in one append, so they still follow each other): a reader sees the old or
- * the new place, both valid until step 3, which waits for readers
- * (pagelog.c).
+ * together, in one append, so they still follow each other): a reader
+ * sees the old or the new place, both valid until step 3, which waits for
+ * readers (pagelog.c).
  * Only retention deletes versions and it runs in this thread, so a version
  * found by the cleaner's scan still exists when it is moved.
  */

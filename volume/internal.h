@@ -91,8 +91,8 @@ enum pval_kind { PV_DATA = 1, PV_HOLE = 2, PV_REF = 3, PV_RUN = 4 };
  * the hash of everything after the reference (which the cleaner moves). A
  * page's newest version on a timeline is the newer of its own newest
  * version and the newest run of its group that covers it. Its LT_NAME
- * entry is the run key's, with first and count as its value. 1 MiB writes put 2 entries instead of 512:
- * BENCHMARKS.md, issue 5 sessions 12-13. */
+ * entry is the run key's, with first and count as its value. 1 MiB writes
+ * put 2 entries instead of 512: BENCHMARKS.md, issue 5 sessions 12-13. */
 #define RUN_BASE (1ull << 63)
 #define RUN_MIN 16
 #define RUN_GROUP_MAX 256   /* pages; the default group */
