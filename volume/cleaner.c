@@ -127,23 +127,22 @@ static bool read_version(vol_pool *p, const struct moving *m,
 	    (kind == PV_RUN ? rval_count(val) : 1) != m->count ||
 	    !pref_eq(pval_ref(val), m->ref))
 		return false;
-	uint64_t tl, pg, lsn;
-	pkey_parse(m->pkey, &tl, &pg, &lsn);
+	uint64_t tl, lsn;
+	pkey_parse(m->pkey, &tl, NULL, &lsn);
 	for (uint64_t i = 0; i < m->count; i++) {
-		uint8_t k[PKEY_LEN];
+		struct prec_want w = {.hash = dh, .ref = m->ref};
 		uint8_t *rec = recs + i * rl;
-		struct pref ref = {m->ref.seg, m->ref.off + i * rl};
-		if (kind == PV_RUN) {
-			pkey_make(k, tl, rval_first(val) + i, lsn);
-			dh = rval_hash(val, i);
-		} else {
-			memcpy(k, m->pkey, PKEY_LEN);
-		}
-		if (plog_read(p->plog, ref, k, dh, rec, rec + PREC_HDR))
+		if (kind == PV_RUN)
+			rval_want(val, tl, lsn, i, rl, &w);
+		else
+			memcpy(w.key, m->pkey, PKEY_LEN);
+		if (plog_read(p->plog, w.ref, w.key, w.hash, rec,
+			      rec + PREC_HDR))
 			return false;
 		/* The copy says it is one (replay skips it). */
-		plog_rec_header(rec, p->page_size, PREC_MOVED, k,
-				(int64_t)be64_get(rec + 32), dh, p->page_size);
+		plog_rec_header(rec, p->page_size, PREC_MOVED, w.key,
+				(int64_t)be64_get(rec + 32), w.hash,
+				p->page_size);
 	}
 	return true;
 }

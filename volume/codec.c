@@ -148,6 +148,15 @@ uint64_t rval_hash(const uint8_t *v, uint64_t i)
 	return be64_get(v + RVAL_FIXED + 8 * i);
 }
 
+void rval_want(const uint8_t *v, uint64_t tl, uint64_t lsn, uint64_t i,
+	       uint64_t rl, struct prec_want *w)
+{
+	pkey_make(w->key, tl, rval_first(v) + i, lsn);
+	w->hash = rval_hash(v, i);
+	w->ref = pval_ref(v);
+	w->ref.off += i * rl;
+}
+
 void rval_make(uint8_t *v, const uint8_t k[PKEY_LEN], int64_t time_ns,
 	       struct pref ref, uint64_t first, uint64_t count,
 	       const uint64_t *hash)

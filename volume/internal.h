@@ -111,6 +111,11 @@ static inline bool pkey_is_run(const uint8_t *k)
 uint64_t rval_first(const uint8_t *v);
 uint64_t rval_count(const uint8_t *v);
 uint64_t rval_hash(const uint8_t *v, uint64_t i);
+/* Page i of the run at (tl, lsn) whose value is v: the key, hash and
+ * reference of its record (rl bytes per record). */
+struct prec_want;
+void rval_want(const uint8_t *v, uint64_t tl, uint64_t lsn, uint64_t i,
+	       uint64_t rl, struct prec_want *w);
 /* Fill a run value (rval_len(count) bytes) for key k. */
 void rval_make(uint8_t *v, const uint8_t k[PKEY_LEN], int64_t time_ns,
 	       struct pref ref, uint64_t first, uint64_t count,

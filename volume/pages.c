@@ -338,32 +338,50 @@ static vol_status run_status(struct reader *r, uint64_t pg, uint64_t tl,
 }
 
 /* The newest run of group g of timeline tl at or below LSN `from` and newer
- * than `after` that covers page pg: *out (NULL if none) and its LSN. */
-static vol_status run_scan(struct reader *r, uint64_t tl, uint64_t g,
-			   uint64_t from, uint64_t after, uint64_t pg,
-			   const uint8_t **out, uint64_t *out_lsn)
+ * than `after` that covers page pg: *out (NULL if none) and its LSN. With
+ * c (a level's cache, whose runs end just above `from`), the runs it steps
+ * over join the cache, up to RUNS_CACHED; if it reaches the group's end
+ * with all of them, the cache is complete. */
+static vol_status run_scan(struct reader *r, struct runs *c, uint64_t tl,
+			   uint64_t g, uint64_t from, uint64_t after,
+			   uint64_t pg, const uint8_t **out, uint64_t *out_lsn)
 {
 	const struct kv_ops *o = r->p->kv->ops;
 	uint8_t k[PKEY_LEN];
 	vol_status st;
+	bool keep = c && c->n < RUNS_CACHED;
 	*out = NULL;
-	if (!run_first(r, tl, g, from, k, &st))
-		return st ? st : run_status(r, pg, tl, from);
+	if (!run_first(r, tl, g, from, k, &st) && st)
+		return st;
 	for (; o->iter_valid(r->rit) && run_more(r, k); o->iter_next(r->rit)) {
 		const uint8_t *v;
 		size_t vn;
 		uint64_t lsn;
 		if ((st = run_entry(r, pg, tl, &v, &vn, &lsn)))
 			return st;
+		keep = keep && c->n < RUNS_CACHED;
+		if (keep) {
+			if ((st = grow((void **)&c->buf, &c->capbuf,
+				       c->nbuf + vn, 1)))
+				return st;
+			memcpy(c->buf + c->nbuf, v, vn);
+			c->lsn[c->n] = lsn;
+			c->at[c->n++] = c->nbuf;
+			c->nbuf += vn;
+		}
 		if (lsn <= after)
 			return VOL_OK;
 		if (run_covers(v, pg)) {
-			*out = v;
+			*out = v; /* the iterator's copy: valid until it moves */
 			*out_lsn = lsn;
 			return VOL_OK;
 		}
 	}
-	return run_status(r, pg, tl, from);
+	if ((st = run_status(r, pg, tl, from)))
+		return st;
+	if (keep)
+		c->complete = true;
+	return VOL_OK;
 }
 
 /* Like run_scan from bound, through level `level`'s cache when the read
@@ -377,13 +395,13 @@ static vol_status run_find(struct reader *r, size_t level, uint64_t tl,
 			   uint64_t bound, uint64_t after, uint64_t pg,
 			   const uint8_t **out, uint64_t *out_lsn)
 {
-	const struct kv_ops *o = r->p->kv->ops;
 	uint64_t g = pg / r->p->run_group;
 	*out = NULL;
 	if (r->p->format < 4)
 		return VOL_OK;
 	if (!r->cache_runs || level >= WALK_LEVELS)
-		return run_scan(r, tl, g, bound, after, pg, out, out_lsn);
+		return run_scan(r, NULL, tl, g, bound, after, pg, out,
+				out_lsn);
 	struct runs *c = &r->run[level];
 	if (!c->valid || c->tl != tl || c->group != g || c->bound != bound)
 		*c = (struct runs){.buf = c->buf, .capbuf = c->capbuf,
@@ -400,41 +418,8 @@ static vol_status run_find(struct reader *r, size_t level, uint64_t tl,
 	}
 	if (c->complete)
 		return VOL_OK;
-	uint64_t from = c->n ? c->lsn[c->n - 1] - 1 : bound;
-	if (c->n == RUNS_CACHED)
-		return run_scan(r, tl, g, from, after, pg, out, out_lsn);
-	/* The group's next runs, into the cache, up to the one that answers. */
-	uint8_t k[PKEY_LEN];
-	vol_status st;
-	bool any = c->n ? c->lsn[c->n - 1] > 1 : true;
-	if (!any || !run_first(r, tl, g, from, k, &st)) {
-		c->complete = true;
-		return any ? (st ? st : run_status(r, pg, tl, from)) : VOL_OK;
-	}
-	for (; o->iter_valid(r->rit) && run_more(r, k); o->iter_next(r->rit)) {
-		const uint8_t *v;
-		size_t vn;
-		uint64_t lsn;
-		if (c->n == RUNS_CACHED)
-			return run_scan(r, tl, g, c->lsn[c->n - 1] - 1, after,
-					pg, out, out_lsn);
-		if ((st = run_entry(r, pg, tl, &v, &vn, &lsn)) ||
-		    (st = grow((void **)&c->buf, &c->capbuf, c->nbuf + vn, 1)))
-			return st;
-		memcpy(c->buf + c->nbuf, v, vn);
-		c->lsn[c->n] = lsn;
-		c->at[c->n++] = c->nbuf;
-		c->nbuf += vn;
-		if (lsn <= after)
-			return VOL_OK;
-		if (run_covers(v, pg)) {
-			*out = v; /* the iterator's copy: valid until it moves */
-			*out_lsn = lsn;
-			return VOL_OK;
-		}
-	}
-	c->complete = true;
-	return run_status(r, pg, tl, from);
+	return run_scan(r, c, tl, g, c->n ? c->lsn[c->n - 1] - 1 : bound,
+			after, pg, out, out_lsn);
 }
 
 /* Find the page `pg` of state (tl, bound). A page whose bytes are in the
@@ -480,11 +465,8 @@ static vol_status page_find(struct reader *r, const struct tl *tl,
 		if (st)
 			return st;
 		if (rv) {
-			uint64_t i = pg - rval_first(rv);
-			pkey_make(w->key, t->id, pg, rlsn);
-			w->hash = rval_hash(rv, i);
-			w->ref = pval_ref(rv);
-			w->ref.off += i * plog_rec_len(r->p->plog);
+			rval_want(rv, t->id, rlsn, pg - rval_first(rv),
+				  plog_rec_len(r->p->plog), w);
 			*in_log = true;
 			return VOL_OK;
 		}
@@ -815,12 +797,13 @@ static void put_versions(vol_pool *p, kv_batch *b, uint64_t tl, uint64_t lsn,
 			while (j < n && (!kind || kind[j] == PV_REF) &&
 			       pg[j] == pg[j - 1] + 1 && pg[j] % g)
 				j++;
-		if (j - i < RUN_MIN) {
-			pkey_make(k, tl, pg[i], lsn);
-			put_page_version(p, b, k, now, hash[i],
-					 data ? &ref : NULL);
-			ref.off += data ? rl : 0;
-			j = i + 1;
+		if (j - i < RUN_MIN) { /* each page a version of its own */
+			for (; i < j; i++) {
+				pkey_make(k, tl, pg[i], lsn);
+				put_page_version(p, b, k, now, hash[i],
+						 data ? &ref : NULL);
+				ref.off += data ? rl : 0;
+			}
 			continue;
 		}
 		pkey_make(k, tl, RUN_BASE + pg[i] / g, lsn);

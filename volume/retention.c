@@ -1282,15 +1282,13 @@ static bool check_run(struct checker *c, const char *vname, uint64_t tl,
 		      uint64_t lsn, const uint8_t *v)
 {
 	vol_pool *p = c->p;
-	struct pref ref = pval_ref(v);
 	bool ok = true;
-	for (uint64_t i = 0; i < rval_count(v);
-	     i++, ref.off += plog_rec_len(p->plog)) {
-		uint8_t k[PKEY_LEN];
-		uint64_t pg = rval_first(v) + i;
-		pkey_make(k, tl, pg, lsn);
-		if (plog_read(p->plog, ref, k, rval_hash(v, i), c->rec,
+	for (uint64_t i = 0; i < rval_count(v); i++) {
+		struct prec_want w;
+		rval_want(v, tl, lsn, i, plog_rec_len(p->plog), &w);
+		if (plog_read(p->plog, w.ref, w.key, w.hash, c->rec,
 			      c->rec + PREC_HDR)) {
+			uint64_t pg = rval_first(v) + i;
 			problem(c, "volume %s page %llu lsn %llu (timeline "
 				"%llu): %s", vname, (unsigned long long)pg,
 				(unsigned long long)lsn,
