@@ -26,11 +26,14 @@
 #include "internal.h"
 
 /* Find the barrier of `vol` at or before `ns` (after: at or after it).
- * VOL_ENOENT if none. */
+ * VOL_ENOENT if none. Under mu. */
 static vol_status barrier_near(vol_pool *p, vol_id vol, int64_t ns,
 			       bool after, vol_point *out)
 {
 	const struct kv_ops *o = p->kv->ops;
+	vol_status st = bar_flush(p); /* the waiting ones too */
+	if (st)
+		return st;
 	kv_iter *it = o->iter_new(p->kv, KV_LOG, KV_POINT);
 	if (!it)
 		return vol__fail(VOL_ENOMEM, "out of memory");
@@ -40,7 +43,7 @@ static vol_status barrier_near(vol_pool *p, vol_id vol, int64_t ns,
 		o->iter_seek(it, k, 25);
 	else
 		o->iter_seek_prev(it, k, 25);
-	vol_status st = VOL_ENOENT;
+	st = VOL_ENOENT;
 	if (o->iter_valid(it)) {
 		size_t kn, vn;
 		const uint8_t *key = o->iter_key(it, &kn);

@@ -295,6 +295,14 @@ struct vol_pool {
 	bool kv_unsynced;
 	struct pref synced;     /* the newest position a sync made durable */
 	struct pref durable;    /* ... and the one the store has (MT_DURABLE) */
+	/* Barriers of volume syncs that are in the page log, not yet in the
+	 * store (vol, time, lsn, tl each; the log ends at bar_end after their
+	 * records): they go in with the next page change's batch, or before
+	 * anything reads barriers (bar_put, bar_flush in engine.c). */
+	uint64_t *bar;
+	size_t nbar, capbar;
+	struct pref bar_end;
+	struct pref bar_durable; /* the MT_DURABLE bar_put put             */
 	struct replayed replayed; /* at open, until load_all is done      */
 	/* Commit records of page changes whose batches are written, not yet
 	 * in the page log: they go in with the next append of pages or a
@@ -377,6 +385,14 @@ vol_status change_begin(vol_pool *p, vol_id id, struct vol **v, kv_batch **b);
 void change_end(vol_pool *p, struct vol *v, kv_batch *b);
 /* Commit a batch as change `lsn` (= p->lsn + 1) at time_ns, adding the log
  * record. Under mu. On success p->lsn = lsn. Frees nothing. */
+/* Put into b what waits for the store: the waiting barriers with their
+ * volumes' records and MT_APPLIED, and MT_DURABLE if a sync moved it;
+ * false if nothing waits. Under mu, which the caller holds until b is
+ * written and, if that succeeded, it calls bar_done. */
+bool bar_put(vol_pool *p, kv_batch *b);
+void bar_done(vol_pool *p);
+/* Write what waits (bar_put) to the store now, unsynced. Under mu. */
+vol_status bar_flush(vol_pool *p);
 /* A page-log position under meta key `tag` (MT_APPLIED, MT_DURABLE). */
 void put_pref(kv *s, kv_batch *b, uint8_t tag, struct pref at);
 /* The change record (log family) of change lsn into b. */

@@ -1146,6 +1146,8 @@ static vol_status stage_commit(vol_pool *p, struct vol *v, struct stage *s,
 	int64_t now = pool_now(p);
 	vol_status st = VOL_OK;
 	bool resize = new_size != v->size;
+	/* Waiting barriers ahead of the change: its MT_APPLIED is later. */
+	bool waiting = bar_put(p, b);
 	st = stage_put(p, b, s, v->tl->id, lsn, now);
 	if (!st && resize) {
 		uint8_t k[32], sv[8];
@@ -1160,6 +1162,8 @@ static vol_status stage_commit(vol_pool *p, struct vol *v, struct stage *s,
 	if (!st)
 		st = pool_commit(p, b, lsn, now, kind, v->id, v->tl->id, first,
 				 count);
+	if (!st && waiting)
+		bar_done(p);
 	if (!st && (kind == CH_WRITE || kind == CH_DISCARD)) {
 		uint64_t fixed[COMMIT_FIXED - 4] = {
 			lsn, (uint64_t)now, kind, v->id, v->tl->id, first,

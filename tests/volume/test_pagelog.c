@@ -16,7 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "kv.h"
+#include "internal.h"
 #include "tutil.h"
 
 #define PS 4096
@@ -241,6 +241,97 @@ static void flip_at(const char *file, long off)
 	c ^= 0x5a;
 	assert_int_equal(pwrite(fd, &c, 1, off), 1);
 	close(fd);
+}
+
+/* Barrier entries of volume `id` in the closed pool's store. */
+static unsigned store_barriers(const char *path, vol_id id)
+{
+	kv *s = tu_open_store(path);
+	const struct kv_ops *o = s->ops;
+	kv_iter *it = o->iter_new(s, KV_LOG, KV_BULK);
+	uint8_t k[16];
+	size_t kn = key1(k, LT_BARRIER, id);
+	unsigned n = 0;
+	for (o->iter_seek(it, k, kn); o->iter_valid(it); o->iter_next(it)) {
+		size_t n2;
+		const uint8_t *k2 = o->iter_key(it, &n2);
+		if (n2 < kn || memcmp(k2, k, kn))
+			break;
+		n++;
+	}
+	OK(o->iter_status(it));
+	o->iter_free(it);
+	s->ops->close(s);
+	return n;
+}
+
+/* A volume's sync puts its barrier in the page log only; the store gets it
+ * with the next page change's batch. Until then it must still be found:
+ * by a time target right after the sync, after a deletion of its volume
+ * (gone with the volume), and after a kill (replayed from the log). */
+static void test_barrier_waits(void **state)
+{
+	struct fx *f = *state;
+	static uint8_t a_[4 * PS], b_[4 * PS], r[4 * PS];
+	tu_fill(a_, sizeof(a_), 51);
+	tu_fill(b_, sizeof(b_), 52);
+	vol_id a, d;
+	OK(vol_create(f->p, "kept", sizeof(a_), &a));
+	OK(vol_create(f->p, "doomed", sizeof(a_), &d));
+	f->clk.now += 1000;
+	OK(vol_write(f->p, a, a_, 0, sizeof(a_)));
+	vol_point p1, got;
+	OK(vol_sync(f->p, a, &p1));
+	f->clk.now += 1000;
+	vol_target t = tu_at_time(p1.time_ns);
+	OK(vol_resolve(f->p, a, &t, &got));
+	assert_int_equal(got.lsn, p1.lsn);
+	assert_int_equal(got.timeline, p1.timeline);
+	ASSERT_I64(got.time_ns, ==, p1.time_ns);
+
+	OK(vol_write(f->p, d, a_, 0, sizeof(a_)));
+	OK(vol_sync(f->p, d, NULL));
+	OK(vol_delete(f->p, d));
+	OK(vol_pool_close(f->p));
+	f->p = NULL;
+	assert_int_equal(store_barriers(f->path, d), 0);
+	assert_int_equal(store_barriers(f->path, a), 2); /* created, p1 */
+
+	int fds[2];
+	assert_int_equal(pipe(fds), 0);
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		vol_pool *p;
+		vol_point p2;
+		f->clk.now += 1000;
+		if (vol_pool_open(f->path, &f->opts, &p) ||
+		    vol_write(p, a, b_, 0, sizeof(b_)) ||
+		    vol_sync(p, a, &p2) ||
+		    write(fds[1], &p2, sizeof(p2)) != (ssize_t)sizeof(p2))
+			_exit(1);
+		_exit(0); /* killed right after the sync: nothing followed */
+	}
+	close(fds[1]);
+	int ws;
+	assert_int_equal(waitpid(pid, &ws, 0), pid);
+	assert_true(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
+	vol_point p2;
+	assert_int_equal(read(fds[0], &p2, sizeof(p2)), sizeof(p2));
+	close(fds[0]);
+	f->clk.now += 2000;
+	OK(vol_pool_open(f->path, &f->opts, &f->p));
+	t = tu_at_time(p2.time_ns);
+	OK(vol_resolve(f->p, a, &t, &got));
+	assert_int_equal(got.lsn, p2.lsn);
+	ASSERT_I64(got.time_ns, ==, p2.time_ns);
+	size_t n;
+	OK(vol_read_point(f->p, a, &got, r, 0, sizeof(r), &n));
+	assert_memory_equal(r, b_, sizeof(b_));
+	t = tu_at_time(p2.time_ns - 1);
+	OK(vol_resolve(f->p, a, &t, &got));
+	assert_int_equal(got.lsn, p1.lsn);
 }
 
 /* A child writes A, syncs, writes B, syncs and is killed (no close: the
@@ -697,6 +788,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_torn_tail_recovered,
 						setup_small, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_replay_after_kill,
+						setup_small, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_barrier_waits,
 						setup_small, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_damage_after_kill_kept,
 						setup_small, fx_teardown),
