@@ -1429,8 +1429,8 @@ static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		fuse_reply_err(req, 0);
 		return;
 	}
-	/* Durable on return: the engine syncs the WAL and records a barrier
-	 * (a consistent point that TIME targets resolve to). */
+	/* Durable on return: the engine records a barrier (a consistent
+	 * point that TIME targets resolve to) and syncs its page log. */
 	fuse_reply_err(req, fs_errno(vol_sync(f->pool, id_of(ino), NULL)));
 }
 

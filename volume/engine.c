@@ -22,10 +22,11 @@
  *      (current timeline, segments it presented, snapshots): branching costs
  *      one timeline record whatever the size of the volume or its history.
  *
- * Barriers: vol_sync records a barrier for the volume (its entries in an
- * unsynced batch, its record in the page log) and syncs the page log;
- * RocksDB's WAL only when a record could not go into the page log
- * (pagelog.c). Concurrent syncs share one fdatasync (plog_sync's queue).
+ * Barriers: vol_sync records a barrier for the volume (its record in the
+ * page log; its store entries wait for the next page change's batch, see
+ * bar_put) and syncs the page log; RocksDB's WAL only when a record could
+ * not go into the page log (pagelog.c). Concurrent syncs share one
+ * fdatasync (plog_sync's queue).
  */
 #include <errno.h>
 #include <fcntl.h>

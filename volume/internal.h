@@ -383,8 +383,6 @@ void vol_end(struct vol *v);
  * held until change_end. */
 vol_status change_begin(vol_pool *p, vol_id id, struct vol **v, kv_batch **b);
 void change_end(vol_pool *p, struct vol *v, kv_batch *b);
-/* Commit a batch as change `lsn` (= p->lsn + 1) at time_ns, adding the log
- * record. Under mu. On success p->lsn = lsn. Frees nothing. */
 /* Put into b what waits for the store: the waiting barriers with their
  * volumes' records and MT_APPLIED, and MT_DURABLE if a sync moved it;
  * false if nothing waits. Under mu, which the caller holds until b is
@@ -399,6 +397,8 @@ void put_pref(kv *s, kv_batch *b, uint8_t tag, struct pref at);
 void put_change(vol_pool *p, kv_batch *b, uint64_t lsn, int64_t time_ns,
 		enum change_kind kind, vol_id vol, uint64_t tl, uint64_t first,
 		uint64_t count);
+/* Commit a batch as change `lsn` (= p->lsn + 1) at time_ns, adding the log
+ * record. Under mu. On success p->lsn = lsn. Frees nothing. */
 vol_status pool_commit(vol_pool *p, kv_batch *b, uint64_t lsn,
 		       int64_t time_ns, enum change_kind kind, vol_id vol,
 		       uint64_t tl, uint64_t first, uint64_t count);
