@@ -1515,14 +1515,13 @@ bool bar_put(vol_pool *p, kv_batch *b)
 	bool durable = !pref_eq(p->synced, p->durable);
 	if (durable)
 		put_pref(s, b, MT_DURABLE, p->synced);
-	p->bar_durable = p->synced;
 	return p->nbar || durable;
 }
 
 void bar_done(vol_pool *p)
 {
 	p->nbar = 0;
-	p->durable = p->bar_durable;
+	p->durable = p->synced;
 }
 
 vol_status bar_flush(vol_pool *p)

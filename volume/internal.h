@@ -302,7 +302,6 @@ struct vol_pool {
 	uint64_t *bar;
 	size_t nbar, capbar;
 	struct pref bar_end;
-	struct pref bar_durable; /* the MT_DURABLE bar_put put             */
 	struct replayed replayed; /* at open, until load_all is done      */
 	/* Commit records of page changes whose batches are written, not yet
 	 * in the page log: they go in with the next append of pages or a
@@ -386,7 +385,8 @@ void change_end(vol_pool *p, struct vol *v, kv_batch *b);
 /* Put into b what waits for the store: the waiting barriers with their
  * volumes' records and MT_APPLIED, and MT_DURABLE if a sync moved it;
  * false if nothing waits. Under mu, which the caller holds until b is
- * written and, if that succeeded, it calls bar_done. */
+ * written and, if that succeeded, it calls bar_done (p->synced cannot
+ * move meanwhile: it moves under mu). */
 bool bar_put(vol_pool *p, kv_batch *b);
 void bar_done(vol_pool *p);
 /* Write what waits (bar_put) to the store now, unsynced. Under mu. */
