@@ -20,6 +20,7 @@
 #define FUSE_USE_VERSION 312
 #include <fuse_lowlevel.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -57,7 +58,8 @@ typedef struct fs {
 	struct fuse_session *se;
 	uid_t uid;
 	gid_t gid;
-	bool foreground; /* log to stderr, else syslog */
+	bool foreground; /* log to stderr, else to log_path and syslog */
+	char log_path[4096]; /* POOL/rewindfs.log once detached, "" = none */
 	unsigned retention_s;
 	int64_t started_ns;
 
@@ -79,9 +81,17 @@ extern const struct fuse_lowlevel_ops fs_ops;
 /* vol_status -> positive errno (0 for VOL_OK). The only such conversion. */
 int fs_errno(vol_status st);
 
-/* Log one line: stderr when in the foreground, else syslog. */
+/* Log one line (a syslog priority): stderr when in the foreground, else
+ * f->log_path (time-stamped) and syslog (log.c). */
 void fs_log(const fs *f, int priority, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+void fs_vlog(const fs *f, int priority, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
+/* Detaching: POOL/rewindfs.log (appended; moved to rewindfs.log.1 once it
+ * holds 8 MiB) becomes stdout and stderr, so that what the process prints
+ * as it dies stays too. 0, or an errno and the log file is not used. */
+int fs_log_open(fs *f, const char *pool_path);
 
 int64_t fs_now_ns(void);
 

@@ -11,7 +11,8 @@
  * the caller's terminal, so an open error (missing pool, foreign folder,
  * "pool is in use") is printed there and the parent exits 1, as if nothing
  * had been forked. Only after the mount succeeded does the child detach its
- * stdio and log to syslog.
+ * stdio: its stdout and stderr become POOL/rewindfs.log, where its log lines
+ * go as well as to syslog (log.c).
  *
  * Shutdown: SIGTERM/SIGINT/SIGHUP (libfuse's handlers) or `fusermount3 -u`
  * end the session loop; the destroy callback syncs the pool, and
@@ -88,10 +89,12 @@ static void usage(FILE *o, const char *prog)
 		"\n", prog);
 }
 
-static void log_to_syslog(enum fuse_log_level level, const char *fmt,
-			  va_list ap)
+static const fs *log_fs; /* libfuse's log lines carry no userdata */
+
+/* fuse_log_level's values are syslog's priorities. */
+static void log_fuse(enum fuse_log_level level, const char *fmt, va_list ap)
 {
-	vsyslog((int)level, fmt, ap);
+	fs_vlog(log_fs, (int)level, fmt, ap);
 }
 
 /* Tell the waiting parent (if any) how start-up ended, once. */
@@ -261,18 +264,29 @@ int main(int argc, char *argv[])
 
 	if (!opts.foreground) {
 		openlog("rewindfs", LOG_PID, LOG_DAEMON);
-		fuse_set_log_func(log_to_syslog);
 		if (chdir("/") != 0) {
 			/* cannot happen for "/"; keep going */
 		}
 		int nul = open("/dev/null", O_RDWR);
 		if (nul >= 0) {
 			dup2(nul, 0);
-			dup2(nul, 1);
-			dup2(nul, 2);
 			if (nul > 2)
 				close(nul);
 		}
+		/* stderr is still the caller's: a log that cannot be
+		 * written is said there, and the daemon logs to syslog only. */
+		int lerr = fs_log_open(&f, pool_path);
+		if (lerr) {
+			fprintf(stderr, "rewindfs: warning: %s/rewindfs.log: %s "
+				"(logging to syslog only)\n", pool_path,
+				strerror(lerr));
+			if (nul >= 0) {
+				dup2(0, 1);
+				dup2(0, 2);
+			}
+		}
+		log_fs = &f;
+		fuse_set_log_func(log_fuse);
 		report(&report_fd, '0');
 	}
 	fs_log(&f, LOG_INFO, "serving %s on %s (pid %ld%s%s)", pool_path,

@@ -105,20 +105,6 @@ int64_t fs_now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-void fs_log(const fs *f, int priority, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	if (!f || f->foreground) {
-		fprintf(stderr, "rewindfs: ");
-		vfprintf(stderr, fmt, ap);
-		fputc('\n', stderr);
-	} else {
-		vsyslog(priority, fmt, ap);
-	}
-	va_end(ap);
-}
-
 static fs *g_fs; /* for fs_errno's log line only */
 
 int fs_errno(vol_status st)

@@ -89,8 +89,13 @@ cleanup() {
 			umount -l "$dir"
 	done
 	kill_test_daemons
+	# The daemon, detached by `rewindctl mount`, wrote its stderr here.
+	if sanitizer_report "$POOL/rewindfs.log"; then
+		echo "FAIL: sanitizer report in $POOL/rewindfs.log" >&2
+		rc=1
+	fi
 	if [ "$rc" != 0 ]; then
-		for log in "$T"/log/*; do
+		for log in "$T"/log/* "$POOL/rewindfs.log"; do
 			[ -f "$log" ] || continue
 			echo "---- last lines of ${log#"$T"/}" >&2
 			tail -n 25 "$log" >&2

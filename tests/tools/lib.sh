@@ -17,8 +17,9 @@ POOL=$T/pool
 MNT=$T/mnt
 
 # In a sanitizer build a report fails the test: rewindctl's show on its
-# stderr (and abort it); the daemon's go to $T/daemon.log, because
-# start_pool runs it in the foreground (once detached, its stderr is gone).
+# stderr (and abort it); the daemon's go to $T/daemon.log (start_pool runs
+# it in the foreground) or, detached by `rewindctl mount`, to
+# $POOL/rewindfs.log.
 
 # The filesystem type mounted at DIR ("" if none).
 fstype() {
@@ -50,11 +51,13 @@ cleanup() {
 	done
 	# Daemons get a bounded time to exit after their unmount, then SIGKILL.
 	kill_test_daemons
-	if sanitizer_report "$T/daemon.log"; then
-		echo "FAIL: sanitizer report in the daemon's log:" >&2
-		cat "$T/daemon.log" >&2
-		rc=1
-	fi
+	for f in "$T/daemon.log" "$POOL/rewindfs.log"; do
+		if sanitizer_report "$f"; then
+			echo "FAIL: sanitizer report in the daemon's log $f:" >&2
+			cat "$f" >&2
+			rc=1
+		fi
+	done
 	rm_test_dir "$T"
 	if [ "$rc" = 0 ]; then echo "PASS"; fi
 	exit "$rc"
