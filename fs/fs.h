@@ -41,6 +41,7 @@ typedef enum fs_kind {
 } fs_kind;
 
 #define FS_LAST_ERROR_MAX 512
+#define FS_LOG_PATH_MAX 4096
 
 /* What the daemon remembers about a volume (the engine knows the rest). */
 typedef struct fs_vol {
@@ -59,7 +60,8 @@ typedef struct fs {
 	uid_t uid;
 	gid_t gid;
 	bool foreground; /* log to stderr, else to log_path and syslog */
-	char log_path[4096]; /* POOL/rewindfs.log once detached, "" = none */
+	/* POOL/rewindfs.log once detached, "" = none (log.c) */
+	char log_path[FS_LOG_PATH_MAX];
 	unsigned retention_s;
 	int64_t started_ns;
 

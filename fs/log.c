@@ -32,7 +32,8 @@
 #define FS_LOG_NAME "rewindfs.log"
 #define FS_LOG_MAX (8 << 20)
 
-/* Serialises the rotation against other lines (writes need no lock). */
+/* A line's write and the rotation it may start: no line goes to a file
+ * that is being moved aside. */
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *level_name(int priority)
@@ -67,7 +68,7 @@ static int attach(const char *path)
 /* Moves a full log aside; called with log_mu held. */
 static int rotate(const char *path)
 {
-	char old[sizeof ((fs *)0)->log_path + 2];
+	char old[FS_LOG_PATH_MAX + 2];
 	snprintf(old, sizeof old, "%s.1", path);
 	if (rename(path, old) != 0)
 		return errno;
