@@ -94,9 +94,17 @@ pids_of_test() {
 	done
 }
 
-# Does the daemon's log FILE hold a sanitizer report?
+# Does one of the daemon's log FILEs hold a sanitizer report? Each report
+# found is shown on stderr.
 sanitizer_report() {
-	grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$1" 2>/dev/null
+	local f pat='AddressSanitizer|LeakSanitizer|runtime error:' found=1
+	for f in "$@"; do
+		grep -qE "$pat" "$f" 2>/dev/null || continue
+		echo "FAIL: sanitizer report in the daemon's log $f:" >&2
+		grep -A 30 -E "$pat" "$f" >&2
+		found=0
+	done
+	return $found
 }
 
 # For the cleanup, after the unmounts: the daemons (pids_of_test) get a

@@ -90,10 +90,7 @@ cleanup() {
 	done
 	kill_test_daemons
 	# The daemon, detached by `rewindctl mount`, wrote its stderr here.
-	if sanitizer_report "$POOL/rewindfs.log"; then
-		echo "FAIL: sanitizer report in $POOL/rewindfs.log" >&2
-		rc=1
-	fi
+	sanitizer_report "$POOL/rewindfs.log" && rc=1
 	if [ "$rc" != 0 ]; then
 		for log in "$T"/log/* "$POOL/rewindfs.log"; do
 			[ -f "$log" ] || continue

@@ -81,10 +81,7 @@ cleanup() {
 		wait_for 10 umount "$DISK" 2>/dev/null || umount -l "$DISK"
 	fi
 	detach_loops_under
-	if sanitizer_report "$LOG"; then
-		echo "FAIL: sanitizer report in the daemon's log:" >&2
-		rc=1
-	fi
+	sanitizer_report "$LOG" && rc=1
 	if [ "$rc" != 0 ]; then
 		echo "--- daemon log (last 40 lines):" >&2
 		tail -n 40 "$LOG" >&2

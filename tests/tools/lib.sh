@@ -51,13 +51,7 @@ cleanup() {
 	done
 	# Daemons get a bounded time to exit after their unmount, then SIGKILL.
 	kill_test_daemons
-	for f in "$T/daemon.log" "$POOL/rewindfs.log"; do
-		if sanitizer_report "$f"; then
-			echo "FAIL: sanitizer report in the daemon's log $f:" >&2
-			cat "$f" >&2
-			rc=1
-		fi
-	done
+	sanitizer_report "$T/daemon.log" "$POOL/rewindfs.log" && rc=1
 	rm_test_dir "$T"
 	if [ "$rc" = 0 ]; then echo "PASS"; fi
 	exit "$rc"
