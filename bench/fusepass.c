@@ -6,8 +6,10 @@
  * daemon can come on this machine (the stack's floor), next to bindfs (a
  * general passthrough) and rewindfs. A benchmark, not a test.
  *
- *   fusepass BACKING MOUNTPOINT     (stays in the foreground; unmount
- *                                    with fusermount3 -u or umount)
+ *   fusepass BACKING MOUNTPOINT [--clone-fd]
+ *        (stays in the foreground; unmount with fusermount3 -u or umount;
+ *        --clone-fd: each worker thread reads requests from a /dev/fuse
+ *        descriptor of its own, rewindfs's -o clone_fd)
  *
  * Mount options as rewindfs sets them (fs/ops.c, fs/main.c): 1 MiB
  * requests, no writeback cache, O_DIRECT openers get FOPEN_DIRECT_IO, the
@@ -18,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,8 +175,10 @@ static const struct fuse_lowlevel_ops ops = {
 
 int main(int argc, char **argv)
 {
-	if (argc != 3) {
-		fprintf(stderr, "usage: fusepass BACKING MOUNTPOINT\n");
+	bool clone_fd = argc == 4 && strcmp(argv[3], "--clone-fd") == 0;
+	if (argc != 3 && !clone_fd) {
+		fprintf(stderr,
+			"usage: fusepass BACKING MOUNTPOINT [--clone-fd]\n");
 		return 2;
 	}
 	if ((bfd = open(argv[1], O_RDWR | O_CLOEXEC)) < 0) {
@@ -191,6 +196,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+	if (cfg)
+		fuse_loop_cfg_set_clone_fd(cfg, clone_fd);
 	int r = cfg ? fuse_session_loop_mt(se, cfg) : -1;
 	fuse_loop_cfg_destroy(cfg);
 	fuse_session_unmount(se);
