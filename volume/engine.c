@@ -1497,7 +1497,7 @@ static bool bar_add(vol_pool *p, const uint64_t *e, size_t n, struct pref end)
 	return true;
 }
 
-bool bar_put(vol_pool *p, kv_batch *b)
+bool bar_put(vol_pool *p, kv_batch *b, bool applied_later)
 {
 	kv *s = p->kv;
 	for (size_t i = 0; i < p->nbar; i++) {
@@ -1510,7 +1510,7 @@ bool bar_put(vol_pool *p, kv_batch *b)
 		if (v)
 			put_vol_record(p, b, v);
 	}
-	if (p->nbar)
+	if (p->nbar && !applied_later)
 		put_pref(s, b, MT_APPLIED, p->bar_end);
 	bool durable = !pref_eq(p->synced, p->durable);
 	if (durable)
@@ -1532,7 +1532,7 @@ vol_status bar_flush(vol_pool *p)
 	kv_batch *b = s->ops->batch_new(s);
 	if (!b)
 		return vol__fail(VOL_ENOMEM, "out of memory");
-	bar_put(p, b);
+	bar_put(p, b, false);
 	vol_status st = s->ops->write(s, b, false);
 	if (!st)
 		bar_done(p);
@@ -1601,7 +1601,7 @@ static vol_status sync_barriers(vol_pool *p, struct vol *only, vol_point *out)
 	}
 	bool wal = p->kv_unsynced || !n;
 	if (wal || !only || !queued || p->nbar > BAR_WAIT_MAX) {
-		bool waiting = bar_put(p, b);
+		bool waiting = bar_put(p, b, false);
 		st = n || waiting ? s->ops->write(s, b, false) : VOL_OK;
 		if (!st)
 			bar_done(p);

@@ -383,11 +383,12 @@ void vol_end(struct vol *v);
 vol_status change_begin(vol_pool *p, vol_id id, struct vol **v, kv_batch **b);
 void change_end(vol_pool *p, struct vol *v, kv_batch *b);
 /* Put into b what waits for the store: the waiting barriers with their
- * volumes' records and MT_APPLIED, and MT_DURABLE if a sync moved it;
+ * volumes' records and MT_APPLIED (unless applied_later: the caller puts
+ * a later MT_APPLIED into b itself), and MT_DURABLE if a sync moved it;
  * false if nothing waits. Under mu, which the caller holds until b is
  * written and, if that succeeded, it calls bar_done (p->synced cannot
  * move meanwhile: it moves under mu). */
-bool bar_put(vol_pool *p, kv_batch *b);
+bool bar_put(vol_pool *p, kv_batch *b, bool applied_later);
 void bar_done(vol_pool *p);
 /* Write what waits (bar_put) to the store now, unsynced. Under mu. */
 vol_status bar_flush(vol_pool *p);

@@ -112,6 +112,9 @@ typedef struct kv_fault_ctl {
 	/* Counts of calls that went through (tests use them to enumerate
 	 * every failure point). */
 	unsigned long writes, reads, syncs;
+	/* Entries put into batches, by family and first key byte (a key's
+	 * tag in the log and meta families): what a change costs the store. */
+	unsigned long puts[KV_NCF][256];
 } kv_fault_ctl;
 
 kv *kv_fault_wrap(kv *inner, kv_fault_ctl *ctl);

@@ -20,6 +20,8 @@
  * The counters writes/reads/syncs count the calls that went through to the
  * inner store, so a test can run an operation once to learn how many calls
  * it makes and then fail each of them in turn.
+ * puts counts the entries put into batches, by family and first key byte,
+ * whether or not the batch is then written: what a change costs the store.
  *
  * Batches and iterators are wrapped too: their operations take no store
  * argument, so the wrapper object carries the inner store's ops table.
@@ -41,6 +43,7 @@ struct fault_kv {
 struct fault_batch {
 	kv_batch *inner;
 	const struct kv_ops *ops; /* the inner store's */
+	kv_fault_ctl *ctl;
 };
 
 struct fault_iter {
@@ -99,6 +102,7 @@ static kv_batch *fault_batch_new(kv *s)
 	if (b == NULL)
 		return NULL;
 	b->ops = f->inner->ops;
+	b->ctl = f->ctl;
 	b->inner = b->ops->batch_new(f->inner);
 	if (b->inner == NULL) {
 		free(b);
@@ -110,6 +114,7 @@ static kv_batch *fault_batch_new(kv *s)
 static void fault_batch_put(kv_batch *b, enum kv_cf cf, const void *k,
 			    size_t kn, const void *v, size_t vn)
 {
+	fb(b)->ctl->puts[cf][kn ? *(const uint8_t *)k : 0]++;
 	fb(b)->ops->batch_put(fb(b)->inner, cf, k, kn, v, vn);
 }
 

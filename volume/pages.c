@@ -1146,8 +1146,13 @@ static vol_status stage_commit(vol_pool *p, struct vol *v, struct stage *s,
 	int64_t now = pool_now(p);
 	vol_status st = VOL_OK;
 	bool resize = new_size != v->size;
-	/* Waiting barriers ahead of the change: its MT_APPLIED is later. */
-	bool waiting = bar_put(p, b);
+	/* Waiting barriers ahead of the change. When it has data pages,
+	 * its own MT_APPLIED (stage_put) is the later one: one insert into
+	 * the store's memtable fewer. */
+	bool data = false;
+	for (size_t i = 0; i < s->n && !data; i++)
+		data = s->kind[i] == PV_REF;
+	bool waiting = bar_put(p, b, data);
 	st = stage_put(p, b, s, v->tl->id, lsn, now);
 	if (!st && resize) {
 		uint8_t k[32], sv[8];

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal.h"
 #include "tutil.h"
 
 #define PS 4096
@@ -647,6 +648,64 @@ static void test_fault_always(void **state)
 	current = NULL;
 }
 
+static unsigned long puts_in(const kv_fault_ctl *ctl, enum kv_cf cf)
+{
+	unsigned long n = 0;
+	for (int i = 0; i < 256; i++)
+		n += ctl->puts[cf][i];
+	return n;
+}
+
+/* What a small page write after a volume's sync puts into the store: its
+ * pages' versions and names, its change record, the barrier the sync left
+ * waiting (with the volume's record and the durable point), and the page
+ * log's applied position once, the change's own (the barrier's would be
+ * overwritten in the same batch). A change without data pages (a discard
+ * of whole pages: hole markers only) keeps the barrier's. */
+static void test_write_entries(void **state)
+{
+	(void)state;
+	struct ctx c = {0};
+	uint8_t w[2 * PS];
+	vol_id a;
+
+	c.f = current = fx_new(PS);
+	OK(vol_pool_close(c.f->p));
+	c.f->p = NULL;
+	open_faulty(&c);
+	OK(vol_create(c.f->p, "a", 4 * PS, &a));
+	tu_fill(w, sizeof(w), 3);
+	OK(vol_write(c.f->p, a, w, 0, sizeof(w)));
+	OK(vol_sync(c.f->p, a, NULL));
+
+	memset(c.ctl.puts, 0, sizeof(c.ctl.puts));
+	OK(vol_write(c.f->p, a, w, 2 * PS, sizeof(w)));
+	assert_int_equal(puts_in(&c.ctl, KV_PAGES), 2);
+	assert_int_equal(c.ctl.puts[KV_LOG][LT_NAME], 2);
+	assert_int_equal(c.ctl.puts[KV_LOG][LT_CHANGE], 1);
+	assert_int_equal(c.ctl.puts[KV_LOG][LT_BARRIER], 1);
+	assert_int_equal(puts_in(&c.ctl, KV_LOG), 4);
+	assert_int_equal(c.ctl.puts[KV_META][MT_APPLIED], 1);
+	assert_int_equal(c.ctl.puts[KV_META][MT_VOL], 1);
+	assert_int_equal(c.ctl.puts[KV_META][MT_DURABLE], 1);
+	assert_int_equal(puts_in(&c.ctl, KV_META), 3);
+
+	OK(vol_sync(c.f->p, a, NULL));
+	memset(c.ctl.puts, 0, sizeof(c.ctl.puts));
+	OK(vol_discard(c.f->p, a, 0, 2 * PS));
+	assert_int_equal(c.ctl.puts[KV_LOG][LT_BARRIER], 1);
+	assert_int_equal(c.ctl.puts[KV_META][MT_APPLIED], 1);
+
+	/* Both changes read back after a reopen (the page log's replay
+	 * starts at the applied position). */
+	uint8_t want[4 * PS] = {0};
+	memcpy(want + 2 * PS, w, sizeof(w));
+	reopen_faulty(&c);
+	tu_assert_content(c.f->p, a, want, sizeof(want));
+	fx_free(c.f);
+	current = NULL;
+}
+
 /* A pass that enforces the history budget deletes in many batches (here
  * one per deletion: retention_batch_bytes = 1). Whichever of its writes
  * fails, and whether or not the pool is reopened after it (a killed
@@ -745,6 +804,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_read_faults, fault_teardown),
 		cmocka_unit_test_teardown(test_sync_faults, fault_teardown),
 		cmocka_unit_test_teardown(test_write_faults, fault_teardown),
+		cmocka_unit_test_teardown(test_write_entries, fault_teardown),
 		cmocka_unit_test_teardown(test_budget_cut_faults,
 					  fault_teardown),
 	};
