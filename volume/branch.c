@@ -93,7 +93,7 @@ vol_status keep_from(vol_pool *p, const struct vol *v, int64_t earliest,
 	/* The last barrier strictly before `earliest`: every LSN committed
 	 * at or after the earliest time comes after it, and a time target at
 	 * the earliest time resolves to it or to a later barrier. */
-	vol_point b;
+	vol_point b = {0}; /* set when VOL_OK (-O3 cannot tell) */
 	vol_status st = barrier_near(p, v->id, earliest - 1, false, &b);
 	if (st == VOL_ENOENT) {
 		*lsn = v->created_lsn;
@@ -113,7 +113,7 @@ vol_status cut_earliest(vol_pool *p, const struct vol *v, int64_t cut,
 	/* Versions that died after the last barrier before `cut` stay while
 	 * that barrier is kept (keep_from); the first barrier at or after
 	 * the cut frees them all. */
-	vol_point b;
+	vol_point b = {0}; /* set when VOL_OK (-O3 cannot tell) */
 	vol_status st = barrier_near(p, v->id, cut, true, &b);
 	*earliest = cut;
 	if (st == VOL_ENOENT)
