@@ -17,6 +17,8 @@
  * (a change or a durability promise was lost). After each call's success
  * the pool is closed and reopened and must read back the same state, with
  * vol_check clean.
+ * test_write_entries uses the wrapper's entry counts instead: what a small
+ * write puts into the store.
  */
 #include <inttypes.h>
 #include <stdio.h>
