@@ -663,6 +663,7 @@ vol_status vol_read_point(vol_pool *p, vol_id id, const vol_point *pt,
 struct stage {
 	uint32_t ps;
 	size_t n, cap;          /* data pages                              */
+	size_t nd;              /* of them PV_REF, not holes (stage_seal)  */
 	uint64_t *pageno;
 	uint8_t *hdrs;          /* the page-log record headers (PREC_HDR)  */
 	const uint8_t **src;    /* each page's bytes: the caller's buffer
@@ -735,6 +736,7 @@ static bool all_zero(const uint8_t *d, uint32_t n)
 /* Checksums and zero detection, outside any lock. */
 static void stage_seal(struct stage *s)
 {
+	s->nd = 0;
 	for (size_t i = 0; i < s->n; i++) {
 		const uint8_t *d = s->src[i];
 		if (all_zero(d, s->ps)) {
@@ -743,6 +745,7 @@ static void stage_seal(struct stage *s)
 		} else {
 			s->kind[i] = PV_REF;
 			s->hash[i] = pval_data_hash(d, s->ps);
+			s->nd++;
 		}
 	}
 }
@@ -898,9 +901,7 @@ void pend_done(vol_pool *p, vol_status st)
 static void stage_commit_record(vol_pool *p, struct stage *s,
 				const uint64_t fixed[COMMIT_FIXED - 4])
 {
-	size_t nd = 0, nh = s->nholes;
-	for (size_t i = 0; i < s->n; i++)
-		nd += s->kind[i] == PV_REF, nh += s->kind[i] != PV_REF;
+	size_t nd = s->nd, nh = s->n - s->nd + s->nholes;
 	size_t n = 8 * (COMMIT_FIXED + 2 * nd + nh);
 	uint8_t *body = n <= PREC_BODY_MAX ? malloc(n) : NULL, *q = body;
 	if (!body || grow((void **)&p->pend, &p->cappend,
@@ -1149,10 +1150,7 @@ static vol_status stage_commit(vol_pool *p, struct vol *v, struct stage *s,
 	/* Waiting barriers ahead of the change. When it has data pages,
 	 * its own MT_APPLIED (stage_put) is the later one: one insert into
 	 * the store's memtable fewer. */
-	bool data = false;
-	for (size_t i = 0; i < s->n && !data; i++)
-		data = s->kind[i] == PV_REF;
-	bool waiting = bar_put(p, b, data);
+	bool waiting = bar_put(p, b, s->nd > 0);
 	st = stage_put(p, b, s, v->tl->id, lsn, now);
 	if (!st && resize) {
 		uint8_t k[32], sv[8];
