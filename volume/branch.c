@@ -31,7 +31,7 @@ static vol_status barrier_near(vol_pool *p, vol_id vol, int64_t ns,
 			       bool after, vol_point *out)
 {
 	const struct kv_ops *o = p->kv->ops;
-	vol_status st = bar_flush(p); /* the waiting ones too */
+	vol_status st = store_flush(p); /* the waiting ones too */
 	if (st)
 		return st;
 	kv_iter *it = o->iter_new(p->kv, KV_LOG, KV_POINT);

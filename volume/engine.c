@@ -10,9 +10,12 @@
  * call changes nothing (invariant 4).
  *
  * Invariants kept here:
- *  I1  LSNs are assigned under pool->mu and the batch carrying LSN n is
- *      written before pool->mu is released, so the store holds changes in LSN
- *      order and a crash leaves a prefix of them (the WAL replays a prefix).
+ *  I1  LSNs are assigned under pool->mu, and the store gets the changes'
+ *      batches in LSN order: a command's batch is written before pool->mu
+ *      is released, after what waits in the store queue (store_flush), and
+ *      page changes go in through that queue, in order (defer.c). So the
+ *      store holds a prefix of the changes and a crash leaves a prefix of
+ *      them (the WAL replays a prefix; the page log replays the rest).
  *  I2  Every change writes its log record `C|lsn` in the same batch as its
  *      effects; the newest log record is the pool's LSN after a restart.
  *  I3  Times are clamped to be non-decreasing in LSN order, so barriers keyed
@@ -23,8 +26,8 @@
  *      one timeline record whatever the size of the volume or its history.
  *
  * Barriers: vol_sync records a barrier for the volume (its record in the
- * page log; its store entries wait for the next page change's batch, see
- * bar_put) and syncs the page log; RocksDB's WAL only when a record could
+ * page log; its store entries wait in the store queue, see bar_put) and
+ * syncs the page log; RocksDB's WAL only when a record could
  * not go into the page log (pagelog.c). Concurrent syncs share one
  * fdatasync (plog_sync's queue).
  */
@@ -364,9 +367,9 @@ vol_status change_begin(vol_pool *p, vol_id id, struct vol **v, kv_batch **b)
 		return vol__fail(VOL_ENOMEM, "out of memory");
 	}
 	pthread_mutex_lock(&p->mu);
-	/* A command's batch may delete barriers or put volume records: the
-	 * waiting ones go in first. */
-	if ((st = bar_flush(p))) {
+	/* A command's batch may delete barriers or put volume records, and
+	 * its LSN follows the page changes': what waits goes in first. */
+	if ((st = store_flush(p))) {
 		change_end(p, *v, *b);
 		return st;
 	}
@@ -1029,6 +1032,8 @@ static void stop_retention(vol_pool *p)
 
 static void pool_free(vol_pool *p)
 {
+	stop_retention(p);
+	dq_stop(p);
 	if (p->kv)
 		p->kv->ops->close(p->kv);
 	plog_close(p->plog);
@@ -1045,6 +1050,7 @@ static void pool_free(vol_pool *p)
 	free(p->replayed.v);
 	free(p->pend);
 	free(p->bar);
+	dq_free(p);
 	if (p->lockfd >= 0)
 		close(p->lockfd);
 	pthread_mutex_destroy(&p->mu);
@@ -1338,6 +1344,7 @@ vol_status vol_pool_open(const char *path, const vol_pool_opts *opts,
 	p->lockfd = -1;
 	p->kv = opts->kv;
 	pthread_mutex_init(&p->mu, NULL);
+	dq_init(p);
 	pthread_mutex_init(&p->retention_mu, NULL);
 	pthread_mutex_init(&p->heal_mu, NULL);
 	pthread_cond_init(&p->retention_cv, NULL);
@@ -1395,6 +1402,9 @@ vol_status vol_pool_open(const char *path, const vol_pool_opts *opts,
 		tighten_modes(path);
 	if (opts->history_budget)
 		p->budget_set = opts->history_budget;
+	if (!p->read_only && !p->damaged[0] && !opts->store_inline &&
+	    (st = dq_start(p)))
+		goto fail;
 	if (p->retention_interval_s) {
 		if (pthread_create(&p->retention_thread, NULL, retention_main,
 				   p)) {
@@ -1434,6 +1444,7 @@ vol_status vol_pool_close(vol_pool *p)
 	if (!p)
 		return VOL_OK;
 	stop_retention(p);
+	dq_stop(p); /* the final sync writes what waits itself */
 	/* A read-only or damaged pool has nothing to sync. */
 	vol_status st = p->read_only || p->damaged[0] ? VOL_OK
 						      : vol_pool_sync(p);
@@ -1475,13 +1486,14 @@ static bool barrier_record(vol_pool *p, const uint64_t *e, size_t n,
 	return !st;
 }
 
-/* Barriers wait for the store (p->bar) until the next page change's batch
- * takes them (stage_commit), or until something reads barriers or writes a
- * command's batch (bar_flush): a volume's sync then costs the page log's
- * append and flush, and no store write of its own (measured: about 25 us
- * of the daemon's CPU per fsync; BENCHMARKS.md, issue 5 session 14). The
- * page log makes them durable: replay puts them back after a crash. More
- * than BAR_WAIT_MAX waiting (syncs without writes) are written at once. */
+/* Barriers wait for the store (p->bar) with the page changes (defer.c):
+ * the store writer writes them with the changes that wait, in the
+ * background, or store_flush does before anything reads barriers or
+ * writes a command's batch. A volume's sync costs the page log's append
+ * and flush, and no store write of its own (measured: about 25 us of the
+ * daemon's CPU per fsync; BENCHMARKS.md, issue 5 session 14). The page log
+ * makes them durable: replay puts them back after a crash. More than
+ * BAR_WAIT_MAX waiting are written at once. */
 #define BAR_WAIT_MAX 64
 
 /* Under mu: queue n barriers (e) whose record ends at end; false if out
@@ -1497,7 +1509,7 @@ static bool bar_add(vol_pool *p, const uint64_t *e, size_t n, struct pref end)
 	return true;
 }
 
-bool bar_put(vol_pool *p, kv_batch *b, bool applied_later)
+void bar_put(vol_pool *p, kv_batch *b)
 {
 	kv *s = p->kv;
 	for (size_t i = 0; i < p->nbar; i++) {
@@ -1510,42 +1522,17 @@ bool bar_put(vol_pool *p, kv_batch *b, bool applied_later)
 		if (v)
 			put_vol_record(p, b, v);
 	}
-	if (p->nbar && !applied_later)
-		put_pref(s, b, MT_APPLIED, p->bar_end);
-	bool durable = !pref_eq(p->synced, p->durable);
-	if (durable)
+	if (!pref_eq(p->synced, p->durable))
 		put_pref(s, b, MT_DURABLE, p->synced);
-	return p->nbar || durable;
-}
-
-void bar_done(vol_pool *p)
-{
-	p->nbar = 0;
-	p->durable = p->synced;
-}
-
-vol_status bar_flush(vol_pool *p)
-{
-	if (!p->nbar)
-		return VOL_OK;
-	kv *s = p->kv;
-	kv_batch *b = s->ops->batch_new(s);
-	if (!b)
-		return vol__fail(VOL_ENOMEM, "out of memory");
-	bar_put(p, b, false);
-	vol_status st = s->ops->write(s, b, false);
-	if (!st)
-		bar_done(p);
-	s->ops->batch_free(b);
-	return st;
 }
 
 /* Write barriers for `only` (or every changed volume) and sync: the
  * barriers go into the page log, and one flush of it makes them and every
  * page change before them durable (pagelog.c). Their store entries wait
- * (bar_put) after a volume's sync; a pool-wide one writes them and all
- * that waits. The WAL is synced too when something the log cannot replay
- * is waiting (p->kv_unsynced), or with nothing to record. */
+ * (bar_put) after a volume's sync, for the store writer; a pool-wide one
+ * writes them and all that waits (store_flush). The WAL is
+ * synced too when something the log cannot replay is waiting
+ * (p->kv_unsynced), or with nothing to record. */
 static vol_status sync_barriers(vol_pool *p, struct vol *only, vol_point *out)
 {
 	kv *s = p->kv;
@@ -1601,10 +1588,9 @@ static vol_status sync_barriers(vol_pool *p, struct vol *only, vol_point *out)
 	}
 	bool wal = p->kv_unsynced || !n;
 	if (wal || !only || !queued || p->nbar > BAR_WAIT_MAX) {
-		bool waiting = bar_put(p, b, false);
-		st = n || waiting ? s->ops->write(s, b, false) : VOL_OK;
-		if (!st)
-			bar_done(p);
+		st = store_flush(p);
+		if (!st && n && !queued)
+			st = s->ops->write(s, b, false);
 	}
 	wal = wal && !st;
 	if (wal)

@@ -275,6 +275,47 @@ struct vol {
 	struct vol *grave_next; /* deleted volumes, freed at close        */
 };
 
+/* defer.c: the store queue (see the design note there). */
+/* A page version that waits for the store: timeline, page, LSN, and where
+ * its record is in the page log with its page's hash, or a hole. */
+struct pent {
+	uint64_t tl, page, lsn, hash;
+	struct pref ref;
+	bool hole;
+	struct pent *bnext;     /* the next page of its bucket             */
+	struct pent *older;     /* the page's next older waiting version   */
+};
+/* A page change that waits for the store: its versions, and its commit
+ * record's body, from which its entries are made (put_commit). */
+struct dchange {
+	struct dchange *next;
+	bool logged;            /* it appended page records, ending at:    */
+	struct pref applied;
+	size_t ne;
+	struct pent *e;
+	uint32_t nbody;
+	uint8_t *body;
+};
+struct dqueue {
+	/* under pool->mu */
+	struct dchange *head, **tail;
+	size_t changes, pages;
+	int64_t first_ns;       /* mono_ns when the oldest joined          */
+	bool busy;              /* the writer has a batch out (no mu held) */
+	bool kick, stop, running;
+	pthread_t thread;
+	pthread_cond_t cv;      /* wakes the writer                        */
+	pthread_cond_t done;    /* the writer's batch is settled           */
+	/* Held shared by every read of the store (pend_read_begin) and
+	 * exclusive while written versions leave the table: a read whose
+	 * iterators predate a batch finds its versions in the table. */
+	pthread_rwlock_t rw;
+	/* the versions, by (timeline, page): under tmu, a leaf lock */
+	pthread_mutex_t tmu;
+	struct pent **tab;
+	size_t cap, heads;
+	size_t live;            /* versions in the table (atomic reads)    */
+};
 struct vol_pool {
 	kv *kv;
 	struct plog *plog;
@@ -297,15 +338,15 @@ struct vol_pool {
 	struct pref durable;    /* ... and the one the store has (MT_DURABLE) */
 	/* Barriers of volume syncs that are in the page log, not yet in the
 	 * store (vol, time, lsn, tl each; the log ends at bar_end after their
-	 * records): they go in with the next page change's batch, or before
-	 * anything reads barriers (bar_put, bar_flush in engine.c). */
+	 * records): they go in with the store queue's next batch (bar_put,
+	 * defer.c). */
 	uint64_t *bar;
 	size_t nbar, capbar;
 	struct pref bar_end;
 	struct replayed replayed; /* at open, until load_all is done      */
-	/* Commit records of page changes whose batches are written, not yet
-	 * in the page log: they go in with the next append of pages or a
-	 * barrier (pages.c, stage_commit_record). */
+	/* Commit records of page changes committed, not yet in the page
+	 * log: they go in with the next append of pages or a barrier
+	 * (pages.c, pend_add). */
 	uint8_t *pend;
 	size_t npend, cappend;
 	struct iovec pend_iov;  /* pend_lead's answer                     */
@@ -355,7 +396,34 @@ struct vol_pool {
 	/* Time passes spent waiting for the writers (pacer_yield), in ns:
 	 * the schedule counts a pass's work, not its pauses. */
 	int64_t retention_yielded_ns;
+
+	struct dqueue dq;       /* page changes waiting for the store       */
 };
+
+/* defer.c (the structures are above struct vol_pool) */
+void dq_init(vol_pool *p);
+vol_status dq_start(vol_pool *p);       /* the writer thread           */
+void dq_stop(vol_pool *p);
+void dq_free(vol_pool *p);
+/* A change of ne versions with a commit body of nbody bytes (d->e and
+ * d->body point into the one allocation; free() frees it). */
+struct dchange *dq_alloc(size_t ne, size_t nbody);
+/* Under mu: queue d, whose LSN is the pool's newest; its versions become
+ * readable. True if the caller must store_flush now (too much waits, or
+ * enough and no writer thread). */
+bool dq_add(vol_pool *p, struct dchange *d);
+/* Under mu: write everything that waits for the store (queued changes,
+ * barriers), in order, waiting for the writer's batch first. Every store
+ * write that readers of the store or LSN order depend on comes after it. */
+vol_status store_flush(vol_pool *p);
+/* Around a read of page versions (before its store iterators are made,
+ * until they are freed). No store_flush or pool->mu in between. */
+void pend_read_begin(vol_pool *p);
+void pend_read_end(vol_pool *p);
+/* The newest waiting version of page pg of timeline tl at or below bound
+ * into *out; false if none. Takes tmu; inside pend_read_begin/end. */
+bool pend_find(vol_pool *p, uint64_t tl, uint64_t pg, uint64_t bound,
+	       struct pent *out);
 
 /* engine.c */
 /* At the entry of every call that changes the pool, holding no lock, batch
@@ -382,16 +450,10 @@ void vol_end(struct vol *v);
  * held until change_end. */
 vol_status change_begin(vol_pool *p, vol_id id, struct vol **v, kv_batch **b);
 void change_end(vol_pool *p, struct vol *v, kv_batch *b);
-/* Put into b what waits for the store: the waiting barriers with their
- * volumes' records and MT_APPLIED (unless applied_later: the caller puts
- * a later MT_APPLIED into b itself), and MT_DURABLE if a sync moved it;
- * false if nothing waits. Under mu, which the caller holds until b is
- * written and, if that succeeded, it calls bar_done (p->synced cannot
- * move meanwhile: it moves under mu). */
-bool bar_put(vol_pool *p, kv_batch *b, bool applied_later);
-void bar_done(vol_pool *p);
-/* Write what waits (bar_put) to the store now, unsynced. Under mu. */
-vol_status bar_flush(vol_pool *p);
+/* Put into b the waiting barriers with their volumes' records, and
+ * MT_DURABLE if a sync moved it (not MT_APPLIED). Under mu, which the
+ * store queue (defer.c) holds when it takes them. */
+void bar_put(vol_pool *p, kv_batch *b);
 /* A page-log position under meta key `tag` (MT_APPLIED, MT_DURABLE). */
 void put_pref(kv *s, kv_batch *b, uint8_t tag, struct pref at);
 /* The change record (log family) of change lsn into b. */
@@ -472,6 +534,10 @@ struct pref plog_check_from(vol_pool *p);
  * last append (the open cuts it): the very end of the log, after the
  * durable point, on a machine that did not restart (engine.c). */
 bool plog_unfinished(vol_pool *p, struct pref at, uint64_t end);
+/* A page change's store entries (versions, names, its change record)
+ * into b, from the body of its commit record (one that commit_fields
+ * accepts). */
+void put_commit(vol_pool *p, kv_batch *b, const uint8_t *body);
 /* One page version with its name into a batch: a data version at `ref` in
  * the page log (hash: its page's), or a hole (ref NULL). */
 void put_page_version(vol_pool *p, kv_batch *b, const uint8_t k[PKEY_LEN],

@@ -23,14 +23,16 @@
  * A change is staged first (struct stage: the edge pages it read-modify-
  * writes, all outside pool->mu, under the volume's wmu so no other writer of
  * the volume can change them meanwhile; whole pages stay in the caller's
- * buffer), then put into one batch with its LSN under pool->mu. All-zero
- * pages are stored as hole markers (a 24-byte header, no page bytes), so
- * discards and zero writes cost no page storage.
- * The bytes of the other pages are appended to the page log (pagelog.c)
- * under pool->mu, before the batch that refers to them is written; their
- * entries are runs where RUN_MIN or more follow each other in a group
- * (put_versions), so a 1 MiB write puts 2 entries in RocksDB, not 512
- * (BENCHMARKS.md, issue 5 session 13).
+ * buffer), then committed with its LSN under pool->mu: the bytes of its
+ * pages are appended to the page log (pagelog.c), its commit record waits
+ * for the next append (pend_add), and its store entries are made from that
+ * record (put_commit, as a replay makes them): a write's or discard's by
+ * the store queue later (defer.c; reads find them there meanwhile), a
+ * resize's at once. All-zero pages are stored as hole markers (a 24-byte
+ * header, no page bytes), so discards and zero writes cost no page
+ * storage. The entries are runs where RUN_MIN or more data pages follow
+ * each other in a group (put_versions), so a 1 MiB write puts 2 entries in
+ * RocksDB, not 512 (BENCHMARKS.md, issue 5 session 13).
  * A write never reads or overwrites an older version.
  */
 #include <stdio.h>
@@ -96,10 +98,12 @@ static vol_status reader_open(struct reader *r, vol_pool *p, const char *vname,
 			      bool walking)
 {
 	*r = (struct reader){.p = p, .vname = vname, .walking = walking};
+	pend_read_begin(p);
 	plog_read_lock(p->plog);
 	r->it = p->kv->ops->iter_new(p->kv, KV_PAGES, KV_POINT);
 	if (!r->it) {
 		plog_read_unlock(p->plog);
+		pend_read_end(p);
 		return vol__fail(VOL_ENOMEM, "out of memory");
 	}
 	return VOL_OK;
@@ -117,6 +121,7 @@ static void reader_close(struct reader *r)
 		o->iter_free(r->rit);
 	o->iter_free(r->it);
 	plog_read_unlock(r->p->plog);
+	pend_read_end(r->p);
 }
 
 /* Bytewise key order, as the store's. */
@@ -436,6 +441,20 @@ static vol_status page_find(struct reader *r, const struct tl *tl,
 	*in_log = false;
 	size_t level = 0;
 	for (const struct tl *t = tl; t; t = t->anc, level++) {
+		/* A version waiting for the store is newer than every stored
+		 * one of this timeline (defer.c). */
+		struct pent e;
+		if (pend_find(r->p, t->id, pg, bound, &e)) {
+			if (e.hole) {
+				memset(out, 0, ps);
+				return VOL_OK;
+			}
+			pkey_make(w->key, t->id, pg, e.lsn);
+			w->hash = e.hash;
+			w->ref = e.ref;
+			*in_log = true;
+			return VOL_OK;
+		}
 		uint8_t k[PKEY_LEN];
 		pkey_make(k, t->id, pg, bound);
 		kv_iter *it = reader_seek(r, level, k);
@@ -778,50 +797,52 @@ void put_run_name(vol_pool *p, kv_batch *b, const uint8_t k[PKEY_LEN],
 	p->kv->ops->batch_put(b, KV_LOG, nk, NKEY_LEN, v, sizeof v);
 }
 
-/* The data versions of one change at (tl, lsn, now) into a batch: pages
- * pg[i] (hash[i]; kind[i] PV_REF, or every one when kind is NULL: other
- * kinds are holes) whose records are in the page log one after the other
- * from ref. Runs of RUN_MIN or more of them that follow each other in one
- * group become run entries (pools of format 4); holes and the rest are
- * page versions of their own. For writes and replay. */
+/* The data versions of one change at (tl, lsn, now) into a batch: n pages,
+ * each a (page, hash of its bytes) pair of big-endian u64s in d, as in a
+ * commit record, whose records follow each other in the page log from
+ * ref. Runs of RUN_MIN or more of them that follow each other in one group
+ * become run entries (pools of format 4); the rest are page versions of
+ * their own. */
 static void put_versions(vol_pool *p, kv_batch *b, uint64_t tl, uint64_t lsn,
-			 int64_t now, size_t n, const uint64_t *pg,
-			 const uint64_t *hash, const uint8_t *kind,
+			 int64_t now, size_t n, const uint8_t *d,
 			 struct pref ref)
 {
 	const struct kv_ops *o = p->kv->ops;
 	uint64_t rl = plog_rec_len(p->plog), g = p->run_group;
 	uint8_t k[PKEY_LEN];
 	uint8_t v[RVAL_MAX];
+	uint64_t hash[RUN_GROUP_MAX];
 	for (size_t i = 0, j; i < n; i = j) {
-		bool data = !kind || kind[i] == PV_REF;
+		uint64_t pg = be64_get(d + 16 * i);
 		j = i + 1;
-		if (data && p->format >= 4)
-			while (j < n && (!kind || kind[j] == PV_REF) &&
-			       pg[j] == pg[j - 1] + 1 && pg[j] % g)
+		if (p->format >= 4)
+			while (j < n && be64_get(d + 16 * j) == pg + (j - i) &&
+			       be64_get(d + 16 * j) % g)
 				j++;
 		if (j - i < RUN_MIN) { /* each page a version of its own */
 			for (; i < j; i++) {
-				pkey_make(k, tl, pg[i], lsn);
-				put_page_version(p, b, k, now, hash[i],
-						 data ? &ref : NULL);
-				ref.off += data ? rl : 0;
+				pkey_make(k, tl, be64_get(d + 16 * i), lsn);
+				put_page_version(p, b, k, now,
+						 be64_get(d + 16 * i + 8), &ref);
+				ref.off += rl;
 			}
 			continue;
 		}
-		pkey_make(k, tl, RUN_BASE + pg[i] / g, lsn);
-		rval_make(v, k, now, ref, pg[i], j - i, hash + i);
+		for (size_t x = i; x < j; x++) /* within one group: <= g */
+			hash[x - i] = be64_get(d + 16 * x + 8);
+		pkey_make(k, tl, RUN_BASE + pg / g, lsn);
+		rval_make(v, k, now, ref, pg, j - i, hash);
 		o->batch_put(b, KV_PAGES, k, PKEY_LEN, v, rval_len(j - i));
-		put_run_name(p, b, k, pg[i], j - i);
+		put_run_name(p, b, k, pg, j - i);
 		ref.off += (j - i) * rl;
 	}
 }
 
-/* Append the staged data pages at (tl, lsn, now) to the page log and put
- * every staged version, and where the log ends (MT_APPLIED). Under
- * pool->mu. */
-static vol_status stage_put(vol_pool *p, kv_batch *b, struct stage *s,
-			    uint64_t tl, uint64_t lsn, int64_t now)
+/* Append the staged data pages at (tl, lsn, now) to the page log (s->refs:
+ * where each went; *end: where the log ends after them), with the commit
+ * records that wait (p->pend) ahead of them. Under pool->mu. */
+static vol_status stage_append(vol_pool *p, struct stage *s, uint64_t tl,
+			       uint64_t lsn, int64_t now, struct pref *end)
 {
 	uint8_t k[PKEY_LEN];
 	size_t nd = 0;
@@ -836,22 +857,11 @@ static vol_status stage_put(vol_pool *p, kv_batch *b, struct stage *s,
 				(struct iovec){(void *)s->src[i], s->ps};
 			nd++;
 		}
-	struct pref end;
 	vol_status st = plog_append(p->plog, nd ? pend_lead(p) : NULL, s->recs,
-				    nd, 2, s->refs, &end);
+				    nd, 2, s->refs, end);
 	if (nd)
 		pend_done(p, st);
-	if (st)
-		return st;
-	if (nd)
-		put_pref(p->kv, b, MT_APPLIED, end);
-	put_versions(p, b, tl, lsn, now, s->n, s->pageno, s->hash, s->kind,
-		     nd ? s->refs[0] : (struct pref){0, 0});
-	for (size_t i = 0; i < s->nholes; i++) {
-		pkey_make(k, tl, s->holes[i], lsn);
-		put_page_version(p, b, k, now, 0, NULL);
-	}
-	return VOL_OK;
+	return st;
 }
 
 /* Commit record body (big-endian u64s): lsn, time, kind, vol, tl, first,
@@ -891,25 +901,18 @@ void pend_done(vol_pool *p, vol_status st)
 	p->npend = 0;
 }
 
-/* After a page change's batch: its commit record, which makes it
- * replayable (pagelog.c). It waits in p->pend for the next append of
- * pages or a barrier (one write of the log fewer per change; a change
- * that was never synced may be lost by a crash anyway), which puts it in
- * the log before any record of a later change: the log keeps the order of
- * the batches. Under pool->mu. If it cannot be appended, the next sync
- * syncs the WAL instead. */
-static void stage_commit_record(vol_pool *p, struct stage *s,
-				const uint64_t fixed[COMMIT_FIXED - 4])
+/* The length of a sealed stage's commit record body. */
+static size_t commit_len(const struct stage *s)
+{
+	return 8 * (COMMIT_FIXED + 2 * s->nd + (s->n - s->nd + s->nholes));
+}
+
+/* A staged change's commit record body (commit_len bytes) into q, after
+ * its pages were appended (s->refs). */
+static void commit_body(const struct stage *s,
+			const uint64_t fixed[COMMIT_FIXED - 4], uint8_t *q)
 {
 	size_t nd = s->nd, nh = s->n - s->nd + s->nholes;
-	size_t n = 8 * (COMMIT_FIXED + 2 * nd + nh);
-	uint8_t *body = n <= PREC_BODY_MAX ? malloc(n) : NULL, *q = body;
-	if (!body || grow((void **)&p->pend, &p->cappend,
-			  p->npend + PREC_HDR + n, 1)) {
-		free(body);
-		p->kv_unsynced = true;
-		return;
-	}
 	for (int i = 0; i < COMMIT_FIXED - 4; i++, q += 8)
 		be64_put(q, fixed[i]);
 	be64_put(q, nd);
@@ -930,13 +933,47 @@ static void stage_commit_record(vol_pool *p, struct stage *s,
 		}
 	for (size_t i = 0; i < s->nholes; i++, q += 8)
 		be64_put(q, s->holes[i]);
-	plog_body_record(p->plog, p->pend + p->npend, PREC_COMMIT,
-			 (int64_t)fixed[1], body, (uint32_t)n);
+}
+
+/* A page change's commit record, which makes it replayable (pagelog.c).
+ * It waits in p->pend for the next append of pages or a barrier (one
+ * write of the log fewer per change; a change that was never synced may
+ * be lost by a crash anyway), which puts it in the log before any record
+ * of a later change: the log keeps the order of the changes. Under
+ * pool->mu. If it cannot be appended, the next sync writes the store and
+ * syncs its WAL instead. */
+static void pend_add(vol_pool *p, const uint8_t *body, size_t n, int64_t ns)
+{
+	if (n > PREC_BODY_MAX || grow((void **)&p->pend, &p->cappend,
+				      p->npend + PREC_HDR + n, 1)) {
+		p->kv_unsynced = true;
+		return;
+	}
+	plog_body_record(p->plog, p->pend + p->npend, PREC_COMMIT, ns, body,
+			 (uint32_t)n);
 	p->npend += PREC_HDR + n;
-	free(body);
 	if (p->npend > PEND_MAX) /* discards only, say: write them now */
 		pend_done(p, plog_append(p->plog, pend_lead(p), NULL, 0, 1,
 					 NULL, NULL));
+}
+
+void put_commit(vol_pool *p, kv_batch *b, const uint8_t *body)
+{
+	uint64_t f[COMMIT_FIXED];
+	for (int i = 0; i < COMMIT_FIXED; i++)
+		f[i] = be64_get(body + 8 * i);
+	uint64_t lsn = f[0], nd = f[8], nh = f[9], tl = f[4];
+	int64_t now = (int64_t)f[1];
+	const uint8_t *d = body + 8 * COMMIT_FIXED;
+	put_versions(p, b, tl, lsn, now, nd, d, (struct pref){f[10], f[11]});
+	d += 16 * nd;
+	uint8_t k[PKEY_LEN];
+	for (uint64_t i = 0; i < nh; i++, d += 8) {
+		pkey_make(k, tl, be64_get(d), lsn);
+		put_page_version(p, b, k, now, 0, NULL);
+	}
+	put_change(p, b, lsn, now, (enum change_kind)f[2], f[3], tl, f[5],
+		   f[6]);
 }
 
 /* Stage the byte range [off, off+len) of the volume's head: `src` bytes, or
@@ -1072,6 +1109,12 @@ static vol_status stage_drop(vol_pool *p, struct stage *s, const struct tl *tl,
 	*next = end;
 	if (first >= end)
 		return VOL_OK;
+	/* The scan reads the store: what waits for it goes in first. */
+	pthread_mutex_lock(&p->mu);
+	vol_status fst = store_flush(p);
+	pthread_mutex_unlock(&p->mu);
+	if (fst)
+		return fst;
 	const struct kv_ops *o = p->kv->ops;
 	kv_iter *it = o->iter_new(p->kv, KV_PAGES, KV_BULK);
 	if (!it)
@@ -1130,48 +1173,89 @@ static vol_status stage_drop(vol_pool *p, struct stage *s, const struct tl *tl,
 	return VOL_OK;
 }
 
+/* A page change's versions, for the store queue: each staged page (its
+ * record at s->refs, or a hole) and each extra hole, at (tl, lsn). */
+static void stage_versions(const struct stage *s, uint64_t tl, uint64_t lsn,
+			   struct pent *e)
+{
+	size_t nd = 0;
+	for (size_t i = 0; i < s->n; i++, e++) {
+		bool hole = s->kind[i] != PV_REF;
+		*e = (struct pent){.tl = tl, .page = s->pageno[i], .lsn = lsn,
+				   .hash = s->hash[i], .hole = hole};
+		if (!hole)
+			e->ref = s->refs[nd++];
+	}
+	for (size_t i = 0; i < s->nholes; i++, e++)
+		*e = (struct pent){.tl = tl, .page = s->holes[i], .lsn = lsn,
+				   .hole = true};
+}
+
 /* Commit a staged change of v (held under wmu): one LSN. new_size is
- * recorded when it differs from v->size. */
+ * recorded when it differs from v->size. A write or discard is committed
+ * in memory and its store entries wait in the store queue (defer.c); a
+ * resize, a command, writes them, after what waits, with a synced write. */
 static vol_status stage_commit(vol_pool *p, struct vol *v, struct stage *s,
 			       enum change_kind kind, uint64_t first,
 			       uint64_t count, uint64_t new_size,
 			       uint64_t payload)
 {
 	kv *kvs = p->kv;
-	kv_batch *b = kvs->ops->batch_new(kvs);
-	if (!b)
-		return vol__fail(VOL_ENOMEM, "out of memory");
+	bool defer = kind == CH_WRITE || kind == CH_DISCARD;
 	stage_seal(s);
+	size_t nb = commit_len(s);
+	struct dchange *d = dq_alloc(defer ? s->n + s->nholes : 0, nb);
+	kv_batch *b = defer ? NULL : kvs->ops->batch_new(kvs);
+	if (!d || (!defer && !b)) {
+		free(d);
+		if (b)
+			kvs->ops->batch_free(b);
+		return vol__fail(VOL_ENOMEM, "out of memory");
+	}
 	pthread_mutex_lock(&p->mu);
 	uint64_t lsn = p->lsn + 1;
 	int64_t now = pool_now(p);
-	vol_status st = VOL_OK;
 	bool resize = new_size != v->size;
-	/* Waiting barriers ahead of the change. When it has data pages,
-	 * its own MT_APPLIED (stage_put) is the later one: one insert into
-	 * the store's memtable fewer. */
-	bool waiting = bar_put(p, b, s->nd > 0);
-	st = stage_put(p, b, s, v->tl->id, lsn, now);
-	if (!st && resize) {
-		uint8_t k[32], sv[8];
-		be64_put(sv, new_size);
-		kvs->ops->batch_put(b, KV_META, k,
-				    key2(k, MT_SIZE, v->tl->id, lsn), sv, 8);
-		/* reserve the in-memory slot before committing */
-		st = tl_size_push(v->tl, LSN_MAX, 0);
-		if (!st)
-			v->tl->nsizes--;
-	}
+	struct pref end = {0, 0};
+	vol_status st = defer ? VOL_OK : store_flush(p);
 	if (!st)
-		st = pool_commit(p, b, lsn, now, kind, v->id, v->tl->id, first,
-				 count);
-	if (!st && waiting)
-		bar_done(p);
-	if (!st && (kind == CH_WRITE || kind == CH_DISCARD)) {
+		st = stage_append(p, s, v->tl->id, lsn, now, &end);
+	if (!st) {
 		uint64_t fixed[COMMIT_FIXED - 4] = {
 			lsn, (uint64_t)now, kind, v->id, v->tl->id, first,
 			count, payload};
-		stage_commit_record(p, s, fixed);
+		commit_body(s, fixed, d->body);
+	}
+	if (!st && defer) {
+		d->logged = s->nd > 0;
+		d->applied = end;
+		stage_versions(s, v->tl->id, lsn, d->e);
+		pend_add(p, d->body, nb, now);
+		bool flush = dq_add(p, d);
+		d = NULL;
+		p->lsn = lsn;
+		/* Its failure fails the store: the next call reports it. */
+		if (flush)
+			(void)store_flush(p);
+	} else if (!st) {
+		put_commit(p, b, d->body);
+		if (s->nd)
+			put_pref(kvs, b, MT_APPLIED, end);
+		if (resize) {
+			uint8_t k[32], sv[8];
+			be64_put(sv, new_size);
+			kvs->ops->batch_put(b, KV_META, k,
+					    key2(k, MT_SIZE, v->tl->id, lsn),
+					    sv, 8);
+			/* reserve the in-memory slot before committing */
+			st = tl_size_push(v->tl, LSN_MAX, 0);
+			if (!st)
+				v->tl->nsizes--;
+		}
+		if (!st)
+			st = kvs->ops->write(kvs, b, true);
+		if (!st)
+			p->lsn = lsn;
 	}
 	if (!st) {
 		v->lsn = lsn;
@@ -1183,7 +1267,9 @@ static vol_status stage_commit(vol_pool *p, struct vol *v, struct stage *s,
 		}
 	}
 	pthread_mutex_unlock(&p->mu);
-	kvs->ops->batch_free(b);
+	free(d);
+	if (b)
+		kvs->ops->batch_free(b);
 	if (st == VOL_ENOSPC)
 		pool_space_short(p);
 	return st;
@@ -1282,8 +1368,7 @@ static vol_status replay_commit(struct replay *r, const uint8_t *rec,
 	if (!commit_fields(rec, f))
 		return vol__fail(VOL_ECORRUPT, "page log: a commit record is "
 				 "malformed");
-	uint64_t lsn = f[0], nd = f[8], nh = f[9];
-	int64_t now = (int64_t)f[1];
+	uint64_t lsn = f[0];
 	if (r->o->gap_lsn)
 		return VOL_OK;
 	if (lsn > r->expect) { /* a commit record is missing */
@@ -1299,26 +1384,7 @@ static vol_status replay_commit(struct replay *r, const uint8_t *rec,
 	kv_batch *b = s->ops->batch_new(s);
 	if (!b)
 		return vol__fail(VOL_ENOMEM, "out of memory");
-	uint8_t k[PKEY_LEN];
-	const uint8_t *d = q + 8 * COMMIT_FIXED;
-	uint64_t *pg = malloc((nd ? nd : 1) * 2 * sizeof *pg);
-	if (!pg) {
-		s->ops->batch_free(b);
-		return vol__fail(VOL_ENOMEM, "out of memory");
-	}
-	for (uint64_t i = 0; i < nd; i++, d += 16) {
-		pg[i] = be64_get(d);
-		pg[nd + i] = be64_get(d + 8);
-	}
-	put_versions(p, b, f[4], lsn, now, nd, pg, pg + nd, NULL,
-		     (struct pref){f[10], f[11]});
-	free(pg);
-	for (uint64_t i = 0; i < nh; i++, d += 8) {
-		pkey_make(k, f[4], be64_get(d), lsn);
-		put_page_version(p, b, k, now, 0, NULL);
-	}
-	put_change(p, b, lsn, now, (enum change_kind)f[2], f[3], f[4], f[5],
-		   f[6]);
+	put_commit(p, b, q);
 	replayed_add(r->out, f[3], lsn, f[7]);
 	r->expect++;
 	return replay_write(b, p, at, n);

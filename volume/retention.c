@@ -775,10 +775,17 @@ static vol_status scan(vol_pool *p, struct plan *pl, kv_batch **b,
 	kv *s = p->kv;
 	const struct kv_ops *o = s->ops;
 	/* Segments sealed before the scan's snapshot hold only versions it
-	 * sees (appends and their batches happen together under pool->mu),
-	 * apart from the cleaner's own moves, which run in this thread. */
+	 * sees, apart from the cleaner's own moves, which run in this thread:
+	 * the versions that wait for the store (defer.c) are written first,
+	 * under pool->mu, which every append holds, so every record before
+	 * the segment appended to now has its version in the store. */
 	struct pref *segs = NULL;
-	size_t nsegs = plog_list(p->plog, &segs);
+	pthread_mutex_lock(&p->mu);
+	vol_status fst = store_flush(p);
+	size_t nsegs = fst ? 0 : plog_list(p->plog, &segs);
+	pthread_mutex_unlock(&p->mu);
+	if (fst)
+		return fst;
 	struct seglive *sl = &pl->segs;
 	if (nsegs > 1) {
 		sl->lo = segs[0].seg;
@@ -965,7 +972,9 @@ static vol_status one_pass(vol_pool *p, vol_retention_report *rep,
 	if (!b)
 		return vol__fail(VOL_ENOMEM, "out of memory");
 	pthread_mutex_lock(&p->mu);
-	st = plan_build(p, pl, cut);
+	st = store_flush(p); /* the plan reads the log family */
+	if (!st)
+		st = plan_build(p, pl, cut);
 	if (!st)
 		st = raise_floors(p, pl, &b);
 	pthread_mutex_unlock(&p->mu);
@@ -984,7 +993,9 @@ static vol_status one_pass(vol_pool *p, vol_retention_report *rep,
 			st = vol__fail(VOL_ENOMEM, "out of memory");
 		} else {
 			pthread_mutex_lock(&p->mu);
-			st = finish(p, pl, b, rep, ids, &nd);
+			st = store_flush(p); /* LSN order: what waits first */
+			if (!st)
+				st = finish(p, pl, b, rep, ids, &nd);
 			pthread_mutex_unlock(&p->mu);
 			free(ids);
 		}
@@ -1470,6 +1481,11 @@ vol_status vol_check(vol_pool *p, vol_check_fn fn, void *ctx,
 		     uint64_t *problems)
 {
 	struct checker c = {.p = p, .fn = fn, .ctx = ctx};
+	pthread_mutex_lock(&p->mu);
+	vol_status fst = store_flush(p); /* the check reads the store */
+	pthread_mutex_unlock(&p->mu);
+	if (fst)
+		return fst;
 	if (!(c.rec = malloc(plog_rec_len(p->plog))))
 		return vol__fail(VOL_ENOMEM, "out of memory");
 	check_meta(&c);

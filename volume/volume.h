@@ -112,6 +112,10 @@ typedef struct vol_pool_opts {
 	 * of two in [16, 256] (0 = 256): a write stores the whole pages it
 	 * puts into one group as one entry (the engine's run entries). */
 	uint32_t run_group;
+	/* Tests: no store writer thread. Page changes then wait in memory
+	 * until a command, a pool-wide sync or enough of them write them, in
+	 * the calling thread (the store's writes happen in a known order). */
+	bool store_inline;
 } vol_pool_opts;
 
 /* Create a new pool in `path` (created with mode 0700 if missing; must be

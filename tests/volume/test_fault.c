@@ -18,7 +18,10 @@
  * the pool is closed and reopened and must read back the same state, with
  * vol_check clean.
  * test_write_entries uses the wrapper's entry counts instead: what a small
- * write puts into the store.
+ * write puts into the store. These pools write the store queue's changes
+ * in the calling thread (vol_pool_opts.store_inline: defer.c), so that
+ * each failure lands in a known call; test_writer_fault runs the store
+ * writer thread.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -41,6 +44,7 @@ struct ctx {
 	kv_fault_ctl ctl;
 	vol_id a, b, victim, c1, n1;
 	int64_t bar_ns; /* a barrier of volume a from the setup */
+	bool writer;    /* run the store writer thread */
 };
 
 /* ------------------------------------------------------------- the pool */
@@ -54,6 +58,7 @@ static void open_faulty(struct ctx *c)
 	snprintf(db, sizeof(db), "%s/db", c->f->path);
 	OK(kv_rocks_open(db, false, &inner));
 	c->f->opts.kv = kv_fault_wrap(inner, &c->ctl);
+	c->f->opts.store_inline = !c->writer;
 	assert_non_null(c->f->opts.kv);
 	OK(vol_pool_open(c->f->path, &c->f->opts, &c->f->p));
 	c->f->opts.kv = NULL; /* the pool owns it now */
@@ -637,12 +642,17 @@ static void test_fault_always(void **state)
 	setup_pool(&c);
 	c.ctl.fail_writes = true;
 	c.ctl.status = VOL_ENOSPC;
-	ST(VOL_ENOSPC, vol_write(c.f->p, c.a, buf, 0, 10));
+	/* A page write waits for the store (defer.c); the sync that must
+	 * write it fails. */
+	OK(vol_write(c.f->p, c.a, buf, 0, 10));
+	ST(VOL_ENOSPC, vol_pool_sync(c.f->p));
 	ST(VOL_ENOSPC, vol_create(c.f->p, "full", PS, &a));
 	c.ctl.fail_writes = false;
 	c.ctl.fail_reads = true;
 	c.ctl.status = 0;
-	assert_int_not_equal(vol_read(c.f->p, c.a, buf, 0, PS, &got), VOL_OK);
+	/* (page 0's newest version waits in the queue: not a store read) */
+	assert_int_not_equal(vol_read(c.f->p, c.a, buf, 3 * PS, PS, &got),
+			     VOL_OK);
 	c.ctl.fail_reads = false;
 	OK(vol_read(c.f->p, c.a, buf, 0, PS, &got));
 	OK(vol_write(c.f->p, c.a, buf, 0, 10));
@@ -658,12 +668,13 @@ static unsigned long puts_in(const kv_fault_ctl *ctl, enum kv_cf cf)
 	return n;
 }
 
-/* What a small page write after a volume's sync puts into the store: its
- * pages' versions and names, its change record, the barrier the sync left
- * waiting (with the volume's record and the durable point), and the page
- * log's applied position once, the change's own (the barrier's would be
- * overwritten in the same batch). A change without data pages (a discard
- * of whole pages: hole markers only) keeps the barrier's. */
+/* What a small page write puts into the store: nothing at once (its
+ * entries wait in the store queue: defer.c). A volume's sync leaves its
+ * barrier waiting too; a pool-wide sync then writes, in one batch, the
+ * pages' versions and names, the change record, the barrier (with the
+ * volume's record and the durable point), and the page log's applied
+ * position once. A discard of whole pages first writes what waits (its
+ * scan reads the store). */
 static void test_write_entries(void **state)
 {
 	(void)state;
@@ -678,10 +689,18 @@ static void test_write_entries(void **state)
 	OK(vol_create(c.f->p, "a", 4 * PS, &a));
 	tu_fill(w, sizeof(w), 3);
 	OK(vol_write(c.f->p, a, w, 0, sizeof(w)));
-	OK(vol_sync(c.f->p, a, NULL));
+	OK(vol_pool_sync(c.f->p));
 
 	memset(c.ctl.puts, 0, sizeof(c.ctl.puts));
+	unsigned long writes = c.ctl.writes;
 	OK(vol_write(c.f->p, a, w, 2 * PS, sizeof(w)));
+	OK(vol_sync(c.f->p, a, NULL));
+	assert_int_equal(c.ctl.writes, writes);
+	assert_int_equal(puts_in(&c.ctl, KV_PAGES) + puts_in(&c.ctl, KV_LOG) +
+				 puts_in(&c.ctl, KV_META),
+			 0);
+	OK(vol_pool_sync(c.f->p)); /* no volume changed since: no barrier */
+	assert_int_equal(c.ctl.writes, writes + 1);
 	assert_int_equal(puts_in(&c.ctl, KV_PAGES), 2);
 	assert_int_equal(c.ctl.puts[KV_LOG][LT_NAME], 2);
 	assert_int_equal(c.ctl.puts[KV_LOG][LT_CHANGE], 1);
@@ -692,11 +711,13 @@ static void test_write_entries(void **state)
 	assert_int_equal(c.ctl.puts[KV_META][MT_DURABLE], 1);
 	assert_int_equal(puts_in(&c.ctl, KV_META), 3);
 
+	OK(vol_write(c.f->p, a, w, 0, sizeof(w)));
 	OK(vol_sync(c.f->p, a, NULL));
 	memset(c.ctl.puts, 0, sizeof(c.ctl.puts));
 	OK(vol_discard(c.f->p, a, 0, 2 * PS));
 	assert_int_equal(c.ctl.puts[KV_LOG][LT_BARRIER], 1);
 	assert_int_equal(c.ctl.puts[KV_META][MT_APPLIED], 1);
+	assert_int_equal(c.ctl.puts[KV_LOG][LT_CHANGE], 1); /* the write's */
 
 	/* Both changes read back after a reopen (the page log's replay
 	 * starts at the applied position). */
@@ -704,6 +725,103 @@ static void test_write_entries(void **state)
 	memcpy(want + 2 * PS, w, sizeof(w));
 	reopen_faulty(&c);
 	tu_assert_content(c.f->p, a, want, sizeof(want));
+	fx_free(c.f);
+	current = NULL;
+}
+
+/* Reads of versions that wait in the store queue (nothing writes them
+ * here until a command or a pool-wide sync): the head, with a partial
+ * write over a waiting page and a waiting hole; a point between two
+ * waiting versions of the same pages; then a clone (a command: what waits
+ * is written first) reads the same; all of it after a reopen. */
+static void test_queue_reads(void **state)
+{
+	(void)state;
+	struct ctx c = {0};
+	uint8_t v1[4 * PS], v2[PS], zero[PS] = {0}, want[4 * PS], r[4 * PS];
+	vol_id a, b;
+	vol_point p1;
+	size_t got;
+
+	c.f = current = fx_new(PS);
+	OK(vol_pool_close(c.f->p));
+	c.f->p = NULL;
+	open_faulty(&c);
+	vol_pool *p = c.f->p;
+	OK(vol_create(p, "a", sizeof(v1), &a));
+	tu_fill(v1, sizeof(v1), 7);
+	tu_fill(v2, sizeof(v2), 8);
+	unsigned long writes = c.ctl.writes;
+	OK(vol_write(p, a, v1, 0, sizeof(v1)));
+	OK(vol_sync(p, a, &p1));
+	OK(vol_write(p, a, v2, PS, PS));
+	OK(vol_write(p, a, "xyz", 2 * PS + 5, 3));
+	OK(vol_write(p, a, zero, 3 * PS, PS));
+	assert_int_equal(c.ctl.writes, writes); /* all of it waits */
+	memcpy(want, v1, sizeof(want));
+	memcpy(want + PS, v2, PS);
+	memcpy(want + 2 * PS + 5, "xyz", 3);
+	memset(want + 3 * PS, 0, PS);
+	tu_assert_content(p, a, want, sizeof(want));
+	OK(vol_read_point(p, a, &p1, r, 0, sizeof(r), &got));
+	assert_int_equal(got, sizeof(r));
+	assert_memory_equal(r, v1, sizeof(r));
+	assert_int_equal(c.ctl.writes, writes);
+
+	vol_target now = tu_now();
+	OK(vol_clone(p, a, &now, "b", &b));
+	assert_true(c.ctl.writes > writes);
+	tu_assert_content(p, b, want, sizeof(want));
+	OK(vol_read_point(p, a, &p1, r, 0, sizeof(r), &got));
+	assert_memory_equal(r, v1, sizeof(r));
+	reopen_faulty(&c);
+	tu_assert_content(c.f->p, a, want, sizeof(want));
+	tu_assert_content(c.f->p, b, want, sizeof(want));
+	fx_free(c.f);
+	current = NULL;
+}
+
+/* The store writer thread: a page write returns before its entries are in
+ * the store. While the store fails they wait, readable; a sync that must
+ * write them (pool-wide) and a command fail, changing nothing, whichever
+ * thread's write met the failure; once the store works they go in and
+ * survive a reopen. */
+static void test_writer_fault(void **state)
+{
+	(void)state;
+	struct ctx c = {.writer = true};
+	uint8_t w[3 * PS];
+	vol_id a;
+	uint64_t problems = 1;
+
+	c.f = current = fx_new(PS);
+	OK(vol_pool_close(c.f->p));
+	c.f->p = NULL;
+	open_faulty(&c);
+	vol_pool *p = c.f->p;
+	OK(vol_create(p, "a", sizeof(w), &a));
+	tu_fill(w, sizeof(w), 5);
+	c.ctl.status = VOL_EIO;
+	c.ctl.fail_writes = true;
+	OK(vol_write(p, a, w, 0, sizeof(w)));
+	OK(vol_sync(p, a, NULL)); /* the page log holds it: durable */
+	tu_assert_content(p, a, w, sizeof(w));
+	ST(VOL_EIO, vol_pool_sync(p));
+	tu_assert_content(p, a, w, sizeof(w));
+	vol_target now = tu_now();
+	ST(VOL_EIO, vol_snapshot_create(p, a, "s", &now, NULL));
+	vol_snapshot *snaps = NULL;
+	size_t n = 1;
+	OK(vol_snapshot_list(p, a, &snaps, &n));
+	free(snaps);
+	assert_int_equal(n, 0);
+	c.ctl.fail_writes = false;
+	OK(vol_pool_sync(p));
+	OK(vol_snapshot_create(p, a, "s", &now, NULL));
+	reopen_faulty(&c);
+	tu_assert_content(c.f->p, a, w, sizeof(w));
+	OK(vol_check(c.f->p, NULL, NULL, &problems));
+	assert_int_equal(problems, 0);
 	fx_free(c.f);
 	current = NULL;
 }
@@ -807,6 +925,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_sync_faults, fault_teardown),
 		cmocka_unit_test_teardown(test_write_faults, fault_teardown),
 		cmocka_unit_test_teardown(test_write_entries, fault_teardown),
+		cmocka_unit_test_teardown(test_queue_reads, fault_teardown),
+		cmocka_unit_test_teardown(test_writer_fault, fault_teardown),
 		cmocka_unit_test_teardown(test_budget_cut_faults,
 					  fault_teardown),
 	};
