@@ -254,9 +254,28 @@ static void build(vol_pool *p, struct take *t)
 		put_pref(p->kv, t->b, MT_APPLIED, t->applied);
 }
 
-/* Under mu, after the batch's write: on success its versions leave the
- * table and its barriers the wait; else the changes go back to the head of
- * the queue, in order. */
+/* After the batch was written (no lock needed but tmu, which it takes):
+ * its versions leave the table once every read that began before has
+ * ended. Not under pool->mu: commits need not wait for those reads. */
+static void forget(vol_pool *p, struct take *t)
+{
+	struct dqueue *q = &p->dq;
+	pthread_rwlock_wrlock(&q->rw);
+	pthread_mutex_lock(&q->tmu);
+	size_t gone = 0;
+	for (struct dchange *d = t->list; d; d = d->next) {
+		for (size_t i = 0; i < d->ne; i++)
+			tab_remove(q, &d->e[i]);
+		gone += d->ne;
+	}
+	__atomic_store_n(&q->live, q->live - gone, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&q->tmu);
+	pthread_rwlock_unlock(&q->rw);
+}
+
+/* Under mu, after the batch's write (and forget, if it succeeded): on
+ * success its barriers leave the wait; else the changes go back to the
+ * head of the queue, in order. */
 static void settle(vol_pool *p, struct take *t, vol_status st)
 {
 	struct dqueue *q = &p->dq;
@@ -289,17 +308,6 @@ static void settle(vol_pool *p, struct take *t, vol_status st)
 		p->nbar -= t->nbar;
 	}
 	p->durable = t->durable;
-	pthread_rwlock_wrlock(&q->rw);
-	pthread_mutex_lock(&q->tmu);
-	size_t gone = 0;
-	for (struct dchange *d = t->list; d; d = d->next) {
-		for (size_t i = 0; i < d->ne; i++)
-			tab_remove(q, &d->e[i]);
-		gone += d->ne;
-	}
-	__atomic_store_n(&q->live, q->live - gone, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&q->tmu);
-	pthread_rwlock_unlock(&q->rw);
 	for (struct dchange *d = t->list, *n; d; d = n) {
 		n = d->next;
 		free(d);
@@ -319,6 +327,8 @@ vol_status store_flush(vol_pool *p)
 		build(p, &t);
 		st = p->kv->ops->write(p->kv, t.b, false);
 	}
+	if (!st)
+		forget(p, &t);
 	settle(p, &t, st);
 	return st;
 }
@@ -359,6 +369,8 @@ static void *writer_main(void *arg)
 		pthread_mutex_unlock(&p->mu);
 		build(p, &t);
 		st = s->ops->write(s, t.b, false);
+		if (!st)
+			forget(p, &t);
 		pthread_mutex_lock(&p->mu);
 		settle(p, &t, st);
 		q->busy = false;
