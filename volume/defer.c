@@ -45,11 +45,13 @@
  *    again every DQ_RETRY_NS.
  *
  * Locks: the queue is under pool->mu; the table under its own tmu, a leaf
- * taken after pool->mu or alone (reads).
+ * taken after pool->mu or alone (reads). Reads hold q->rw shared and take
+ * no other engine lock meanwhile but tmu and the page log's read lock;
+ * the writer thread takes it exclusive without pool->mu, store_flush under
+ * it.
  */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "internal.h"
 
@@ -392,7 +394,7 @@ void dq_init(vol_pool *p)
 	struct dqueue *q = &p->dq;
 	q->tail = &q->head;
 	/* Writer first: a stream of reads must not hold the table's
-	 * removals (and pool->mu, held meanwhile) back. */
+	 * removals back (nor pool->mu, when store_flush removes). */
 	pthread_rwlockattr_t a;
 	pthread_rwlockattr_init(&a);
 	pthread_rwlockattr_setkind_np(&a,

@@ -71,17 +71,23 @@ static void reopen_faulty(struct ctx *c)
 	open_faulty(c);
 }
 
+/* A fresh pool (the tests' fixture) reopened over the wrapper. */
+static void new_faulty(struct ctx *c)
+{
+	c->f = current = fx_new(PS);
+	OK(vol_pool_close(c->f->p));
+	c->f->p = NULL;
+	open_faulty(c);
+}
+
 static void setup_pool(struct ctx *c)
 {
-	struct fx *f = c->f;
 	uint8_t w[4 * PS];
 	vol_point pt;
 	vol_target now = tu_now();
 
-	/* fx_new opened the pool over plain RocksDB: switch to the wrapper. */
-	OK(vol_pool_close(f->p));
-	f->p = NULL;
-	open_faulty(c);
+	new_faulty(c);
+	struct fx *f = c->f;
 	OK(vol_create(f->p, "a", sizeof(w), &c->a));
 	tu_fill(w, sizeof(w), 1);
 	f->clk.now += SEC;
@@ -372,7 +378,6 @@ static void run_mode(enum mode m)
 	struct ctx c = {0};
 	unsigned long failures = 0;
 
-	c.f = current = fx_new(PS);
 	setup_pool(&c);
 	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
 		const struct call *k = &calls[i];
@@ -488,7 +493,6 @@ static void test_open_faults(void **state)
 	unsigned n;
 	kv_fault_ctl ctl; /* outlives the pool that opens over it */
 
-	c.f = current = fx_new(PS);
 	setup_pool(&c);
 	capture(c.f->p, &before);
 	OK(vol_pool_close(c.f->p));
@@ -638,7 +642,6 @@ static void test_fault_always(void **state)
 	size_t got;
 	vol_id a;
 
-	c.f = current = fx_new(PS);
 	setup_pool(&c);
 	c.ctl.fail_writes = true;
 	c.ctl.status = VOL_ENOSPC;
@@ -682,10 +685,7 @@ static void test_write_entries(void **state)
 	uint8_t w[2 * PS];
 	vol_id a;
 
-	c.f = current = fx_new(PS);
-	OK(vol_pool_close(c.f->p));
-	c.f->p = NULL;
-	open_faulty(&c);
+	new_faulty(&c);
 	OK(vol_create(c.f->p, "a", 4 * PS, &a));
 	tu_fill(w, sizeof(w), 3);
 	OK(vol_write(c.f->p, a, w, 0, sizeof(w)));
@@ -743,10 +743,7 @@ static void test_queue_reads(void **state)
 	vol_point p1;
 	size_t got;
 
-	c.f = current = fx_new(PS);
-	OK(vol_pool_close(c.f->p));
-	c.f->p = NULL;
-	open_faulty(&c);
+	new_faulty(&c);
 	vol_pool *p = c.f->p;
 	OK(vol_create(p, "a", sizeof(v1), &a));
 	tu_fill(v1, sizeof(v1), 7);
@@ -794,10 +791,7 @@ static void test_writer_fault(void **state)
 	vol_id a;
 	uint64_t problems = 1;
 
-	c.f = current = fx_new(PS);
-	OK(vol_pool_close(c.f->p));
-	c.f->p = NULL;
-	open_faulty(&c);
+	new_faulty(&c);
 	vol_pool *p = c.f->p;
 	OK(vol_create(p, "a", sizeof(w), &a));
 	tu_fill(w, sizeof(w), 5);
