@@ -183,7 +183,6 @@ struct dchange *dq_alloc(size_t ne, size_t nbody)
 	d->e = (struct pent *)(void *)(d + 1);
 	d->body = (uint8_t *)(d->e + ne);
 	d->ne = ne;
-	d->nbody = nbody;
 	return d;
 }
 

@@ -1032,8 +1032,7 @@ static void stop_retention(vol_pool *p)
 
 static void pool_free(vol_pool *p)
 {
-	stop_retention(p);
-	dq_stop(p);
+	dq_stop(p); /* a failed open may have started it */
 	if (p->kv)
 		p->kv->ops->close(p->kv);
 	plog_close(p->plog);

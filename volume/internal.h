@@ -293,7 +293,6 @@ struct dchange {
 	struct pref applied;
 	size_t ne;
 	struct pent *e;
-	uint32_t nbody;
 	uint8_t *body;
 };
 struct dqueue {
